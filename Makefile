@@ -1,0 +1,35 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is set up here.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The first Python 3.11+ on PATH (python3 may be older on some machines).
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+
+.PHONY: setup demo test samples bench clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed on PATH"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/versioner demo --out out
+
+test: setup
+	$(BIN)/python -m pytest -ra
+
+samples: setup
+	$(BIN)/python media_samples/make_samples.py
+
+bench: setup
+	$(BIN)/python benchmarks/bench_render.py
+
+clean:
+	rm -rf out .pytest_cache

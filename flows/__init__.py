@@ -1,0 +1,1 @@
+"""Prefect flows and the `versioner` CLI around the plain `pipeline` library."""

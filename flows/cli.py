@@ -1,0 +1,135 @@
+"""`versioner`: the command line for producers, the night operator and technicians.
+
+Exit codes: 0 every deliverable made; 1 some deliverables failed (the others are published and
+the failures named); 2 the package (or the config, or the command line) is bad and nothing was
+rendered; 3 the pipeline could not run here (ffmpeg missing or broken, disk full, a crash).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_BROKEN = 0, 1, 2, 3
+SAMPLE_PACKAGE = Path(__file__).resolve().parent.parent / "media_samples" / "news-sample"
+
+
+def _prepare_environment() -> None:
+    # Before Prefect is imported: keep the library's log lines with the flow run.
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "pipeline")
+
+
+class ProgressBar:
+    """Draws the render's progress on stderr; knows nothing of ffmpeg or Prefect."""
+
+    def __init__(self, stream=sys.stderr, width: int = 30):
+        self.stream = stream
+        self.width = width
+        self.last = -1
+
+    def __call__(self, asset_id: str, progress) -> None:
+        percent = int(progress.fraction * 100)
+        if percent == self.last or not self.stream.isatty() and percent % 10:
+            return
+        self.last = percent
+        filled = self.width * percent // 100
+        end = "\n" if percent >= 100 or not self.stream.isatty() else ""
+        self.stream.write(f"\r{asset_id} [{'#' * filled}{'.' * (self.width - filled)}] {percent:3d}%{end}")
+        self.stream.flush()
+
+
+def _print_report(result: dict) -> None:
+    print(f"asset {result['asset_id']}: {result['folder']}")
+    for item in result["deliverables"]:
+        if item["state"] == "delivered":
+            print(f"  made    {item['key']:<22} {Path(result['folder']) / item['file']}")
+        else:
+            print(f"  FAILED  {item['key']:<22} {item['reason']}")
+    print(f"  metadata {result['metadata_file']}")
+
+
+def command_render(args) -> int:
+    from pipeline.config import load_config
+    from pipeline.submission import check_submission
+
+    # A bad package is refused at once, before Prefect starts (the flow checks it again).
+    check_submission(args.package, load_config(args.config))
+    from flows.render import progress_listeners, render_master
+
+    progress_listeners.append(ProgressBar())
+    result = render_master(package_dir=str(args.package), out_dir=str(args.out),
+                           config_file=str(args.config) if args.config else None)
+    _print_report(result)
+    return EXIT_PARTIAL if result["exit_code"] else EXIT_OK
+
+
+def command_demo(args) -> int:
+    args.package = SAMPLE_PACKAGE
+    return command_render(args)
+
+
+def command_check(args) -> int:
+    from pipeline.config import load_config
+    from pipeline.submission import check_submission
+
+    submission = check_submission(args.package, load_config(args.config))
+    media = submission.media
+    print(f"ok: {submission.package.root} is asset {submission.asset_id}")
+    print(f"  master   {submission.package.master.name}: {media.video.width}x{media.video.height} "
+          f"{float(media.video.fps):.3f} fps, {media.duration_s:.2f} s")
+    print(f"  audio    layout {submission.layout.name} (from {submission.layout.how})")
+    for language, track in sorted(submission.subtitles.items()):
+        print(f"  subtitles {language}: {len(track.cues)} cues")
+    for language, reason in submission.subtitle_failures.items():
+        print(f"  subtitles {language}: will not render: {reason}")
+    for finding in submission.subtitle_findings:
+        print(f"  warning  {finding.message}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="versioner", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", type=Path, help="a TOML file overriding configs/default.toml")
+    commands = parser.add_subparsers(dest="command", required=True)
+    render = commands.add_parser("render", help="render every deliverable of a package")
+    render.add_argument("package", type=Path)
+    render.add_argument("--out", type=Path, default=Path("out"), help="delivery root (default: out/)")
+    render.set_defaults(handler=command_render)
+    demo = commands.add_parser("demo", help="render the bundled sample package")
+    demo.add_argument("--out", type=Path, default=Path("out"))
+    demo.set_defaults(handler=command_demo)
+    check = commands.add_parser("check", help="validate a package without rendering")
+    check.add_argument("package", type=Path)
+    check.set_defaults(handler=command_check)
+    for sub in (render, demo, check):
+        sub.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                         help="a TOML file overriding configs/default.toml")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _prepare_environment()
+    args = build_parser().parse_args(argv)
+    from pipeline.errors import ConfigError, InputError, VersionerError
+
+    from pipeline.ffmpeg import capabilities
+
+    try:
+        capabilities()  # once at start-up: a missing ffmpeg or feature is named before any work
+        return args.handler(args)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        print("nothing was rendered.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ConfigError as error:
+        print(f"config error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except VersionerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BROKEN
+
+
+if __name__ == "__main__":
+    sys.exit(main())

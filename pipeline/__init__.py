@@ -1,0 +1,3 @@
+"""The master versioning pipeline as a plain library (no Prefect import here)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,190 @@
+"""Configuration: `configs/default.toml`, optionally overlaid by a user's file, validated once
+into typed models. Every error names the file, the key and the allowed values."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+DEFAULT_CONFIG = CONFIG_DIR / "default.toml"
+
+ChannelRole = Literal["mix_l", "mix_r", "me_l", "me_r", "dialogue", "music", "effects", "ad", "mute"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PathsConfig(_Strict):
+    home: str = "~/versioner"
+    """Data root; `VERSIONER_HOME` in the environment wins. inbox/work/outbox/quarantine beneath."""
+
+    def data_root(self) -> Path:
+        return Path(os.environ.get("VERSIONER_HOME") or self.home).expanduser()
+
+
+class DeliveryProfile(_Strict):
+    container: Literal["mp4", "mov"] = "mp4"
+    video_codec: Literal["libx264", "prores_ks"] = "libx264"
+    video_profile: str = "high"
+    pix_fmt: str = "yuv420p"
+    crf: int = Field(18, ge=0, le=51)
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                    "slower", "veryslow"] = "medium"
+    max_width: int = Field(1920, ge=16)
+    max_height: int = Field(1080, ge=16)
+    audio_codec: Literal["aac", "pcm_s24le"] = "aac"
+    audio_bitrate: str = "192k"
+    sample_rate: int = 48000
+    allow_stream_copy: bool = False
+    """Stream-copy the master's picture when it already meets this profile."""
+
+
+class LoudnessConfig(_Strict):
+    standard: str = "EBU R 128"
+    target_lufs: float = Field(-23.0, ge=-40, le=-5)
+    tolerance_lu: float = Field(0.5, gt=0, le=3)
+    true_peak_dbtp: float = Field(-1.0, ge=-10, le=0)
+
+
+class SubtitleStyle(_Strict):
+    font_name: str = "DejaVu Sans"
+    size_ratio: float = Field(0.055, gt=0.01, lt=0.2)
+    """Font size as a fraction of picture height."""
+    outline_ratio: float = Field(0.0035, ge=0, lt=0.05)
+    shadow_ratio: float = Field(0.0015, ge=0, lt=0.05)
+    bottom_margin_ratio: float = Field(0.08, ge=0.0, lt=0.5)
+    """Distance from the bottom edge as a fraction of height: inside the title-safe area."""
+    side_margin_ratio: float = Field(0.1, ge=0.0, lt=0.4)
+    primary_colour: str = "&H00FFFFFF"
+    outline_colour: str = "&H00000000"
+    back_colour: str = "&H80000000"
+
+
+class SubtitleRules(_Strict):
+    max_lines: int = Field(2, ge=1)
+    max_chars_per_line: int = Field(42, ge=1)
+    max_chars_per_second: float = Field(17.0, gt=0)
+    min_duration_ms: int = Field(833, ge=0)
+    max_duration_ms: int = Field(7000, ge=1)
+    min_gap_frames: int = Field(2, ge=0)
+    sync_warning_s: float = Field(0.5, gt=0)
+
+
+class SubtitleConfig(_Strict):
+    burn_in: bool = True
+    soft_track: bool = False
+    """Also carry the subtitles as a mov_text track in the subtitled version."""
+    max_srt_bytes: int = Field(2_000_000, ge=1)
+    max_cues: int = Field(10_000, ge=1)
+    style: SubtitleStyle = SubtitleStyle()
+    rules: SubtitleRules = SubtitleRules()
+
+
+class AudioChecks(_Strict):
+    silence_dbfs: float = -60.0
+    """An M&E whose RMS is below this is silent."""
+    same_as_mix_correlation: float = Field(0.995, gt=0, le=1)
+    dialogue_correlation: float = Field(0.3, gt=0, le=1)
+    null_test_db: float = -40.0
+    """A derived M&E (mix - dialogue) is accepted only when its residual is below this."""
+
+
+class Layout(_Strict):
+    description: str = ""
+    channels: list[ChannelRole]
+    titles: list[str] = []
+    """Stream/channel title keywords that point at this layout, e.g. ["mix", "M&E"]."""
+
+
+class LimitsConfig(_Strict):
+    max_metadata_bytes: int = 1_000_000
+    max_master_duration_s: float = 6 * 3600
+    render_timeout_factor: float = 10.0
+    """A render may take this many times the master's duration (plus a minute) before it is killed."""
+    min_free_bytes: int = 500_000_000
+    max_attempts: int = 3
+
+
+class MediaConfig(_Strict):
+    allowed_containers: list[str] = ["mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "mxf"]
+
+
+class ScheduleConfig(_Strict):
+    cron: str = "0 2 * * *"
+    timezone: str = "UTC"
+    concurrency: int = Field(1, ge=1)
+
+
+class Config(_Strict):
+    paths: PathsConfig = PathsConfig()
+    delivery: DeliveryProfile = DeliveryProfile()
+    loudness: LoudnessConfig = LoudnessConfig()
+    subtitles: SubtitleConfig = SubtitleConfig()
+    audio_checks: AudioChecks = AudioChecks()
+    layouts: dict[str, Layout] = {}
+    limits: LimitsConfig = LimitsConfig()
+    media: MediaConfig = MediaConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    source: list[str] = []
+    """The files this config was read from, in order."""
+
+    def digest(self) -> str:
+        """A hash of everything that changes the deliverables (not where they were read from)."""
+        data = self.model_dump(exclude={"source", "paths", "schedule"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _merge(base: dict, overlay: dict) -> dict:
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(path, "-", "file not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(path, "-", f"not valid TOML: {error}") from None
+
+
+def _config_error(path: Path, error: ValidationError) -> ConfigError:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    allowed = ""
+    if first["type"] == "literal_error":
+        allowed = str(first.get("ctx", {}).get("expected", ""))
+    elif first["type"] == "extra_forbidden":
+        return ConfigError(path, key, "unknown key", "see configs/default.toml for every key")
+    return ConfigError(path, key, first["msg"], allowed)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """The default config, overlaid by `path` when given (a user file need only hold changes)."""
+    data = _read_toml(DEFAULT_CONFIG)
+    sources = [str(DEFAULT_CONFIG)]
+    last = DEFAULT_CONFIG
+    if path is not None:
+        last = Path(path)
+        data = _merge(data, _read_toml(last))
+        sources.append(str(last))
+    try:
+        return Config.model_validate({**data, "source": sources})
+    except ValidationError as error:
+        raise _config_error(last, error) from None

@@ -1,0 +1,259 @@
+"""The one module that runs processes.
+
+Every other module builds argument lists (pure functions, tested without ffmpeg) and hands them
+here. Each call: no shell, `-hide_banner -nostdin` and an explicit `-y`/`-n` added by the caller's
+builder, stderr always captured and read, return code checked, a timeout, and the whole process
+group killed on timeout, error or cancel (KeyboardInterrupt, a Prefect cancellation...).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import FFmpegError, FFmpegTimeout, ToolError
+
+log = logging.getLogger(__name__)
+
+STDERR_TAIL_LINES = 30
+REQUIRED_ENCODERS = ("libx264", "aac")
+REQUIRED_FILTERS = ("subtitles", "ass", "loudnorm", "ebur128", "split", "asplit", "amerge", "pan",
+                    "volume", "alimiter", "aformat", "scale")
+
+# Processes started by this module and still running; the test suite checks it ends empty, and a
+# cancelled flow kills what is left.
+_running: set[subprocess.Popen] = set()
+_running_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far one ffmpeg run is, parsed from `-progress pipe:1`."""
+
+    done_s: float
+    total_s: float
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done_s / self.total_s) if self.total_s > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    command: list[str]
+    stderr: str
+    stdout: str
+    seconds: float
+
+
+def ffmpeg_binary() -> str:
+    """`$FFMPEG_BINARY` when set, else the binary shipped in the imageio-ffmpeg wheel."""
+    configured = os.environ.get("FFMPEG_BINARY")
+    if configured:
+        if not Path(configured).is_file():
+            raise ToolError(f"FFMPEG_BINARY is set to {configured!r}, which is not a file; "
+                            "unset it to use the ffmpeg shipped with imageio-ffmpeg")
+        return configured
+    import imageio_ffmpeg  # a dependency; imported late so FFMPEG_BINARY alone needs nothing else
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@dataclass(frozen=True)
+class FFmpegCapabilities:
+    binary: str
+    version: str
+    encoders: frozenset[str]
+    filters: frozenset[str]
+
+
+def _list_names(binary: str, what: str, pattern: str) -> frozenset[str]:
+    output = subprocess.run([binary, "-hide_banner", "-nostdin", what], capture_output=True,
+                            text=True, timeout=60, check=False).stdout
+    return frozenset(re.findall(pattern, output, flags=re.MULTILINE))
+
+
+@functools.cache
+def capabilities() -> FFmpegCapabilities:
+    """Probe the ffmpeg binary once per process and check what the pipeline needs is there."""
+    binary = ffmpeg_binary()
+    try:
+        first_line = subprocess.run([binary, "-hide_banner", "-nostdin", "-version"],
+                                    capture_output=True, text=True, timeout=60,
+                                    check=True).stdout.splitlines()[0]
+    except (OSError, subprocess.SubprocessError) as error:
+        raise ToolError(f"cannot run ffmpeg at {binary}: {error}") from None
+    found = FFmpegCapabilities(
+        binary=binary,
+        version=first_line.split()[2] if len(first_line.split()) > 2 else first_line,
+        encoders=_list_names(binary, "-encoders", r"^ [VAS][F.][S.][X.][B.][D.] (\S+)"),
+        filters=_list_names(binary, "-filters", r"^ [T.][S.]? ?[C.]? ?(\S+)\s+\S+->\S+"),
+    )
+    missing = [f"encoder {name}" for name in REQUIRED_ENCODERS if name not in found.encoders]
+    missing += [f"filter {name}" for name in REQUIRED_FILTERS if name not in found.filters]
+    if missing:
+        raise ToolError(f"ffmpeg {found.version} at {binary} lacks {', '.join(missing)}; "
+                        "use the imageio-ffmpeg wheel's build (unset FFMPEG_BINARY) or a build "
+                        "with libx264 and libass")
+    log.debug("ffmpeg %s at %s", found.version, binary)
+    return found
+
+
+def quote(command: list[str]) -> str:
+    """The command as a line a technician can paste into a shell."""
+    return shlex.join(command)
+
+
+def _parse_progress(lines: Iterator[str], total_s: float,
+                    on_progress: Callable[[Progress], None]) -> None:
+    for line in lines:
+        key, _, value = line.strip().partition("=")
+        if key == "out_time_us" and value.lstrip("-").isdigit():
+            on_progress(Progress(max(0, int(value)) / 1e6, total_s))
+        elif key == "progress" and value == "end":
+            on_progress(Progress(total_s, total_s))
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
+def running_processes() -> list[int]:
+    """PIDs of processes this module started that are still alive."""
+    with _running_lock:
+        return [proc.pid for proc in _running if proc.poll() is None]
+
+
+def run(command: list[str], *, timeout_s: float, total_s: float = 0.0,
+        on_progress: Callable[[Progress], None] | None = None,
+        cwd: str | Path | None = None, what: str = "ffmpeg") -> RunResult:
+    """Run an argument list built elsewhere; raise FFmpegError with the stderr tail on failure.
+
+    With `on_progress`, the command must contain `-progress pipe:1` (see `progress_args`)."""
+    log.info("running: %s", quote(command))
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, errors="replace", cwd=cwd,
+                               start_new_session=True)  # own process group: killable as a whole
+    with _running_lock:
+        _running.add(process)
+    stderr_lines: list[str] = []
+    reader = threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True)
+    reader.start()
+    stdout_lines: list[str] = []
+    timed_out: list[bool] = []
+
+    def kill_on_timeout() -> None:
+        timed_out.append(True)
+        _kill_group(process)
+
+    watchdog = threading.Timer(timeout_s, kill_on_timeout)
+    watchdog.start()
+    try:
+        stdout = _tee(process.stdout, stdout_lines)
+        if on_progress is not None:
+            _parse_progress(stdout, total_s, on_progress)
+        for _line in stdout:  # drain what is left (or everything, without a progress callback)
+            pass
+        process.wait()
+    except BaseException:
+        _kill_group(process)  # cancel or error in a callback: never leave ffmpeg behind
+        raise
+    finally:
+        watchdog.cancel()
+        reader.join(timeout=10)
+        with _running_lock:
+            _running.discard(process)
+    elapsed = time.monotonic() - started
+    stderr = "".join(stderr_lines)
+    tail = "".join(deque(stderr_lines, maxlen=STDERR_TAIL_LINES)).rstrip()
+    if timed_out:
+        raise FFmpegTimeout(command, process.returncode, tail,
+                            f"{what} ran past its limit of {timeout_s:.0f} s and was killed")
+    if process.returncode != 0:
+        reason = f"{what} exited with code {process.returncode}"
+        if process.returncode < 0:
+            reason = f"{what} was killed by signal {-process.returncode}"
+        raise FFmpegError(command, process.returncode, tail, reason)
+    return RunResult(command, stderr, "".join(stdout_lines), elapsed)
+
+
+def _tee(stream, sink: list[str]) -> Iterator[str]:
+    for line in stream:
+        sink.append(line)
+        yield line
+
+
+def base_args(overwrite: bool = True) -> list[str]:
+    """What every ffmpeg call starts with."""
+    return [capabilities().binary, "-hide_banner", "-nostdin", "-y" if overwrite else "-n"]
+
+
+def input_args(path: str | Path, *, seek_s: float | None = None,
+               duration_s: float | None = None) -> list[str]:
+    """An untrusted input: only local files and pipes may be opened, whatever the file says."""
+    args = ["-protocol_whitelist", "file,pipe"]
+    if seek_s:
+        args += ["-ss", f"{seek_s:.6f}"]
+    if duration_s:
+        args += ["-t", f"{duration_s:.6f}"]
+    # "file:" keeps a name such as "-x.mov" or "a:b.mov" from reading as an option or protocol.
+    return args + ["-i", f"file:{Path(path).absolute()}"]
+
+
+def progress_args() -> list[str]:
+    return ["-progress", "pipe:1", "-nostats"]
+
+
+def stream_pcm(command: list[str], *, channels: int, chunk_frames: int, timeout_s: float,
+               what: str = "ffmpeg") -> Iterator["np.ndarray"]:
+    """Run a command that writes raw float32 PCM to stdout and yield it in chunks of frames.
+
+    Memory stays flat however long the input: only one chunk is held at a time."""
+    import numpy as np
+
+    log.info("running: %s", quote(command))
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, start_new_session=True)
+    with _running_lock:
+        _running.add(process)
+    stderr_tail: deque[bytes] = deque(maxlen=STDERR_TAIL_LINES)
+    reader = threading.Thread(target=lambda: stderr_tail.extend(process.stderr), daemon=True)
+    reader.start()
+    watchdog = threading.Timer(timeout_s, _kill_group, args=(process,))
+    watchdog.start()
+    chunk_bytes = chunk_frames * channels * 4
+    try:
+        while True:
+            data = process.stdout.read(chunk_bytes)
+            if not data:
+                break
+            usable = len(data) - len(data) % (channels * 4)
+            yield np.frombuffer(data[:usable], dtype="<f4").reshape(-1, channels)
+        process.wait()
+    except BaseException:
+        _kill_group(process)
+        raise
+    finally:
+        watchdog.cancel()
+        reader.join(timeout=10)
+        with _running_lock:
+            _running.discard(process)
+    if process.returncode != 0:
+        tail = b"".join(stderr_tail).decode("utf-8", "replace").rstrip()
+        raise FFmpegError(command, process.returncode, tail, f"{what} exited with code {process.returncode}")

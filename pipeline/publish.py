@@ -1,0 +1,68 @@
+"""Sidecars and publishing: the metadata JSON, SHA256SUMS, and the whole-or-nothing move of a
+finished delivery folder into the outbox."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write beside the target, then rename: a reader sees the old file or the new one, whole."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes 0600; deliverables are for others to read
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: dict) -> None:
+    write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def write_checksums(folder: Path, name: str = "SHA256SUMS") -> dict[str, str]:
+    """`sha256sum -c` compatible: '<hex>  <name>' per delivered file, sorted, the file itself left out."""
+    sums = {path.name: sha256_of(path) for path in sorted(folder.iterdir())
+            if path.is_file() and path.name != name and not path.name.startswith(".")}
+    write_atomically(folder / name, "".join(f"{digest}  {file}\n" for file, digest in sums.items()))
+    return sums
+
+
+def publish_folder(staged: Path, destination: Path) -> Path:
+    """Move a finished folder to `destination` in one rename; an older delivery is replaced whole."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    previous = None
+    if destination.exists():
+        previous = destination.with_name(f".{destination.name}.replaced-{os.getpid()}")
+        os.replace(destination, previous)
+    try:
+        os.replace(staged, destination)
+    except BaseException:
+        if previous is not None:
+            os.replace(previous, destination)
+        raise
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
+    log.info("published %s", destination)
+    return destination

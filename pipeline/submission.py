@@ -1,0 +1,115 @@
+"""Checking a package before anything renders: metadata, master, audio layout, subtitles.
+
+`check_submission` is what `versioner check`, `submit` and the first step of every render
+call; it raises an InputError (the submitter must fix it) or returns a `Submission` that the
+render can trust.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import subtitles
+from .config import Config
+from .errors import MediaError, SubtitleError
+from .layouts import ResolvedLayout, detect_layout
+from .metadata import Descriptive, derive_asset_id, load_descriptive
+from .package import Package, find_package
+from .probe import MediaInfo, probe
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Programme:
+    """The part of the master every deliverable keeps; the rest is line-up."""
+
+    start_s: float
+    duration_s: float
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.duration_s
+
+
+@dataclass
+class Submission:
+    package: Package
+    descriptive: Descriptive
+    asset_id: str
+    media: MediaInfo
+    layout: ResolvedLayout
+    programme: Programme
+    subtitles: dict[str, subtitles.SubtitleTrack] = field(default_factory=dict)
+    subtitle_findings: list[subtitles.Finding] = field(default_factory=list)
+    subtitle_failures: dict[str, str] = field(default_factory=dict)
+    """Languages that cannot be rendered, with the reason (the other deliverables still are)."""
+
+    @property
+    def fps(self) -> float:
+        return float(self.media.video.fps)
+
+
+def check_master(media: MediaInfo, config: Config) -> None:
+    path = media.path
+    if media.video is None:
+        raise MediaError(path, "has no video stream", "deliver the edited master with its picture")
+    if not media.audio:
+        raise MediaError(path, "has no audio stream", "deliver the master with its full mix and M&E (or stems)")
+    if media.duration_s <= 0:
+        raise MediaError(path, "has no duration (the file may be truncated)", "export the master again")
+    if media.duration_s > config.limits.max_master_duration_s:
+        raise MediaError(path, f"lasts {media.duration_s:.0f} s, over the limit of "
+                         f"{config.limits.max_master_duration_s:.0f} s",
+                         "split the programme, or raise limits.max_master_duration_s in the config")
+
+
+def programme_of(descriptive: Descriptive, media: MediaInfo, metadata_file: Path) -> Programme:
+    start, end = descriptive.programme_bounds_s(float(media.video.fps))
+    start = start or 0.0
+    end = media.duration_s if end is None else end
+    if not 0 <= start < end <= media.duration_s + media.video.frame_s:
+        raise MediaError(metadata_file, f"programme_start/programme_end ({start:.3f} s to {end:.3f} s) "
+                         f"do not lie inside the master (0 to {media.duration_s:.3f} s)",
+                         "give times inside the master, programme_start before programme_end")
+    return Programme(start, min(end, media.duration_s) - start)
+
+
+def check_submission(package_dir: str | Path, config: Config) -> Submission:
+    package = find_package(package_dir)
+    descriptive = load_descriptive(package.metadata_file, config.limits.max_metadata_bytes)
+    asset_id = derive_asset_id(descriptive)
+    media = probe(package.master, config.media.allowed_containers)
+    check_master(media, config)
+    layout = detect_layout(media.audio, config.layouts, descriptive.audio_layout, package.master.name)
+    log.info("%s: %s, %.2f s, %dx%d @ %.3f fps, audio layout %s (from %s)", asset_id,
+             package.master.name, media.duration_s, media.video.width, media.video.height,
+             float(media.video.fps), layout.name, layout.how)
+    programme = programme_of(descriptive, media, package.metadata_file)
+    submission = Submission(package, descriptive, asset_id, media, layout, programme)
+    for path in package.subtitle_files:
+        _add_subtitles(submission, path, config)
+    return submission
+
+
+def _add_subtitles(submission: Submission, path: Path, config: Config) -> None:
+    language = subtitles.language_from_filename(path, submission.package.master.stem)
+    if language in submission.subtitles:
+        raise SubtitleError(path, f"is a second SRT for language '{language}'", "keep one SRT per language")
+    track = subtitles.read_srt(path, language, config.subtitles.max_srt_bytes, config.subtitles.max_cues)
+    programme_ms = round(submission.programme.duration_s * 1000)
+    try:
+        track, moved = subtitles.retime(track, round(submission.programme.start_s * 1000), programme_ms)
+    except SubtitleError as error:
+        # Only this language fails; the clean master and the international version still render.
+        submission.subtitle_failures[language] = error.problem
+        log.warning("%s: subtitles %s: %s", submission.asset_id, language, error)
+        return
+    track = subtitles.snap_to_frames(track, submission.fps)
+    findings = moved + subtitles.qc_subtitles(track, config.subtitles.rules, programme_ms, submission.fps)
+    for finding in findings:
+        log.warning("%s: subtitle QC: %s", submission.asset_id, finding.message)
+    submission.subtitles[language] = track
+    submission.subtitle_findings.extend(findings)

@@ -1,0 +1,78 @@
+"""Shared fixtures: the committed sample, a fast test config, an isolated Prefect home, and one
+real render of the sample through the `versioner` CLI that several tests then inspect."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "media_samples" / "news-sample"
+REFERENCE = ROOT / "media_samples" / "reference"
+VERSIONER = [sys.executable, "-m", "flows.cli"]
+
+# Tests check correctness, not picture quality: a fast x264 preset keeps the suite short.
+FAST_CONFIG = """
+[delivery]
+preset = "ultrafast"
+crf = 23
+"""
+
+
+@pytest.fixture(scope="session")
+def fast_config(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "fast.toml"
+    path.write_text(FAST_CONFIG)
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_prefect(tmp_path_factory):
+    """Every test talks to its own embedded Prefect (SQLite under a temporary PREFECT_HOME)."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    saved = {key: os.environ.get(key) for key in ("PREFECT_HOME", "PREFECT_API_URL", "VERSIONER_HOME")}
+    os.environ["PREFECT_HOME"] = str(home)
+    os.environ.pop("PREFECT_API_URL", None)
+    os.environ["VERSIONER_HOME"] = str(tmp_path_factory.mktemp("versioner-home"))
+    yield home
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def run_versioner(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it: a separate process, its exit code and what it printed."""
+    return subprocess.run(VERSIONER + list(args), cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=os.environ.copy())
+
+
+@pytest.fixture
+def sample_copy(tmp_path) -> Path:
+    """A private copy of the sample package that a test may change."""
+    target = tmp_path / "package"
+    shutil.copytree(SAMPLE, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def sample_reference() -> dict:
+    return json.loads((REFERENCE / "news-sample.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def rendered_sample(tmp_path_factory, fast_config):
+    """`versioner render` of the committed sample, once for the whole session."""
+    out = tmp_path_factory.mktemp("out")
+    result = run_versioner("render", str(SAMPLE), "--out", str(out), "--config", str(fast_config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    folders = [path for path in out.iterdir() if path.is_dir() and not path.name.startswith(".")]
+    assert len(folders) == 1, folders
+    return folders[0], result
