@@ -19,6 +19,9 @@ SAMPLE_PACKAGE = Path(__file__).resolve().parent.parent / "media_samples" / "new
 def _prepare_environment() -> None:
     # Before Prefect is imported: keep the library's log lines with the flow run.
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "pipeline")
+    # The embedded API's first start creates its SQLite database; on a busy machine that takes
+    # longer than Prefect's default 20 s wait.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 
 class ProgressBar:

@@ -38,6 +38,7 @@ def isolated_prefect(tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect-home")
     saved = {key: os.environ.get(key) for key in ("PREFECT_HOME", "PREFECT_API_URL", "VERSIONER_HOME")}
     os.environ["PREFECT_HOME"] = str(home)
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.pop("PREFECT_API_URL", None)
     os.environ["VERSIONER_HOME"] = str(tmp_path_factory.mktemp("versioner-home"))
     yield home
