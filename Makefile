@@ -30,6 +30,7 @@ samples: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_render.py
+	$(BIN)/python benchmarks/bench_me_memory.py
 
 clean:
 	rm -rf out .pytest_cache

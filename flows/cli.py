@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from flows.cli_operations import add_operation_commands
+
 EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_BROKEN = 0, 1, 2, 3
 SAMPLE_PACKAGE = Path(__file__).resolve().parent.parent / "media_samples" / "news-sample"
 
@@ -106,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a package without rendering")
     check.add_argument("package", type=Path)
     check.set_defaults(handler=command_check)
-    for sub in (render, demo, check):
+    operations = add_operation_commands(commands)  # submit, nightly, serve, deploy, runs, logs
+    for sub in (render, demo, check, *operations):
         sub.add_argument("--config", type=Path, default=argparse.SUPPRESS,
                          help="a TOML file overriding configs/default.toml")
     return parser
@@ -120,11 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.ffmpeg import capabilities
 
     try:
-        capabilities()  # once at start-up: a missing ffmpeg or feature is named before any work
+        if getattr(args, "needs_ffmpeg", True):
+            capabilities()  # once at start-up: a missing ffmpeg or feature is named before any work
         return args.handler(args)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
-        print("nothing was rendered.", file=sys.stderr)
+        print(getattr(args, "refused", "nothing was rendered."), file=sys.stderr)
         return EXIT_BAD_INPUT
     except ConfigError as error:
         print(f"config error: {error}", file=sys.stderr)

@@ -23,6 +23,8 @@ from pipeline.config import Config, load_config
 from pipeline.ffmpeg import Progress
 from pipeline.submission import Submission, check_submission
 
+from .logs import keep_library_logs
+
 # Whoever runs a flow in this process (the CLI's progress bar) can listen here; the flow itself
 # only logs every 10 %.
 progress_listeners: list[Callable[[str, Progress], None]] = []
@@ -80,15 +82,23 @@ def publish(submission, analysis, results, deliver_dir: Path, out_dir: Path, con
 @flow(name="render_master", flow_run_name="render {package_dir}")
 def render_master(package_dir: str, out_dir: str, config_file: str | None = None) -> dict:
     """Render every deliverable of one package into `out_dir/<asset_id>/`."""
+    keep_library_logs()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return render_steps(package_dir, out, load_config(config_file), scratch_root=out)
+
+
+def render_steps(package_dir: str, out: Path, config: Config, scratch_root: Path) -> dict:
+    """The render as tasks of the calling flow run: check, analyse, render, verify, publish into
+    `out/<asset_id>/`. Scratch and staging live in a temporary folder under `scratch_root`, on
+    the same filesystem as `out` so the publish is one rename."""
     logger = get_run_logger()
     started = datetime.now(timezone.utc)
-    config = load_config(config_file)
     submission = check_package(package_dir, config)
     analysis = analyse_audio(submission, config)
     specs, failures = versioning.plan(submission, analysis, config)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    work_dir = Path(tempfile.mkdtemp(prefix=f".work-{submission.asset_id}-", dir=out))
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    work_dir = Path(tempfile.mkdtemp(prefix=f".work-{submission.asset_id}-", dir=scratch_root))
     try:
         deliver_dir = work_dir / "deliver"
         deliver_dir.mkdir()

@@ -15,6 +15,10 @@ It writes, under DIR (default: the folder this script is in):
     reference/                      ground truth for the tests, not part of the package
         news-sample.json            phrase and effect times, cue-free intervals, stream layout
         news-sample-narration.flac  the narration alone, mono 16 kHz, for correlation tests
+    layouts/<name>/                 one small package (5.5 s, 320x180) per audio layout of
+                                    configs/default.toml, in the forms masters come in: a stream
+                                    per stem, titled ("Stereo Mix", "M&E", "DX"...), or one
+                                    multichannel stream (the *-one-stream folders)
 
 Narration is espeak-ng speech when `espeak-ng` is on PATH (`apt-get install espeak-ng`). Without
 it, a speech-like synthetic signal stands in and the cue times follow that signal instead; the
@@ -55,12 +59,12 @@ ESPEAK_VOICE = "en"
 # 130 words/min rather than espeak's default 175 (or 150): at 150 the English phrases read at
 # 17-18 characters/s, above the 17 cps subtitle rule the samples must pass.
 ESPEAK_WORDS_PER_MINUTE = 130
-FALLBACK_CHARS_PER_SECOND = 15.0
+FALLBACK_CHARS_PER_SECOND = 16.0
 SILENCE_THRESHOLD = 0.01  # -40 dBFS: below this, espeak's head and tail are silence
 
 # Stem levels, chosen so the full mix reads about -23 LUFS with peaks well under -3 dBFS even
 # after AAC encoding, and narration sits clearly on top of the music.
-NARRATION_PEAK = 10 ** (-8.0 / 20)
+NARRATION_RMS = 10 ** (-26.0 / 20)  # per phrase; espeak peaks then land near -8 dBFS
 MUSIC_GAIN = 10 ** (-23.0 / 20)
 EFFECTS_GAIN = 10 ** (-15.0 / 20)
 PEAK_LIMIT_DBFS = -4.0
@@ -212,12 +216,12 @@ def speak_with_espeak(espeak: str, text: str, workdir: Path) -> np.ndarray:
     return trim_silence(resample(samples, rate, SAMPLE_RATE))
 
 
-def synthesise_speech_like(text: str, rng: np.random.Generator) -> np.ndarray:
-    """A stand-in for speech: voiced syllables (harmonics shaped by two formants) at a talking
-    rate, with short pauses between words and a falling pitch over the phrase."""
+def synthesise_speech_like(text: str, length_s: float, rng: np.random.Generator) -> np.ndarray:
+    """A stand-in for speech lasting about length_s: voiced syllables (harmonics shaped by two
+    formants), short pauses between words and a falling pitch over the phrase."""
     words = [max(1, len(re.findall(r"[aeiouy]+", word.lower()))) for word in text.split()]
     units = sum(words) + 0.4 * (len(words) - 1)
-    syllable_s = len(text) / FALLBACK_CHARS_PER_SECOND / units
+    syllable_s = length_s / units
     pieces = []
     for word_index, syllables in enumerate(words):
         for _ in range(syllables):
@@ -247,8 +251,10 @@ def make_narration(workdir: Path) -> tuple[np.ndarray, list[PlacedPhrase], str]:
         if espeak:
             voice = speak_with_espeak(espeak, phrase.english, workdir)
         else:
-            voice = synthesise_speech_like(phrase.english, rng)
-        voice *= NARRATION_PEAK / np.max(np.abs(voice))
+            # Long enough for the longer of the two subtitles to stay under the reading speed.
+            length_s = max(len(phrase.english), len(phrase.french)) / FALLBACK_CHARS_PER_SECOND
+            voice = synthesise_speech_like(phrase.english, length_s, rng)
+        voice *= NARRATION_RMS / np.sqrt(np.mean(voice ** 2))
         start = seconds_to_samples(phrase.start_s)
         track[start:start + len(voice)] += voice
         placed.append(PlacedPhrase(index, start / SAMPLE_RATE, (start + len(voice)) / SAMPLE_RATE,
@@ -282,7 +288,8 @@ def make_music() -> np.ndarray:
         notes = chords[chord_index % len(chords)]
         start = chord_index * chord_s
         # Raised-cosine fades that overlap the next chord, so the pad never drops out.
-        envelope = (np.clip((t - start) / 0.4, 0, 1) * np.clip((start + chord_s + 0.4 - t) / 0.4, 0, 1))
+        envelope = (np.clip((t - start) / 0.4, 0, 1)
+                    * np.clip((start + chord_s + 0.4 - t) / 0.4, 0, 1))
         envelope = np.sin(envelope * np.pi / 2) ** 2
         for note in notes:
             for channel, detune in enumerate((0.999, 1.001)):
@@ -426,7 +433,8 @@ class HarbourPicture:
     def draw_sky(self, sky: np.ndarray, scene: Scene, t: float) -> None:
         # A soft light band drifting sideways: every frame differs from the one before.
         shimmer = 1 + 0.08 * np.sin(2 * np.pi * (self.xs / WIDTH * 1.5 - 0.1 * t))
-        sky[:] = vertical_gradient(scene.sky_top, scene.sky_horizon, len(sky)) * shimmer[None, :, None]
+        gradient = vertical_gradient(scene.sky_top, scene.sky_horizon, len(sky))
+        sky[:] = gradient * shimmer[None, :, None]
 
     def draw_sun(self, frame: np.ndarray, scene: Scene, local_t: float) -> None:
         radius = 45
@@ -442,7 +450,8 @@ class HarbourPicture:
         depth = np.linspace(0.0, 1.0, rows, dtype=np.float32)[:, None]
         waves = np.sin(self.xs[None, :] * (0.02 + 0.03 * depth) + 40 * depth ** 0.5 - 2.5 * t)
         brightness = 1 + 0.12 * waves * (1 - 0.5 * depth)
-        water[:] = vertical_gradient(scene.water_top, scene.water_deep, rows) * brightness[..., None]
+        gradient = vertical_gradient(scene.water_top, scene.water_deep, rows)
+        water[:] = gradient * brightness[..., None]
 
     def draw_traffic(self, frame: np.ndarray, scene: Scene, t: float) -> None:
         deck_y = int(scene.deck * HEIGHT)
@@ -600,13 +609,16 @@ def write_reference(folder: Path, narration: np.ndarray, phrases: list[PlacedPhr
         "master": f"{PACKAGE_NAME}/{PACKAGE_NAME}.mov",
         "duration": DURATION_S, "fps": FPS, "width": WIDTH, "height": HEIGHT,
         "sample_rate": SAMPLE_RATE,
-        "audio_streams": [{"index": 0, "title": "Full mix", "content": "narration + music + effects"},
-                          {"index": 1, "title": "M&E", "content": "music + effects"}],
+        "audio_streams": [
+            {"index": 0, "title": "Full mix", "content": "narration + music + effects"},
+            {"index": 1, "title": "M&E", "content": "music + effects"},
+        ],
         "narration_flac": {"path": f"{PACKAGE_NAME}-narration.flac", "sample_rate": REFERENCE_RATE,
                            "channels": 1, "note": "same level as in the full mix, centred"},
         "phrases": [{**asdict(phrase), "start_s": round(phrase.start_s, 4),
                      "end_s": round(phrase.end_s, 4)} for phrase in phrases],
-        "cue_free_intervals": [[round(end, 4), round(start, 4)] for end, start in zip(ends, starts)],
+        "cue_free_intervals": [[round(end, 4), round(start, 4)]
+                               for end, start in zip(ends, starts)],
         "scene_cuts": [SCENE_S * i for i in range(1, len(SCENES))],
         "effects": effects,
         **facts,
@@ -641,6 +653,158 @@ def build_sample(out: Path) -> None:
                     {"narration_engine": engine, "pcm_levels": levels})
 
 
+# --- one package per audio layout ------------------------------------------------------------
+# A short package for each layout of configs/default.toml, in the forms masters come in: one
+# stream per stem (AAC in MOV, titled as editing tools title them) or every channel in one
+# multichannel stream (Opus in Matroska: AAC would code a 5.1 or 7.1 stream's fourth channel as a
+# band-limited LFE and ruin the stem on it; a real master carries PCM, too large to commit here).
+# The sound is a 5.5 s window of the news sample's narration, music and effects.
+
+LAYOUTS_FOLDER = "layouts"
+LAYOUT_WINDOW_S = (10.5, 5.5)  # start, length: one phrase, a whoosh, a click, a horn, a scene cut
+LAYOUT_PICTURE = "320:180"
+LAYOUT_STEREO_BITRATE, LAYOUT_MONO_BITRATE = "40k", "24k"
+LAYOUT_OPUS_KBPS_PER_CHANNEL = 20
+# An M&E derived as mix - dialogue passes the null test only if both streams are close to what
+# the edit suite mixed: at 48 kb/s the codec's errors follow the voice and leave it at -22 to
+# -28 dB in the difference; at these rates it nulls to about -45 dB, the limit of a 5 s clip.
+DERIVED_STEREO_BITRATE, DERIVED_MONO_BITRATE, DERIVED_OPUS_KBPS_PER_CHANNEL = "96k", "64k", 48
+
+
+@dataclass(frozen=True)
+class LayoutSample:
+    """One package: its folder under layouts/, the layout it shows, and its audio streams as
+    (title, signals), each signal one or two channels (see `layout_signals`)."""
+
+    folder: str
+    layout: str
+    streams: tuple[tuple[str, tuple[str, ...]], ...]
+    one_stream: bool = False
+    named_in_metadata: bool = False
+    """The channel count fits several layouts and the stream has no title: metadata names it."""
+
+    @property
+    def derives_me(self) -> bool:
+        return self.layout.startswith("mix-dialogue")
+
+
+LAYOUT_SAMPLES = (
+    LayoutSample("mix-me", "mix-me", (("Stereo Mix", ("mix",)), ("M&E", ("me",)))),
+    LayoutSample("mix-me-one-stream", "mix-me", (("", ("mix", "me")),), one_stream=True, named_in_metadata=True),
+    LayoutSample("mix-dme", "mix-dme", (("Stereo Mix", ("mix",)), ("Dialogue", ("dialogue",)),
+                                        ("Music", ("music",)), ("Effects", ("effects",)))),
+    LayoutSample("mix-dme-one-stream", "mix-dme", (("", ("mix", "dialogue", "music", "effects")),), one_stream=True),
+    LayoutSample("dme", "dme", (("DX", ("dialogue",)), ("MX", ("music",)), ("FX", ("effects",)))),
+    LayoutSample("dme-one-stream", "dme", (("", ("dialogue", "music", "effects")),), one_stream=True),
+    LayoutSample("mix-dialogue", "mix-dialogue", (("Full mix", ("mix",)), ("Narration", ("dialogue",)))),
+    LayoutSample("mix-dialogue-one-stream", "mix-dialogue", (("", ("mix", "dialogue")),), one_stream=True,
+                 named_in_metadata=True),
+    LayoutSample("mix-only", "mix-only", (("Stereo Mix", ("mix",)),)),
+    LayoutSample("mix-only-two-mono", "mix-only", (("Mix L", ("mix_l",)), ("Mix R", ("mix_r",)))),
+    LayoutSample("mix-dialogue-mono", "mix-dialogue-mono", (("Stereo Mix", ("mix",)), ("VO", ("dialogue_mono",)))),
+    LayoutSample("dme-mono", "dme-mono", (("Dialog", ("dialogue_mono",)), ("Music", ("music_mono",)),
+                                          ("SFX", ("effects_mono",)))),
+    LayoutSample("mix-dme-mono", "mix-dme-mono", (("Mix", ("mix_of_mono_stems",)), ("DX", ("dialogue_mono",)),
+                                                  ("MX", ("music_mono",)), ("FX", ("effects_mono",)))),
+    LayoutSample("dme-dialogue-mono", "dme-dialogue-mono", (("Narration", ("dialogue_mono",)),
+                                                            ("Music", ("music",)), ("Effects", ("effects",)))),
+    LayoutSample("mix-dme-dialogue-mono", "mix-dme-dialogue-mono", (("Mix", ("mix",)), ("VO", ("dialogue_mono",)),
+                                                                    ("Music", ("music",)), ("Effects", ("effects",)))),
+)
+
+
+def layout_signals(narration: np.ndarray, music: np.ndarray, effects: np.ndarray) -> dict[str, np.ndarray]:
+    """Every stem as a layout may carry it. A mono stem sits in the centre of a stereo mix at
+    -3 dB (each side 1/sqrt(2)), so every mix here is exactly the sum of its stems as placed."""
+    centre = 1 / np.sqrt(2)
+    music_mono, effects_mono = music.mean(axis=1), effects.mean(axis=1)
+    dialogue = np.stack([narration * centre] * 2, axis=1)
+    mix = dialogue + music + effects
+    return {"mix": mix, "me": music + effects, "dialogue": dialogue, "dialogue_mono": narration,
+            "music": music, "effects": effects, "music_mono": music_mono, "effects_mono": effects_mono,
+            "mix_l": mix[:, 0], "mix_r": mix[:, 1],
+            "mix_of_mono_stems": np.stack([(narration + music_mono + effects_mono) * centre] * 2, axis=1)}
+
+
+def make_layout_picture(path: Path) -> None:
+    """The harbour picture over the window, scaled down to 320x180."""
+    start, length = LAYOUT_WINDOW_S
+    picture = HarbourPicture()
+    clip = VideoClip(frame_function=lambda t: picture(start + t), duration=length)
+    clip.write_videofile(str(path), fps=FPS, codec="libx264", audio=False, preset="medium",
+                         pixel_format="yuv420p", logger=None,
+                         ffmpeg_params=["-vf", f"scale={LAYOUT_PICTURE}:flags=lanczos", "-crf", "36", "-g", "50"])
+    clip.close()
+
+
+def mux_layout_master(sample: LayoutSample, picture: Path, signals: dict[str, np.ndarray], workdir: Path,
+                      out: Path) -> None:
+    inputs, maps, codecs = ["-i", str(picture)], ["-map", "0:v:0"], []
+    for index, (title, names) in enumerate(sample.streams):
+        channels = np.concatenate([signals[name].reshape(len(signals[name]), -1) for name in names], axis=1)
+        wav = workdir / f"stream{index}.wav"
+        write_wav(wav, channels)
+        inputs += ["-i", str(wav)]
+        maps += ["-map", f"{index + 1}:a:0"]
+        codecs += layout_codec_args(sample, index, channels.shape[1])
+        if title:
+            codecs += [f"-metadata:s:a:{index}", f"title={title}", f"-metadata:s:a:{index}", f"handler_name={title}"]
+    run_tool(ffmpeg_args(*inputs, *maps, "-c:v", "copy", *codecs, "-map_metadata", "-1",
+                         "-metadata:s:v:0", "handler_name=Picture", str(out)))
+
+
+def layout_codec_args(sample: LayoutSample, index: int, channels: int) -> list[str]:
+    if sample.one_stream:
+        per_channel = DERIVED_OPUS_KBPS_PER_CHANNEL if sample.derives_me else LAYOUT_OPUS_KBPS_PER_CHANNEL
+        return ["-c:a", "libopus", "-mapping_family", "255", "-b:a", f"{per_channel * channels}k"]
+    stereo, mono = ((DERIVED_STEREO_BITRATE, DERIVED_MONO_BITRATE) if sample.derives_me
+                    else (LAYOUT_STEREO_BITRATE, LAYOUT_MONO_BITRATE))
+    return [f"-c:a:{index}", "aac", f"-b:a:{index}", stereo if channels == 2 else mono]
+
+
+def layout_metadata(sample: LayoutSample) -> str:
+    streams = ", ".join(f"'{title}'" if title else "untitled" for title, _ in sample.streams)
+    lines = {
+        "title": f"Audio layout sample: {sample.layout}",
+        "asset_id": f"layout-{sample.folder}",
+        "description": (f"Five seconds of the harbour bridge report, delivered in the '{sample.layout}' "
+                        f"audio layout: {len(sample.streams)} audio stream(s) ({streams})."),
+        "publication_date": "2026-11-20",
+        "copyright": "© 2026 Harbour City News",
+        "organisation": "Harbour City News",
+        "language": "en",
+    }
+    if sample.named_in_metadata:
+        lines["audio_layout"] = sample.layout
+    header = ("# Generated by media_samples/make_samples.py: change the script, not this file.\n"
+              + ("# The channel count fits several layouts and the stream is untitled: audio_layout names it.\n"
+                 if sample.named_in_metadata else "# audio_layout is left out: the layout is detected.\n"))
+    return header + yaml.safe_dump(lines, allow_unicode=True, sort_keys=False)
+
+
+def build_layout_samples(out: Path) -> list[Path]:
+    """One package per entry of LAYOUT_SAMPLES under out/layouts/; returns the package folders."""
+    start, length = (seconds_to_samples(value) for value in LAYOUT_WINDOW_S)
+    folders = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        narration, _phrases, _engine = make_narration(workdir)
+        effects, _events = make_effects()
+        window = slice(start, start + length)
+        signals = layout_signals(narration[window], make_music()[window], effects[window])
+        make_layout_picture(workdir / "picture.mp4")
+        for sample in LAYOUT_SAMPLES:
+            folder = out / LAYOUTS_FOLDER / sample.folder
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            suffix = ".mkv" if sample.one_stream else ".mov"
+            mux_layout_master(sample, workdir / "picture.mp4", signals, workdir, folder / f"{sample.folder}{suffix}")
+            (folder / "metadata.yaml").write_text(layout_metadata(sample), encoding="utf-8")
+            folders.append(folder)
+    return folders
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent,
@@ -648,8 +812,10 @@ def main(argv: list[str] | None = None) -> None:
                              "(default: the folder of this script)")
     args = parser.parse_args(argv)
     build_sample(args.out)
-    for path in sorted(p for p in args.out.glob("*/*") if p.parent.name in (PACKAGE_NAME, "reference")):
-        print(f"{path.stat().st_size:>10,d}  {path}")
+    layout_packages = build_layout_samples(args.out)
+    for folder in (args.out / PACKAGE_NAME, args.out / "reference", *layout_packages):
+        for path in sorted(folder.iterdir()):
+            print(f"{path.stat().st_size:>10,d}  {path}")
 
 
 if __name__ == "__main__":

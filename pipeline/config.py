@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError
 
@@ -54,6 +54,9 @@ class LoudnessConfig(_Strict):
     target_lufs: float = Field(-23.0, ge=-40, le=-5)
     tolerance_lu: float = Field(0.5, gt=0, le=3)
     true_peak_dbtp: float = Field(-1.0, ge=-10, le=0)
+    limiter_headroom_db: float = Field(0.5, ge=0, le=6)
+    """Where a true-peak limiter is needed, it first aims this far under the ceiling (the audio
+    codec adds overshoot); a trial encode then corrects it (see pipeline/loudness.py)."""
 
 
 class SubtitleStyle(_Strict):
@@ -95,24 +98,45 @@ class AudioChecks(_Strict):
     """An M&E whose RMS is below this is silent."""
     same_as_mix_correlation: float = Field(0.995, gt=0, le=1)
     dialogue_correlation: float = Field(0.3, gt=0, le=1)
-    null_test_db: float = -40.0
-    """A derived M&E (mix - dialogue) is accepted only when its residual is below this."""
+    null_test_db: float = Field(-40.0, lt=0)
+    """A derived M&E (mix - dialogue) is accepted only when the dialogue left in it is below
+    this, relative to the dialogue stem and to the derived M&E (see pipeline/audio_checks.py)."""
 
 
 class Layout(_Strict):
     description: str = ""
     channels: list[ChannelRole]
     titles: list[str] = []
-    """Stream/channel title keywords that point at this layout, e.g. ["mix", "M&E"]."""
+    """Stream titles that name this layout as a whole (e.g. a house's "EXCHANGE 4CH"); the role
+    words of stream titles ("Mix", "M&E", "DX"...) are recognised without being listed here."""
+
+    @model_validator(mode="after")
+    def _routable(self) -> "Layout":
+        counts = {role: self.channels.count(role) for role in set(self.channels)}
+        for left, right in (("mix_l", "mix_r"), ("me_l", "me_r")):
+            if counts.get(left, 0) != counts.get(right, 0) or counts.get(left, 0) > 1:
+                raise ValueError(f"'{left}' and '{right}' must each appear once, or neither")
+        for stem in ("dialogue", "music", "effects", "ad"):
+            if counts.get(stem, 0) > 2:
+                raise ValueError(f"'{stem}' has {counts[stem]} channels; a stem is mono (1) or stereo (2)")
+        if not {"mix_l", "dialogue", "music", "effects"} & set(counts):
+            raise ValueError("no full mix: map mix_l/mix_r, or dialogue, music and effects stems")
+        return self
 
 
 class LimitsConfig(_Strict):
     max_metadata_bytes: int = 1_000_000
     max_master_duration_s: float = 6 * 3600
     render_timeout_factor: float = 10.0
-    """A render may take this many times the master's duration (plus a minute) before it is killed."""
+    """A render may take this many times the master's duration (plus the floor) before it is killed."""
+    render_timeout_floor_s: float = Field(60.0, ge=0)
+    """Added to every process's time limit: start-up and short masters need a moment."""
     min_free_bytes: int = 500_000_000
-    max_attempts: int = 3
+    max_attempts: int = Field(3, ge=1)
+    """Transient failures (a killed process, a full disk) a package may have before quarantine."""
+    stale_claim_hours: float = Field(24.0, gt=0)
+    """A claim in work/ from another machine older than this is taken back into the inbox (a
+    claim from this machine is taken back as soon as its process is gone)."""
 
 
 class MediaConfig(_Strict):
@@ -140,7 +164,9 @@ class Config(_Strict):
 
     def digest(self) -> str:
         """A hash of everything that changes the deliverables (not where they were read from)."""
-        data = self.model_dump(exclude={"source", "paths", "schedule"})
+        # The lifecycle's own limits decide when a package is retried, not what is rendered.
+        data = self.model_dump(exclude={"source": True, "paths": True, "schedule": True,
+                                        "limits": {"max_attempts", "stale_claim_hours"}})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

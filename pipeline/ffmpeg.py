@@ -8,6 +8,7 @@ group killed on timeout, error or cancel (KeyboardInterrupt, a Prefect cancellat
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
 import os
@@ -15,6 +16,7 @@ import re
 import shlex
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -125,6 +127,65 @@ def _parse_progress(lines: Iterator[str], total_s: float,
             on_progress(Progress(total_s, total_s))
 
 
+_PR_SET_PDEATHSIG = 1
+# What ffmpeg writes when an input cannot be read or decoded (with `-xerror`, see input_args) and
+# when the disk is full. Matched on the stderr tail only, to classify an error, never to parse data.
+_DAMAGED_INPUT = re.compile(r"partial file|Invalid data found when processing input|"
+                            r"Error submitting packet to decoder|Decoding error|error while decoding",
+                            re.IGNORECASE)
+_NO_SPACE = "No space left on device"
+_LOG_PREFIX = re.compile(r"\[[^\]]*@ 0x[0-9a-f]+\]\s*")  # "[h264 @ 0x55d0...] ": noise for a reader
+
+
+@functools.cache
+def _prctl() -> Callable | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A pre-exec hook asking Linux to SIGKILL the child when its parent dies.
+
+    A child in its own session outlives a parent that is SIGKILLed (an operator's `kill -9`, the
+    OOM killer, a worker torn down): without this, ffmpeg would go on writing into a work dir
+    nobody owns. The hook runs between fork and exec, so it only calls a function resolved here
+    beforehand and takes no lock."""
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent, kill = os.getpid(), int(signal.SIGKILL)
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, kill)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return hook
+
+
+def damaged_input(error: FFmpegError) -> str | None:
+    """The stderr line showing that an input could not be read or decoded, else None.
+
+    Only meaningful for a command whose inputs are untrusted masters opened with `input_args(...,
+    demuxer=...)`: there `-xerror` turns the first decoding error into an exit."""
+    if isinstance(error, FFmpegTimeout) or not error.returncode or error.returncode < 0:
+        return None
+    if _NO_SPACE in error.stderr_tail:
+        return None
+    lines = [_LOG_PREFIX.sub("", line).strip() for line in error.stderr_tail.splitlines()]
+    damaged = [line for line in lines if _DAMAGED_INPUT.search(line)]
+    # "partial file" (the file ends before its index says) tells more than the generic lines after it.
+    return next((line for line in damaged if "partial file" in line), damaged[0] if damaged else None)
+
+
+def ran_out_of_space(error: FFmpegError) -> bool:
+    return _NO_SPACE in error.stderr_tail
+
+
 def _kill_group(process: subprocess.Popen) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
@@ -149,7 +210,8 @@ def run(command: list[str], *, timeout_s: float, total_s: float = 0.0,
     started = time.monotonic()
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, errors="replace", cwd=cwd,
-                               start_new_session=True)  # own process group: killable as a whole
+                               start_new_session=True,  # own process group: killable as a whole
+                               preexec_fn=_die_with_parent())
     with _running_lock:
         _running.add(process)
     stderr_lines: list[str] = []
@@ -184,13 +246,17 @@ def run(command: list[str], *, timeout_s: float, total_s: float = 0.0,
     tail = "".join(deque(stderr_lines, maxlen=STDERR_TAIL_LINES)).rstrip()
     if timed_out:
         raise FFmpegTimeout(command, process.returncode, tail,
-                            f"{what} ran past its limit of {timeout_s:.0f} s and was killed")
+                            f"{what} ran past its limit of {_seconds(timeout_s)} and was killed")
     if process.returncode != 0:
         reason = f"{what} exited with code {process.returncode}"
         if process.returncode < 0:
             reason = f"{what} was killed by signal {-process.returncode}"
         raise FFmpegError(command, process.returncode, tail, reason)
     return RunResult(command, stderr, "".join(stdout_lines), elapsed)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value >= 10 else f"{value:.2g} s"
 
 
 def _tee(stream, sink: list[str]) -> Iterator[str]:
@@ -205,9 +271,16 @@ def base_args(overwrite: bool = True) -> list[str]:
 
 
 def input_args(path: str | Path, *, seek_s: float | None = None,
-               duration_s: float | None = None) -> list[str]:
-    """An untrusted input: only local files and pipes may be opened, whatever the file says."""
+               duration_s: float | None = None, demuxer: str | None = None) -> list[str]:
+    """An untrusted input: only local files and pipes may be opened, whatever the file says.
+
+    `demuxer` is what `probe` found a master to be (e.g. "mov,mp4,m4a,3gp,3g2,mj2"): ffmpeg is
+    then made to use that demuxer and no other, so it never probes the file again (a master
+    swapped for a playlist after the check is still refused), and `-xerror` stops the run at the
+    first decoding error instead of concealing a damaged master (see `damaged_input`)."""
     args = ["-protocol_whitelist", "file,pipe"]
+    if demuxer:
+        args += ["-xerror", "-f", demuxer.split(",")[0], "-format_whitelist", demuxer]
     if seek_s:
         args += ["-ss", f"{seek_s:.6f}"]
     if duration_s:
@@ -229,13 +302,20 @@ def stream_pcm(command: list[str], *, channels: int, chunk_frames: int, timeout_
 
     log.info("running: %s", quote(command))
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, start_new_session=True)
+                               stderr=subprocess.PIPE, start_new_session=True,
+                               preexec_fn=_die_with_parent())
     with _running_lock:
         _running.add(process)
     stderr_tail: deque[bytes] = deque(maxlen=STDERR_TAIL_LINES)
     reader = threading.Thread(target=lambda: stderr_tail.extend(process.stderr), daemon=True)
     reader.start()
-    watchdog = threading.Timer(timeout_s, _kill_group, args=(process,))
+    timed_out: list[bool] = []
+
+    def kill_on_timeout() -> None:
+        timed_out.append(True)
+        _kill_group(process)
+
+    watchdog = threading.Timer(timeout_s, kill_on_timeout)
     watchdog.start()
     chunk_bytes = chunk_frames * channels * 4
     try:
@@ -254,6 +334,9 @@ def stream_pcm(command: list[str], *, channels: int, chunk_frames: int, timeout_
         reader.join(timeout=10)
         with _running_lock:
             _running.discard(process)
+    tail = b"".join(stderr_tail).decode("utf-8", "replace").rstrip()
+    if timed_out:
+        raise FFmpegTimeout(command, process.returncode, tail,
+                            f"{what} ran past its limit of {_seconds(timeout_s)} and was killed")
     if process.returncode != 0:
-        tail = b"".join(stderr_tail).decode("utf-8", "replace").rstrip()
         raise FFmpegError(command, process.returncode, tail, f"{what} exited with code {process.returncode}")

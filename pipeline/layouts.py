@@ -1,15 +1,19 @@
-"""Audio layouts: which role each channel of a master plays, and how the full mix and the M&E
-are routed out of them as ffmpeg filter graphs.
+"""Audio layouts: which role each channel of a master plays, and how the full mix, the M&E and
+the dialogue are routed out of them as ffmpeg filter graphs.
 
-Channels are counted across all audio streams in order (DESIGN.md section 4). Detection order:
-the package's `audio_layout`, then stream titles as editing tools write them, then the channel
-count. Ambiguity is an error listing the candidates, never a guess.
+Channels are counted across all audio streams in order (DESIGN.md section 4), so one layout
+covers every form a master comes in: two stereo streams, four mono streams or one 4-channel
+stream are all `mix-me`. Detection order: the package's `audio_layout`, then the stream titles
+as editing tools write them ("Stereo Mix", "M&E", "DX", "Narration"...), then the channel count.
+Ambiguity is an error listing the candidates and how to choose, never a guess.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .config import Layout
@@ -18,20 +22,87 @@ from .probe import AudioInfo
 
 log = logging.getLogger(__name__)
 
-# A mono stem goes to both sides of the stereo output at -3 dB, so its power (and so its
-# BS.1770 loudness) is the same as the stem's own.
-CENTRE_GAIN = 0.7071
+CENTRE_GAIN = 1 / math.sqrt(2)
+"""A mono stem goes to both sides of the stereo output at -3 dB: its power, and so its BS.1770
+loudness, stays what it was (the constant-power pan law most mixing desks use)."""
 
-# Keywords that editing tools write into stream titles, and the roles they point at.
-_TITLE_ROLES: list[tuple[str, set[str]]] = [
-    (r"\bm\s*&\s*e\b|\bm\+e\b|\bme\b|international|music\s*(and|&)\s*effects|\bint\b", {"me_l", "me_r"}),
-    (r"dialog|dialogue|narrat|\bvo\b|voice|speech", {"dialogue"}),
-    (r"\bmusic\b|\bmus\b", {"music"}),
-    (r"effects|\bfx\b|\bsfx\b|\bsfx\b", {"effects"}),
-    (r"audio\s*desc|\bad\b", {"ad"}),
-    (r"\bmix\b|full|main|programme|program|\bpgm\b|stereo", {"mix_l", "mix_r"}),
-]
+# ---- titles: what editing tools call their tracks --------------------------------------------
 
+# Phrases naming music + effects together, rewritten to the single word "me" before the words
+# are read: "M&E", "M + E", "Music & Effects", "MX/FX", "Mix minus VO", "No narration"...
+_ME_PHRASES = re.compile(
+    r"\bm\s*(?:&|\+|/|and|n)\s*e\b"
+    r"|\bmusic\s*(?:&|\+|/|and)\s*(?:sound\s*)?(?:effects?|fx|sfx)\b"
+    r"|\bmx\s*(?:&|\+|/|and)\s*(?:s?fx)\b"
+    r"|\bmix\s*-?\s*minus\b"
+    r"|\b(?:no|without|minus|sans)\s+(?:vo|voice|narration|dialog(?:ue)?|dx|commentary)\b")
+# Where a title lists several things ("Mix + M&E", "Stereo Mix / Dialogue").
+_PART_SEPARATORS = re.compile(r"\s*(?:\+|/|,|;|&|\band\b|\bwith\b)\s*")
+_GROUP_WORDS: dict[str, set[str]] = {
+    "me": {"me", "mne", "international", "intl", "int"},
+    "dialogue": {"dialog", "dialogue", "dialogues", "dial", "dia", "dlg", "dx", "vo", "voice", "voices",
+                 "voiceover", "narration", "narrator", "narr", "speech", "interview", "interviews",
+                 "commentary"},
+    "music": {"music", "mus", "mx", "score"},
+    "effects": {"effects", "effect", "fx", "sfx", "efx", "foley", "ambience", "ambiences", "amb"},
+    "ad": {"ad", "description", "described"},
+    "mix": {"mix", "mixdown", "full", "main", "programme", "program", "pgm", "stereo", "final",
+            "composite", "printmaster", "ltrt", "loro"},
+}
+_STEMS = ("dialogue", "music", "effects", "ad")
+_ROLE_GROUP = {"mix_l": "mix", "mix_r": "mix", "me_l": "me", "me_r": "me", "dialogue": "dialogue",
+               "music": "music", "effects": "effects", "ad": "ad"}
+
+
+def _words(text: str) -> list[str]:
+    # Digits and underscores separate words too: "DX1", "ME_L", "A3-Music".
+    return re.findall(r"[a-z]+", text)
+
+
+def _part_groups(part: str) -> set[str]:
+    found = {group for group, words in _GROUP_WORDS.items() if words & set(_words(part))}
+    if "me" in found:
+        return {"me"}  # "Stereo M&E", "M&E mix", "International stereo"
+    stems = found & set(_STEMS)
+    return stems or found  # a stem word wins over a mix word: "Dialogue mix" is a dialogue premix
+
+
+def title_roles(title: str) -> set[str] | None:
+    """The role groups a stream title names ('mix', 'me', 'dialogue', 'music', 'effects', 'ad'),
+    or None when it names none (an empty title, "Audio 1", a muxer's handler name...)."""
+    text = _ME_PHRASES.sub(" me ", title.lower())
+    groups: set[str] = set()
+    for part in _PART_SEPARATORS.split(text):
+        groups |= _part_groups(part)
+    return groups or None
+
+
+def _words_of_name(text: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _names_layout(layout: Layout, streams: Sequence[AudioInfo]) -> bool:
+    """A stream title equals one of the layout's own `titles` (words compared, case ignored)."""
+    names = {_words_of_name(name) for name in layout.titles}
+    return any(_words_of_name(stream.title) in names for stream in streams if stream.title)
+
+
+def _consistent_with_titles(layout: Layout, streams: Sequence[AudioInfo]) -> bool:
+    """Every titled stream carries only roles its title names (a silent 'mute' fits anything)."""
+    position = 0
+    for stream in streams:
+        roles = layout.channels[position:position + stream.channels]
+        position += stream.channels
+        named = title_roles(stream.title)
+        if named is None:
+            continue
+        carried = {_ROLE_GROUP[role] for role in roles if role != "mute"}
+        if not carried <= named:
+            return False
+    return True
+
+
+# ---- detection -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class ResolvedLayout:
@@ -45,26 +116,6 @@ class ResolvedLayout:
         return list(self.layout.channels)
 
 
-def title_roles(title: str) -> set[str] | None:
-    """The roles a stream title points at, or None when it says nothing we recognise."""
-    lowered = title.lower()
-    for pattern, roles in _TITLE_ROLES:
-        if re.search(pattern, lowered):
-            return roles
-    return None
-
-
-def _consistent_with_titles(layout: Layout, streams: list[AudioInfo]) -> bool:
-    position = 0
-    for stream in streams:
-        roles = set(layout.channels[position:position + stream.channels])
-        position += stream.channels
-        wanted = title_roles(stream.title)
-        if wanted is not None and not roles <= wanted | {"mute"}:
-            return False
-    return True
-
-
 def detect_layout(streams: list[AudioInfo], layouts: dict[str, Layout], requested: str | None,
                   master_name: str) -> ResolvedLayout:
     channels = sum(stream.channels for stream in streams)
@@ -73,18 +124,27 @@ def detect_layout(streams: list[AudioInfo], layouts: dict[str, Layout], requeste
                           "deliver the master with its full mix (and M&E or stems)")
     if requested:
         return _requested_layout(requested, layouts, channels, master_name)
-    by_count = {name: layout for name, layout in layouts.items() if len(layout.channels) == channels}
-    titled = any(title_roles(stream.title) is not None for stream in streams)
-    if titled:
-        by_title = [name for name, layout in by_count.items() if _consistent_with_titles(layout, streams)]
-        if len(by_title) == 1:
-            return ResolvedLayout(by_title[0], layouts[by_title[0]], "stream titles")
-        if by_title:
-            by_count = {name: layouts[name] for name in by_title}
-    if len(by_count) == 1:
-        name = next(iter(by_count))
-        return ResolvedLayout(name, by_count[name], "channel count")
-    _raise_ambiguous(by_count, layouts, streams, channels, master_name)
+    candidates = {name: layout for name, layout in layouts.items() if len(layout.channels) == channels}
+    if any(title_roles(stream.title) for stream in streams):
+        fitting = {name: layout for name, layout in candidates.items() if _consistent_with_titles(layout, streams)}
+        if len(fitting) == 1:
+            return _chosen(fitting, "stream titles")
+        if fitting:
+            candidates = fitting
+        else:
+            log.warning("%s: the audio stream titles (%s) fit no layout of %d channels; going by the "
+                        "channel count", master_name, _describe(streams), channels)
+    named = {name: layout for name, layout in candidates.items() if _names_layout(layout, streams)}
+    if len(named) == 1:
+        return _chosen(named, "stream titles")
+    if len(candidates) == 1:
+        return _chosen(candidates, "channel count")
+    _raise_ambiguous(candidates, layouts, streams, channels, master_name)
+
+
+def _chosen(candidates: dict[str, Layout], how: str) -> ResolvedLayout:
+    name = next(iter(candidates))
+    return ResolvedLayout(name, candidates[name], how)
 
 
 def _requested_layout(requested: str, layouts: dict[str, Layout], channels: int,
@@ -94,23 +154,36 @@ def _requested_layout(requested: str, layouts: dict[str, Layout], channels: int,
                           f"set audio_layout in metadata.yaml to one of: {', '.join(sorted(layouts))}")
     layout = layouts[requested]
     if len(layout.channels) != channels:
+        fitting = sorted(name for name, other in layouts.items() if len(other.channels) == channels)
         raise LayoutError(master_name, f"has {channels} audio channels but audio_layout "
                           f"'{requested}' maps {len(layout.channels)}",
-                          "choose a layout with as many channels as the master, or add one to your config")
+                          "set audio_layout to a layout with as many channels as the master"
+                          + (f" ({', '.join(fitting)})" if fitting else "")
+                          + ", or add one under [layouts.NAME] in your config")
     return ResolvedLayout(requested, layout, "metadata")
+
+
+def _describe(streams: Sequence[AudioInfo]) -> str:
+    return ", ".join(f"stream {position + 1}: {stream.channels} ch "
+                     + (f"'{stream.title}'" if stream.title else "untitled")
+                     for position, stream in enumerate(streams))
 
 
 def _raise_ambiguous(candidates: dict[str, Layout], layouts: dict[str, Layout],
                      streams: list[AudioInfo], channels: int, master_name: str):
-    described = ", ".join(f"{stream.channels} ch '{stream.title or 'untitled'}'" for stream in streams)
+    described = _describe(streams)
     if not candidates:
         raise LayoutError(master_name, f"has {channels} audio channels ({described}) and no "
                           "configured layout maps that many",
-                          f"add a layout under [layouts.NAME] in your config (known: {', '.join(sorted(layouts))})")
-    names = ", ".join(f"{name} ({candidates[name].description})" for name in sorted(candidates))
+                          "add a layout under [layouts.NAME] in a --config file, mapping each channel "
+                          f"to a role (layouts known: {', '.join(sorted(layouts))})")
+    names = sorted(candidates)
+    listed = "; ".join(f"{name} ({candidates[name].description})" for name in names)
     raise LayoutError(master_name, f"audio layout is ambiguous: {channels} channels ({described}) fit "
-                      f"{names}", "set audio_layout in metadata.yaml to one of: "
-                      + ", ".join(sorted(candidates)) + " (or title the audio tracks, e.g. 'Mix', 'M&E')")
+                      f"{len(names)} layouts: {listed}",
+                      f"add `audio_layout: {names[0]}` (or one of {', '.join(names)}) to metadata.yaml, "
+                      "or title the audio tracks in the edit suite (e.g. 'Mix' and 'M&E', or 'Mix' "
+                      "and 'Dialogue')")
 
 
 # ---- routing: pure functions that turn roles into ffmpeg pan expressions -------------------
@@ -130,7 +203,7 @@ def _stereo_terms(roles: list[str], pair: tuple[str, str] | str) -> tuple[list[s
     if not channels:
         return None
     if len(channels) == 1:
-        term = f"{CENTRE_GAIN}*c{channels[0]}"
+        term = f"{CENTRE_GAIN:.6f}*c{channels[0]}"
         return [term], [term]
     if len(channels) == 2:
         return [f"c{channels[0]}"], [f"c{channels[1]}"]
@@ -138,22 +211,24 @@ def _stereo_terms(roles: list[str], pair: tuple[str, str] | str) -> tuple[list[s
                       "map the extra channels to 'mute' in the layout")
 
 
-def _sum_terms(parts: list[tuple[list[str], list[str]]], sign: str = "+") -> tuple[str, str]:
+def _sum_terms(parts: list[tuple[list[str], list[str]]]) -> tuple[str, str]:
     left = "+".join(term for part in parts for term in part[0])
     right = "+".join(term for part in parts for term in part[1])
     return left, right
+
+
+def _stereo_pan(parts: list[tuple[list[str], list[str]]]) -> str:
+    return "stereo|c0={}|c1={}".format(*_sum_terms(parts))
 
 
 def mix_pan(roles: list[str]) -> str | None:
     """`pan` arguments making the stereo full mix: the mix channels, or D + M + E."""
     mix = _stereo_terms(roles, ("mix_l", "mix_r"))
     if mix is not None:
-        return "stereo|c0={}|c1={}".format(*_sum_terms([mix]))
+        return _stereo_pan([mix])
     stems = [_stereo_terms(roles, role) for role in ("dialogue", "music", "effects")]
     stems = [stem for stem in stems if stem is not None]
-    if not stems:
-        return None
-    return "stereo|c0={}|c1={}".format(*_sum_terms(stems))
+    return _stereo_pan(stems) if stems else None
 
 
 def me_source(roles: list[str]) -> str | None:
@@ -171,10 +246,10 @@ def me_pan(roles: list[str]) -> str | None:
     """`pan` arguments making the stereo M&E: the M&E channels, M + E, or mix - D."""
     source = me_source(roles)
     if source == "channels":
-        return "stereo|c0={}|c1={}".format(*_sum_terms([_stereo_terms(roles, ("me_l", "me_r"))]))
+        return _stereo_pan([_stereo_terms(roles, ("me_l", "me_r"))])
     if source == "stems":
         stems = [_stereo_terms(roles, role) for role in ("music", "effects")]
-        return "stereo|c0={}|c1={}".format(*_sum_terms([stem for stem in stems if stem]))
+        return _stereo_pan([stem for stem in stems if stem])
     if source == "derived":
         mix_l, mix_r = _stereo_terms(roles, ("mix_l", "mix_r"))
         dia_l, dia_r = _stereo_terms(roles, "dialogue")
@@ -186,21 +261,67 @@ def me_pan(roles: list[str]) -> str | None:
 
 def dialogue_pan(roles: list[str]) -> str | None:
     terms = _stereo_terms(roles, "dialogue")
-    return None if terms is None else "stereo|c0={}|c1={}".format(*_sum_terms([terms]))
+    return None if terms is None else _stereo_pan([terms])
+
+
+# Channel names in FFmpeg's native order, every list starting with FL (see merged_audio).
+_NATIVE_NAMES = ("FL", "FR", "FC", "LFE", "BL", "BR", "FLC", "FRC", "BC", "SL", "SR", "TC", "TFL", "TFC",
+                 "TFR", "TBL", "TBC", "TBR", "DL", "DR", "WL", "WR", "SDL", "SDR", "LFE2", "TSL", "TSR",
+                 "BFC", "BFL", "BFR")
+
+
+def _overlapping_layout(channels: int) -> str:
+    if channels > len(_NATIVE_NAMES):
+        raise LayoutError(None, f"an audio stream has {channels} channels, more than the "
+                          f"{len(_NATIVE_NAMES)} this pipeline routes per stream",
+                          "deliver the master with its channels spread over several streams")
+    return "+".join(_NATIVE_NAMES[:channels])
 
 
 def merged_audio(streams: list[AudioInfo], input_index: int = 0, sample_rate: int = 48000) -> tuple[list[str], str]:
     """Filter chains joining every audio stream into one multichannel stream, in channel order.
 
     Returns (chains, label). Each stream is first brought to one sample rate and format, since
-    `amerge` needs its inputs to agree."""
+    `amerge` needs its inputs to agree. `amerge` keeps the inputs' channel order only when their
+    channel layouts overlap: given disjoint ones (a mono stream, FC, before a stereo one, FL+FR)
+    it reorders the channels by position (FL FR FC) and the roles would land on the wrong
+    channels. So every stream is first relabelled (`channelmap`, a plain copy) to a layout that
+    starts with FL: the layouts then always overlap, and the channels stay in stream order."""
     chains = []
     labels = []
-    for position, _stream in enumerate(streams):
+    for position, stream in enumerate(streams):
         label = f"ain{position}"
-        chains.append(f"[{input_index}:a:{position}]aformat=sample_fmts=fltp:sample_rates={sample_rate}[{label}]")
+        relabel = ""
+        if len(streams) > 1:
+            order = "|".join(str(channel) for channel in range(stream.channels))
+            relabel = f",channelmap=map={order}:channel_layout={_overlapping_layout(stream.channels)}"
+        chains.append(f"[{input_index}:a:{position}]aformat=sample_fmts=fltp:sample_rates={sample_rate}"
+                      f"{relabel}[{label}]")
         labels.append(f"[{label}]")
     if len(streams) == 1:
         return chains, "ain0"
     chains.append(f"{''.join(labels)}amerge=inputs={len(streams)}[amerged]")
     return chains, "amerged"
+
+
+_PANS = {"mix": mix_pan, "me": me_pan, "dialogue": dialogue_pan}
+
+
+def routing_graph(streams: list[AudioInfo], roles: list[str], outputs: Mapping[str, str],
+                  sample_rate: int = 48000, input_index: int = 0) -> list[str]:
+    """Chains from the master's audio streams to one stereo label per wanted signal.
+
+    `outputs` maps a label to the signal it carries: "mix", "me" or "dialogue". Raises
+    LayoutError when the layout cannot make one of them."""
+    chains, merged = merged_audio(streams, input_index, sample_rate)
+    pans = {}
+    for label, signal in outputs.items():
+        pan = _PANS[signal](roles)
+        if pan is None:
+            raise LayoutError(None, f"the audio layout has no {signal} channels", "choose another layout")
+        pans[label] = pan
+    if len(pans) == 1:
+        label, pan = next(iter(pans.items()))
+        return chains + [f"[{merged}]pan={pan}[{label}]"]
+    chains.append(f"[{merged}]asplit={len(pans)}" + "".join(f"[pre_{label}]" for label in pans))
+    return chains + [f"[pre_{label}]pan={pan}[{label}]" for label, pan in pans.items()]

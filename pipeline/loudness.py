@@ -1,9 +1,32 @@
 """Loudness per ITU-R BS.1770 / EBU R 128, measured with ffmpeg's ebur128 filter in audio-only
 passes, and the plan that brings the full mix to target with one linear gain.
 
-The M&E gets the same gain as the mix (DESIGN.md section 2): its loudness is measured and
-reported, never targeted. ffmpeg's `loudnorm` is not used to change levels at all, so its
-dynamic mode can never be switched on by accident.
+How it is measured. ebur128 logs the momentary loudness (the 400 ms blocks of BS.1770, every
+100 ms) and the short-term loudness, and prints a summary. The summary rounds to 0.1 dB, so the
+integrated loudness is computed here from the logged blocks with the BS.1770 gates (absolute
+-70 LUFS, relative -10 LU): about 0.01 LU, and it agrees with the summary within its rounding.
+True peak (4x oversampled by ebur128) and loudness range come from the summary. `loudnorm`'s
+JSON analysis has two decimals too but runs some 15 times slower (it normalises as it measures),
+and every output is measured, so it is not used at all: nothing here can switch on its dynamic
+mode by accident.
+
+How the level is set. One linear gain brings the full mix to the target. A limiter follows only
+where the gain alone would break the true-peak ceiling: `alimiter` works on sample peaks, so it
+runs at 4x the sample rate (192 kHz), where sample peaks are true peaks, and the signal goes
+back to the delivery rate after it. A lossy codec (AAC) adds overshoot of its own, up to ~2 dB
+on dense material, and its low-pass takes loudness away from bright material (over 1 LU on
+white noise). So the plan is confirmed on a trial encode of the audio alone, with the render's
+own chain and codec settings, measured, and corrected until it complies: the limiter ceiling
+lowered by the overshoot found (the limiter engaged if the gain alone now breaks the ceiling),
+the gain raised by the loudness the limiter or the codec took. The render then encodes the
+same samples the same way, so the delivered file measures what the trial measured.
+
+The M&E (DESIGN.md section 2) gets the same chain as the mix: the same gain, and the same
+limiter settings when the mix has one. Each limiter reacts to its own signal: the M&E is
+reduced only where it would itself break the ceiling, never where the original narration
+peaked (a linked limiter would print dips of a voice that is no longer there into the M&E, and
+the dubbing studio limits its own mix anyway). Its loudness is measured and reported, never
+targeted, so stems keep their relative levels.
 """
 
 from __future__ import annotations
@@ -11,7 +34,8 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import ffmpeg
@@ -19,15 +43,26 @@ from .config import LoudnessConfig
 
 log = logging.getLogger(__name__)
 
-_FRAME = re.compile(r"t:\s*([\d.]+)\s+TARGET:.*?M:\s*(-?[\d.]+|-inf)\s+S:\s*(-?[\d.]+|-inf)")
+# One line per 100 ms; each is written whole, so it can be read even where other threads' log
+# lines (a muxer's, another meter's) cut into the multi-line summary.
+_NUMBER = r"(-?inf|-?[\d.]+)"
+_FRAME = (r"\[{instance} @ [^\]]+\] t:\s*([\d.]+)\s+TARGET:.*?M:\s*" + _NUMBER + r"\s+S:\s*" + _NUMBER
+          + r"\s+I:\s*" + _NUMBER + r" LUFS\s+LRA:\s*" + _NUMBER + r" LU(?:.*?\sTPK:\s*([-\d.inf ]+?)\s*dBFS)?")
 _SUMMARY = {
-    "integrated_lufs": re.compile(r"Integrated loudness:\s*\n\s*I:\s*(-?[\d.]+|-inf) LUFS"),
-    "lra_lu": re.compile(r"Loudness range:\s*\n\s*LRA:\s*(-?[\d.]+) LU"),
-    "true_peak_dbtp": re.compile(r"True peak:\s*\n\s*Peak:\s*(-?[\d.]+|-inf) dBFS"),
+    "summary_lufs": re.compile(r"Integrated loudness:\s*\n\s*I:\s*" + _NUMBER + " LUFS"),
+    "true_peak_dbtp": re.compile(r"True peak:\s*\n\s*Peak:\s*" + _NUMBER + " dBFS"),
 }
-# A limiter works on sample peaks; true peaks between samples can sit higher, so the limiter
-# aims this far under the ceiling.
-LIMITER_MARGIN_DB = 1.0
+ABSOLUTE_GATE_LUFS = -70.0
+RELATIVE_GATE_LU = -10.0
+BLOCK_S = 0.4
+OVERSAMPLED_RATE = 192_000
+"""The limiter's rate: 4x 48 kHz, where sample peaks are true peaks (BS.1770 annex 2)."""
+TRUE_PEAK_MARGIN_DB = 0.1
+"""A trial must peak this far under the ceiling: ebur128 prints true peaks to 0.1 dB, and other
+meters interpolate between samples a little differently."""
+LIMITER_FLOOR_DBFS = -24.0
+"""alimiter's lowest limit (0.0625)."""
+MAX_TRIALS = 4
 
 
 @dataclass(frozen=True)
@@ -38,6 +73,10 @@ class Loudness:
     short_term: list[tuple[float, float]] = field(default_factory=list, repr=False)
     """(seconds, short-term LUFS) every 0.1 s, for the QC report's curve."""
 
+    @property
+    def silent(self) -> bool:
+        return not math.isfinite(self.integrated_lufs) or self.integrated_lufs <= ABSOLUTE_GATE_LUFS
+
     def to_dict(self, with_curve: bool = False) -> dict:
         data = {"integrated_lufs": self.integrated_lufs, "true_peak_dbtp": self.true_peak_dbtp,
                 "lra_lu": self.lra_lu}
@@ -46,50 +85,85 @@ class Loudness:
         return data
 
 
-@dataclass(frozen=True)
-class GainPlan:
-    gain_db: float
-    limit: bool
-    """True when the gain alone would break the true-peak ceiling, so a limiter follows it."""
-    limiter_ceiling_dbfs: float
-    measured: Loudness
-
-    def filters(self) -> list[str]:
-        """The filter chain applied identically to the mix and the M&E."""
-        chain = [f"volume={self.gain_db:.2f}dB"]
-        if self.limit:
-            linear = 10 ** (self.limiter_ceiling_dbfs / 20)
-            # level=disabled: alimiter must not renormalise the output (it would undo the gain).
-            chain.append(f"alimiter=limit={linear:.4f}:level=disabled:attack=1:release=50")
-        return chain
-
-
 def _number(text: str) -> float:
     return -math.inf if text == "-inf" else float(text)
 
 
-def parse_ebur128(stderr: str) -> Loudness:
-    summary_at = stderr.rfind("Summary:")
-    summary = stderr[summary_at:] if summary_at >= 0 else ""
+def integrated_from_blocks(momentary: list[tuple[float, float]]) -> float:
+    """BS.1770 integrated loudness from the momentary loudness of overlapping 400 ms blocks
+    (ebur128 logs one every 100 ms: the 75 % overlap of the standard). -inf for silence."""
+    powers = [10 ** ((value + 0.691) / 10) for seconds, value in momentary
+              if seconds >= BLOCK_S - 0.01 and value > ABSOLUTE_GATE_LUFS]
+    if not powers:
+        return -math.inf
+    relative_gate = -0.691 + 10 * math.log10(sum(powers) / len(powers)) + RELATIVE_GATE_LU
+    gated = [power for power in powers if -0.691 + 10 * math.log10(power) > relative_gate]
+    return round(-0.691 + 10 * math.log10(sum(gated) / len(gated)), 2)
+
+
+def _summary(stderr: str, instance: str) -> dict[str, float]:
+    """The values of the summary ebur128 prints at the end (missing ones are left out)."""
+    found_at = [match.end() for match in re.finditer(rf"\[{instance} @ [^\]]+\] Summary:", stderr)]
+    if not found_at:
+        return {}
+    rest = stderr[found_at[-1]:]
     values = {}
     for key, pattern in _SUMMARY.items():
-        found = pattern.search(summary)
-        values[key] = _number(found.group(1)) if found else -math.inf
-    curve = [(float(t), _number(s)) for t, _m, s in _FRAME.findall(stderr[:summary_at])]
-    return Loudness(short_term=curve, **values)
+        found = pattern.search(rest[:2000])
+        if found:
+            values[key] = _number(found.group(1))
+    return values
+
+
+def parse_ebur128(stderr: str, instance: str = r"Parsed_ebur128_\d+") -> Loudness:
+    """The loudness one ebur128 instance logged (`instance`: its name in ffmpeg's log prefix).
+
+    Integrated: from the logged 400 ms blocks (0.01 LU). Loudness range and true peak: the last
+    logged line (the running values at the end) and the summary, whichever is higher."""
+    frames = re.findall(_FRAME.format(instance=instance), stderr)
+    summary = _summary(stderr, instance)
+    integrated = integrated_from_blocks([(float(row[0]), _number(row[1])) for row in frames])
+    in_summary = summary.get("summary_lufs", -math.inf)
+    if math.isfinite(in_summary) and abs(integrated - in_summary) > 0.1:
+        log.warning("loudness: %.2f LUFS from the blocks, %.1f LUFS in ebur128's summary; using the summary",
+                    integrated, in_summary)
+        integrated = in_summary
+    lra = _number(frames[-1][4]) if frames else -math.inf
+    peaks = [_number(value) for value in frames[-1][5].split()] if frames and frames[-1][5] else []
+    true_peak = max(peaks + [summary.get("true_peak_dbtp", -math.inf)])
+    return Loudness(integrated, true_peak, lra, [(float(row[0]), _number(row[2])) for row in frames])
+
+
+def _meter(label: str) -> str:
+    return f"[{label}]ebur128@{label}=peak=true:framelog=info[metered_{label}]"
+
+
+def measure_signals_command(source: Path, filter_graph: list[str], labels: list[str],
+                            seek_s: float | None = None, duration_s: float | None = None,
+                            demuxer: str | None = None) -> list[str]:
+    """One audio-only pass measuring each stereo signal of `labels` made by `filter_graph`."""
+    graph = ";".join(filter_graph + [_meter(label) for label in labels])
+    outputs = [arg for label in labels for arg in ("-map", f"[metered_{label}]", "-f", "null", "-")]
+    return (ffmpeg.base_args() + ffmpeg.input_args(source, seek_s=seek_s, duration_s=duration_s, demuxer=demuxer)
+            + ["-vn", "-sn", "-dn", "-filter_complex", graph] + outputs)
 
 
 def measure_command(source: Path, filter_graph: list[str], output_label: str,
-                    seek_s: float | None = None, duration_s: float | None = None) -> list[str]:
+                    seek_s: float | None = None, duration_s: float | None = None,
+                    demuxer: str | None = None) -> list[str]:
     """An audio-only pass measuring the stereo signal `output_label` made by `filter_graph`."""
-    graph = ";".join(filter_graph + [f"[{output_label}]ebur128=peak=true:framelog=info[measured]"])
-    return (ffmpeg.base_args() + ffmpeg.input_args(source, seek_s=seek_s, duration_s=duration_s)
-            + ["-vn", "-sn", "-dn", "-filter_complex", graph, "-map", "[measured]", "-f", "null", "-"])
+    return measure_signals_command(source, filter_graph, [output_label], seek_s, duration_s, demuxer)
+
+
+def measure_signals(command: list[str], labels: list[str], timeout_s: float) -> dict[str, Loudness]:
+    result = ffmpeg.run(command, timeout_s=timeout_s, what="loudness measurement")
+    return {label: parse_ebur128(result.stderr, re.escape(f"ebur128@{label}")) for label in labels}
 
 
 def measure(command: list[str], timeout_s: float) -> Loudness:
+    """Run a `measure_command` (one signal)."""
     result = ffmpeg.run(command, timeout_s=timeout_s, what="loudness measurement")
-    return parse_ebur128(result.stderr)
+    return parse_ebur128(result.stderr, r"ebur128@[\w]+")
 
 
 def measure_file(path: Path, audio_index: int = 0, timeout_s: float = 600) -> Loudness:
@@ -98,14 +172,160 @@ def measure_file(path: Path, audio_index: int = 0, timeout_s: float = 600) -> Lo
     return measure(command, timeout_s)
 
 
-def plan_gain(measured: Loudness, target: LoudnessConfig) -> GainPlan:
-    if math.isinf(measured.integrated_lufs):
-        return GainPlan(0.0, False, target.true_peak_dbtp, measured)  # silence: nothing to scale
-    gain = target.target_lufs - measured.integrated_lufs
-    predicted_peak = measured.true_peak_dbtp + gain
-    limit = predicted_peak > target.true_peak_dbtp
-    plan = GainPlan(round(gain, 2), limit, target.true_peak_dbtp - LIMITER_MARGIN_DB, measured)
-    log.info("loudness: measured %.1f LUFS, true peak %.1f dBTP; gain %+.2f dB%s",
-             measured.integrated_lufs, measured.true_peak_dbtp, gain,
-             " with a true-peak limiter" if limit else "")
+# ---- the plan ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GainPlan:
+    gain_db: float
+    limit: bool
+    """True when the gain alone would break the true-peak ceiling, so a limiter follows it."""
+    limiter_ceiling_dbfs: float
+    measured: Loudness
+    """The full mix of the master, before any gain."""
+    me_measured: Loudness | None = None
+    """The M&E of the master, before any gain (None when the layout has none)."""
+    sample_rate: int = 48000
+    trial: dict[str, Loudness] = field(default_factory=dict)
+    """What the last trial encode measured ("mix", "me"), when there was one."""
+
+    def filters(self) -> list[str]:
+        """The filter chain applied identically to the mix and the M&E."""
+        chain = [f"volume={self.gain_db:.2f}dB"]
+        if self.limit:
+            linear = 10 ** (self.limiter_ceiling_dbfs / 20)
+            # level=0: alimiter must not renormalise its output (that would undo the gain);
+            # latency=1: compensate its look-ahead, so the sound stays in sync with the picture.
+            chain += [f"aresample={OVERSAMPLED_RATE}",
+                      f"alimiter=limit={linear:.5f}:attack=1:release=50:level=0:latency=1",
+                      f"aresample={self.sample_rate}"]
+        return chain
+
+    def predicted_peaks(self) -> dict[str, float]:
+        """The true peak of each signal ("mix", "me") going into the encoder."""
+        peaks = {}
+        for label, loud in (("mix", self.measured), ("me", self.me_measured)):
+            if loud is not None and math.isfinite(loud.true_peak_dbtp):
+                peak = loud.true_peak_dbtp + self.gain_db
+                peaks[label] = min(peak, self.limiter_ceiling_dbfs) if self.limit else peak
+        return peaks
+
+    def predicted_peak_dbtp(self) -> float:
+        """The highest true peak going into the encoder, mix or M&E."""
+        return max(self.predicted_peaks().values(), default=-math.inf)
+
+    def to_dict(self) -> dict:
+        data = {"gain_db": self.gain_db, "limiter": self.limit,
+                "limiter_ceiling_dbfs": round(self.limiter_ceiling_dbfs, 2) if self.limit else None,
+                "source_mix": self.measured.to_dict(),
+                "source_me": self.me_measured.to_dict() if self.me_measured else None}
+        if self.trial:
+            data["trial"] = {label: loud.to_dict() for label, loud in self.trial.items()}
+        return data
+
+
+def plan_gain(measured: Loudness, target: LoudnessConfig, me: Loudness | None = None,
+              sample_rate: int = 48000) -> GainPlan:
+    """One gain from the measured mix to the target; a limiter only where the gain would break
+    the ceiling (by the mix's own peaks or the M&E's, which gets the same gain)."""
+    ceiling = target.true_peak_dbtp - target.limiter_headroom_db
+    if measured.silent:
+        log.warning("loudness: the full mix is silent; no gain applied")
+        return GainPlan(0.0, False, ceiling, measured, me, sample_rate)
+    gain = round(target.target_lufs - measured.integrated_lufs, 2)
+    plan = GainPlan(gain, False, ceiling, measured, me, sample_rate)
+    limit = plan.predicted_peak_dbtp() > target.true_peak_dbtp
+    plan = replace(plan, limit=limit)
+    log.info("loudness: measured %.2f LUFS, true peak %.1f dBTP; gain %+.2f dB%s", measured.integrated_lufs,
+             measured.true_peak_dbtp, gain, f", true-peak limiter at {ceiling:.1f} dBTP" if limit else "")
     return plan
+
+
+def needs_trial(plan: GainPlan, target: LoudnessConfig, lossy_codec: bool) -> bool:
+    """Whether the plan must be confirmed on a trial encode: always for a lossy codec (it can
+    push peaks up, and its low-pass takes loudness away from bright material), and where a
+    limiter takes loudness away or the peaks come near the ceiling."""
+    if plan.measured.silent:
+        return False
+    return lossy_codec or plan.limit or plan.predicted_peak_dbtp() > target.true_peak_dbtp - TRUE_PEAK_MARGIN_DB
+
+
+def corrected_plan(plan: GainPlan, trial: Mapping[str, Loudness], target: LoudnessConfig,
+                   slope: float = 1.0) -> GainPlan | None:
+    """The plan corrected by what its trial encode measured, or None when the trial complies:
+    mix at the target (within a quarter of the tolerance, at most 0.1 LU) and every signal at
+    least TRUE_PEAK_MARGIN_DB under the ceiling. `slope`: LU of output per dB of gain (under 1
+    where a limiter holds the peaks, so a shortfall needs more gain than its size)."""
+    mix = trial["mix"]
+    peak = max((loud.true_peak_dbtp for loud in trial.values() if not loud.silent), default=-math.inf)
+    loudness_error = target.target_lufs - mix.integrated_lufs
+    ceiling = target.true_peak_dbtp - TRUE_PEAK_MARGIN_DB
+    excess = peak - ceiling
+    slack = min(0.1, target.tolerance_lu / 4)
+    if excess <= 0 and abs(loudness_error) <= slack:
+        return None
+    gain = plan.gain_db + (loudness_error / slope if abs(loudness_error) > slack else 0.0)
+    if excess <= 0:
+        return replace(plan, gain_db=round(gain, 2), trial=dict(trial))
+    return replace(plan, gain_db=round(gain, 2), limit=True, trial=dict(trial),
+                   limiter_ceiling_dbfs=_limiter_ceiling(plan, trial, ceiling))
+
+
+def _limiter_ceiling(plan: GainPlan, trial: Mapping[str, Loudness], ceiling: float) -> float:
+    """Low enough that every signal over the ceiling in the trial comes under it: the codec's
+    overshoot on each (its trial peak over the peak that went into the encoder) is taken off."""
+    predicted = plan.predicted_peaks()
+    limits = []
+    for label, loud in trial.items():
+        if loud.silent or loud.true_peak_dbtp <= ceiling:
+            continue
+        overshoot = max(0.0, loud.true_peak_dbtp - predicted.get(label, loud.true_peak_dbtp))
+        limits.append(ceiling - overshoot)
+        if plan.limit:
+            limits.append(plan.limiter_ceiling_dbfs - (loud.true_peak_dbtp - ceiling))
+    return max(LIMITER_FLOOR_DBFS, round(min(limits), 2))
+
+
+def settle_plan(plan: GainPlan, target: LoudnessConfig, run_trial: Callable[[GainPlan], dict[str, Loudness]],
+                lossy_codec: bool = True) -> GainPlan:
+    """Confirm (and correct) a plan on trial encodes of the audio alone until it complies."""
+    if not needs_trial(plan, target, lossy_codec):
+        return plan
+    tried: list[tuple[GainPlan, float]] = []
+    for attempt in range(1, MAX_TRIALS + 1):
+        trial = run_trial(plan)
+        log.info("loudness trial %d: mix %.2f LUFS, peaks %s", attempt, trial["mix"].integrated_lufs,
+                 ", ".join(f"{label} {loud.true_peak_dbtp:.1f} dBTP" for label, loud in trial.items()))
+        tried.append((plan, trial["mix"].integrated_lufs))
+        corrected = corrected_plan(plan, trial, target, _slope(tried))
+        if corrected is None:
+            return replace(plan, trial=dict(trial))
+        plan = corrected
+        log.info("loudness: corrected to gain %+.2f dB%s", plan.gain_db,
+                 f", limiter at {plan.limiter_ceiling_dbfs:.2f} dBTP" if plan.limit else "")
+    log.warning("loudness: the plan still misses the target after %d trial encodes", MAX_TRIALS)
+    return plan
+
+
+def _slope(tried: list[tuple[GainPlan, float]]) -> float:
+    """Output loudness per dB of gain, from the last two trials with the same limiter."""
+    if len(tried) < 2:
+        return 1.0
+    (before, loud_before), (after, loud_after) = tried[-2:]
+    change = after.gain_db - before.gain_db
+    if abs(change) < 0.01 or (before.limit, before.limiter_ceiling_dbfs) != (after.limit, after.limiter_ceiling_dbfs):
+        return 1.0
+    return min(1.0, max(0.25, (loud_after - loud_before) / change))
+
+
+def trial_command(source: Path, filter_graph: list[str], plan: GainPlan, codec_args: list[str],
+                  outputs: Mapping[str, Path], seek_s: float | None = None, duration_s: float | None = None,
+                  demuxer: str | None = None) -> list[str]:
+    """Encode each stereo signal of `outputs` (label -> file) through the plan's chain and the
+    delivery's audio codec, exactly as the render will: audio only."""
+    chain = ",".join(plan.filters())
+    graph = filter_graph + [f"[{label}]{chain}[trial_{label}]" for label in outputs]
+    command = (ffmpeg.base_args() + ffmpeg.input_args(source, seek_s=seek_s, duration_s=duration_s, demuxer=demuxer)
+               + ["-vn", "-sn", "-dn", "-filter_complex", ";".join(graph)])
+    for label, path in outputs.items():
+        command += ["-map", f"[trial_{label}]"] + codec_args + [str(path)]
+    return command

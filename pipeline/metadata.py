@@ -90,6 +90,10 @@ def _kind(value: object) -> str:
 
 def _as_text(value: object) -> str | None:
     """Text, or a whole number as its digits; None stays None."""
+    if isinstance(value, str) and "\x00" in value:
+        # JSON allows "\u0000"; no process argument (the tags given to ffmpeg) can carry it.
+        raise _FieldProblem("holds the NUL character (U+0000), which a media file's tags cannot carry",
+                            "remove it (it often comes from copying text out of another program)")
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool) or isinstance(value, float):

@@ -78,6 +78,25 @@ class MediaInfo:
         return data
 
 
+_REFUSED_SIGNATURES = [
+    (b"#EXTM3U", "an HLS playlist"), (b"ffconcat", "an ffmpeg concat list"), (b"[playlist]", "a playlist"),
+    (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+    (b"RIFF", "a RIFF file (WAV or AVI)"), (b"<", "an XML or HTML file"),
+    (b"%PDF", "a PDF document"), (b"PK\x03\x04", "a ZIP archive"),
+]
+
+
+def _refused_kind(head: bytes) -> str:
+    """What a refused file looks like, for the message; its content is never quoted."""
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    for signature, kind in _REFUSED_SIGNATURES:
+        if start.startswith(signature):
+            return kind
+    if all(byte >= 0x20 or byte in b"\t\r\n" for byte in start[:64]):
+        return "a text file (a playlist, a list of files or notes?)"
+    return "not a video container we accept"
+
+
 def sniff_container(path: Path) -> str:
     """The container by its magic bytes; anything not on the allowlist is a MediaError."""
     try:
@@ -93,10 +112,56 @@ def sniff_container(path: Path) -> str:
         return "mxf"
     if len(head) >= 8 and head[4:8] in _MP4_BOXES:
         return "mov"
-    looks_like = "a playlist or text file" if head.lstrip()[:1] in (b"#", b"f", b"[") else "not a video container we accept"
-    raise MediaError(path, f"is {looks_like}; only MOV/MP4, Matroska and MXF masters are accepted",
+    raise MediaError(path, f"is {_refused_kind(head)}; only MOV/MP4, Matroska and MXF masters are accepted",
                      "deliver the master itself as .mov, .mp4, .mkv or .mxf (playlists, concat "
                      "lists, images and text are refused)")
+
+
+def _is_allowed(demuxer: str, allowed: list[str]) -> bool:
+    """`allowed` holds demuxer names as FFmpeg spells them ("mov,mp4,m4a,3gp,3g2,mj2", "mxf"...);
+    naming one alias ("mp4") allows that demuxer. The sniffer stays the outer bound: a name it
+    does not recognise (say "hls") can never let such a file through."""
+    names = {name.strip().lower() for entry in allowed for name in entry.split(",")}
+    return bool(names & set(demuxer.split(",")))
+
+
+def _box_header(handle, offset: int) -> tuple[bytes, int]:
+    handle.seek(offset)
+    header = handle.read(16)
+    if len(header) < 8:
+        return b"", 0
+    size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+    if size == 1 and len(header) == 16:
+        size = int.from_bytes(header[8:16], "big")
+    return kind, size
+
+
+def check_mov_structure(path: Path, max_boxes: int = 100_000) -> None:
+    """Walk the top-level boxes of a MOV/MP4 (a few seeks, whatever the size) and refuse a file
+    that ends before its boxes say it should: the copy or the export stopped early."""
+    file_size = path.stat().st_size
+    offset, found = 0, set()
+    with path.open("rb") as handle:
+        for _ in range(max_boxes):
+            if offset >= file_size or {b"moov", b"mdat"} <= found:
+                break  # past the index and the media: trailing bytes are not ours to judge
+            kind, size = _box_header(handle, offset)
+            if not kind:  # fewer than 8 bytes of padding after the last box
+                break
+            if size == 0:  # "extends to the end of the file"
+                size = file_size - offset
+            if size < 8:
+                raise MediaError(path, f"is damaged: no valid MOV/MP4 box at byte {offset}",
+                                 "export the master again from the edit suite")
+            if offset + size > file_size:
+                raise MediaError(path, f"is truncated: it ends at byte {file_size} but its "
+                                 f"'{kind.decode('latin-1')}' box runs to byte {offset + size}",
+                                 "copy or export the master again; the transfer stopped early")
+            found.add(kind)
+            offset += size
+    if b"moov" not in found:
+        raise MediaError(path, "has no 'moov' index: the export or the copy did not finish",
+                         "export the master again from the edit suite")
 
 
 def probe(path: str | Path, allowed: list[str] | None = None) -> MediaInfo:
@@ -104,11 +169,15 @@ def probe(path: str | Path, allowed: list[str] | None = None) -> MediaInfo:
     path = Path(path)
     kind = sniff_container(path)
     demuxer = DEMUXERS[kind]
-    if allowed is not None and demuxer not in allowed:
-        raise MediaError(path, f"is {kind}, which the configuration does not allow",
-                         f"deliver one of: {', '.join(allowed)}")
+    if allowed is not None and not _is_allowed(demuxer, allowed):
+        raise MediaError(path, f"is {kind}, which the configuration does not allow "
+                         f"(media.allowed_containers: {', '.join(allowed)})",
+                         "deliver the master in one of the allowed containers")
+    if kind == "mov":
+        check_mov_structure(path)
     try:
-        with av.open(str(path), format=demuxer.split(",")[0],
+        # "file:" + an absolute path: a master named "concat:x.mov" or "-i.mov" is only ever a file.
+        with av.open(f"file:{path.absolute()}", format=demuxer.split(",")[0],
                      options={"protocol_whitelist": "file"}) as container:
             return _describe(path, container)
     except av.FFmpegError as error:

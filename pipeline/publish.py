@@ -11,7 +11,31 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .errors import DiskFullError
+
 log = logging.getLogger(__name__)
+
+
+def free_bytes(path: Path) -> int:
+    """Free space on the file system holding `path` (or its nearest existing parent)."""
+    path = Path(path).absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+def disk_full(path: Path, needed_bytes: int | None = None) -> DiskFullError:
+    """The error for a full disk at `path`, with the free space measured now."""
+    return DiskFullError(path, free_bytes(path), needed_bytes)
+
+
+def ensure_free_space(folder: Path, needed_bytes: int) -> None:
+    """Refuse to start a render that would fill the disk: failing at once is cheaper than
+    failing an hour in, and leaves room for whatever else shares the disk."""
+    free = free_bytes(folder)
+    if free < needed_bytes:
+        raise DiskFullError(folder, free, needed_bytes)
+    log.debug("free space at %s: %.1f MB, about %.1f MB needed", folder, free / 1e6, needed_bytes / 1e6)
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:

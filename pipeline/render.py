@@ -7,6 +7,7 @@ copy. Python never touches a video frame here; the builders below are pure.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,11 @@ class RenderInputs:
     audio_streams: list
     start_s: float
     duration_s: float
+    demuxer: str | None = None
+    """The master's container as probe found it: ffmpeg is held to that demuxer."""
+    master_duration_s: float | None = None
+    """The whole master's length: with `start_s` and `duration_s` it tells whether the programme
+    is trimmed (a trimmed long-GOP picture cannot be stream-copied). None: unknown, so encoded."""
 
 
 @dataclass
@@ -61,37 +67,42 @@ class RenderPlan:
     video_encodes: int = 0
 
 
-def _video_graph(inputs: RenderInputs, profile: DeliveryProfile, burns: list[tuple[str, str]]) -> tuple[list[str], str, dict[str, str]]:
-    """Chains from [0:v] to one label per picture; `burns` is (language, ass file name)."""
+def _video_graph(inputs: RenderInputs, profile: DeliveryProfile, burns: list[tuple[str, str]],
+                 with_clean: bool = True) -> tuple[list[str], dict[str, str]]:
+    """Chains from [0:v] to one label per picture: "clean" (unless the master's own picture is
+    copied) and one per burned language; `burns` is (language, ass file name)."""
+    count = int(with_clean) + len(burns)
+    if count == 0:
+        return [], {}  # nothing decodes the picture: it is only copied
     conform = ["setsar=1"]
     size = scaled_size(inputs.video, profile)
     if size:
         conform.insert(0, f"scale={size[0]}:{size[1]}:flags=lanczos")
     conform.append(f"format={profile.pix_fmt}")
-    count = 1 + len(burns)
     labels = [f"v{i}" for i in range(count)]
     chains = [f"[0:v]{','.join(conform)},split={count}{''.join(f'[{label}]' for label in labels)}"]
-    pictures = {"clean": labels[0]}
-    for (language, ass_name), label in zip(burns, labels[1:]):
+    pictures = {"clean": labels[0]} if with_clean else {}
+    for (language, ass_name), label in zip(burns, labels[int(with_clean):]):
         chains.append(f"[{label}]ass=filename={ass_name}:fontsdir={FONTS_LINK}:shaping=complex[burn_{label}]")
         pictures[language] = f"burn_{label}"
-    return chains, labels[0], pictures
+    return chains, pictures
 
 
-def _audio_graph(inputs: RenderInputs, gain: GainPlan, mix_copies: int, with_me: bool,
-                 sample_rate: int) -> tuple[list[str], list[str], str | None]:
+def _audio_graph(inputs: RenderInputs, gain: GainPlan, mix_copies: int, me_copies: int,
+                 sample_rate: int) -> tuple[list[str], list[str], list[str]]:
+    """The mix and the M&E, with the same gain, each split into as many copies as outputs take."""
     chains, merged = merged_audio(inputs.audio_streams, sample_rate=sample_rate)
     gain_chain = ",".join(gain.filters())
-    splits = 2 if with_me else 1
-    chains.append(f"[{merged}]asplit={splits}[pre_mix]" + ("[pre_me]" if with_me else ""))
+    with_me = me_copies > 0
+    chains.append(f"[{merged}]asplit={2 if with_me else 1}[pre_mix]" + ("[pre_me]" if with_me else ""))
     mix_labels = [f"mix{i}" for i in range(mix_copies)]
     chains.append(f"[pre_mix]pan={mix_pan(inputs.roles)},{gain_chain},"
                   f"asplit={mix_copies}{''.join(f'[{label}]' for label in mix_labels)}")
-    me_label = None
+    me_labels = [f"me{i}" for i in range(me_copies)]
     if with_me:
-        me_label = "me0"
-        chains.append(f"[pre_me]pan={me_pan(inputs.roles)},{gain_chain}[{me_label}]")
-    return chains, mix_labels, me_label
+        chains.append(f"[pre_me]pan={me_pan(inputs.roles)},{gain_chain},"
+                      f"asplit={me_copies}{''.join(f'[{label}]' for label in me_labels)}")
+    return chains, mix_labels, me_labels
 
 
 def _video_codec_args(profile: DeliveryProfile, threads: int) -> list[str]:
@@ -113,54 +124,182 @@ def _container_args(profile: DeliveryProfile) -> list[str]:
     return ["-movflags", "+faststart+use_metadata_tags"]
 
 
+@dataclass(frozen=True)
+class ThreadPlan:
+    """How the picture encodes of one render process share the machine's cores."""
+
+    encoder_threads: int
+    """x264 `-threads` of each picture encode."""
+    filter_threads: int | None
+    """`-filter_complex_threads`; None leaves ffmpeg's default (one per core)."""
+
+
+def thread_plan(cores: int, video_encodes: int, scaling: bool = False) -> ThreadPlan:
+    """Threads for `video_encodes` parallel encodes in one ffmpeg process on `cores` cores.
+
+    ffmpeg runs each encoder in a thread of its own, so with at least as many encodes as cores
+    the encodes alone keep every core busy: x264 frame threads inside each (its default is 1.5
+    per core, for every encode) would only queue behind the other encodes, costing memory (one
+    set of frame buffers per thread: +25 % peak RSS for three 1080p encodes at 2 threads, +36 %
+    at x264's default) and CPU time, for no throughput; so one thread each, and the filter graph's
+    slice threads cut to one as well, unless it is `scaling` a larger master down: that lanczos
+    scale is the one filter heavy enough to starve the encoders when it runs on one thread.
+    With fewer encodes than cores, each frame-threads over its share, 1.5 threads per core as
+    x264 itself does to cover the waits between dependent frames. The README's Performance
+    section has the measurements."""
+    cores = max(1, cores)
+    if video_encodes <= 0:
+        return ThreadPlan(encoder_threads=1, filter_threads=None)
+    if video_encodes >= cores:
+        return ThreadPlan(encoder_threads=1, filter_threads=None if scaling else 1)
+    return ThreadPlan(encoder_threads=math.ceil(cores * 1.5 / video_encodes), filter_threads=None)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (a CPU affinity mask or cpuset counts, not the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def encoder_threads(video_encodes: int) -> int:
     """Threads per picture encode, so that parallel encodes share the cores instead of fighting."""
-    cores = os.cpu_count() or 2
-    return max(1, round(cores * 1.5 / max(1, video_encodes)))
+    return thread_plan(available_cores(), video_encodes).encoder_threads
+
+
+CODEC_OF_ENCODER = {"libx264": "h264"}
+"""The decoder name of each delivery encoder whose output a master's own picture can stand in
+for. ProRes is left out: its profiles (proxy to 4444 XQ) are not named like the H.264 ones."""
+
+
+def picture_copy_blockers(inputs: RenderInputs, profile: DeliveryProfile) -> list[str]:
+    """Why the master's picture cannot go out as it is, by stream copy; empty when it can.
+
+    Besides the codec, profile, pixel format and size, the programme must be the whole master:
+    a stream copy can only start on a keyframe, and the programme start of a long-GOP master
+    rarely is one (ffmpeg would start at the keyframe before, showing line-up), nor can the end
+    be cut cleanly among B-frames. So a trimmed programme is encoded. The master's bit rate is
+    kept as it is."""
+    video = inputs.video
+    blockers = [] if profile.allow_stream_copy else ["delivery.allow_stream_copy is false"]
+    wanted = CODEC_OF_ENCODER.get(profile.video_codec)
+    if wanted is None:
+        blockers.append(f"the delivery codec {profile.video_codec} is always encoded")
+    elif video.codec != wanted:
+        blockers.append(f"the master's picture is {video.codec}, not {wanted}")
+    if (video.profile or "").lower() != profile.video_profile.lower():
+        blockers.append(f"its profile is {video.profile}, not {profile.video_profile}")
+    if video.pix_fmt != profile.pix_fmt:
+        blockers.append(f"its pixel format is {video.pix_fmt}, not {profile.pix_fmt}")
+    if scaled_size(video, profile):
+        blockers.append(f"its size {video.width}x{video.height} needs scaling")
+    if _trimmed(inputs):
+        blockers.append("the programme is a part of the master (programme_start/programme_end)")
+    return blockers
+
+
+def _trimmed(inputs: RenderInputs) -> bool:
+    if inputs.master_duration_s is None:
+        return True
+    half_frame = inputs.video.frame_s / 2
+    return (inputs.start_s > half_frame
+            or inputs.start_s + inputs.duration_s < inputs.master_duration_s - half_frame)
 
 
 def build_render_command(inputs: RenderInputs, specs: list[DeliverableSpec], gain: GainPlan,
                          config: Config, work_dir: Path, asset_id: str,
-                         metadata: dict[str, list[str]]) -> RenderPlan:
-    """The single ffmpeg command making every encoded deliverable. Pure: no I/O."""
+                         metadata: dict[str, list[str]],
+                         subtitle_files: dict[str, Path] | None = None,
+                         cores: int | None = None) -> RenderPlan:
+    """The single ffmpeg command making every encoded deliverable. Pure: no I/O.
+
+    When the master's picture already meets the delivery profile (and stream copy is allowed,
+    see `picture_copy_blockers`), the clean master and every other unburned version take that
+    picture by stream copy in this same command, and only the burned languages are encoded.
+    Otherwise the unburned versions other than the clean master come from `RenderPlan.me_audio`
+    and the clean master's file (`build_copy_command`).
+
+    `subtitle_files`: language -> the frame-snapped SRT (programme time) of each deliverable with
+    a soft subtitle track; each is one more input, muxed as mov_text. `cores`: how many the
+    encodes share (default: those this process may use)."""
     profile = config.delivery
-    encoded = [spec for spec in specs if spec.picture in ("encode", "burn")]
+    copy_master = not picture_copy_blockers(inputs, profile)
+    written = [spec for spec in specs if copy_master or spec.picture in ("encode", "burn")]
     burns = [(spec.subtitle_language, f"subtitles-{spec.subtitle_language}.ass")
-             for spec in encoded if spec.picture == "burn"]
-    with_me = any(spec.audio == "me" for spec in specs)
-    video_chains, _clean, pictures = _video_graph(inputs, profile, burns)
-    audio_chains, mix_labels, me_label = _audio_graph(inputs, gain, len(encoded), with_me, profile.sample_rate)
-    threads = encoder_threads(len(encoded))
-    command = (ffmpeg.base_args() + ffmpeg.input_args(inputs.master, seek_s=inputs.start_s,
-                                                      duration_s=inputs.duration_s)
-               + ["-filter_complex", ";".join(video_chains + audio_chains)])
+             for spec in written if spec.picture == "burn"]
+    video_chains, pictures = _video_graph(inputs, profile, burns, with_clean=not copy_master)
+    me_outside = any(spec.audio == "me" for spec in specs if spec not in written)
+    audio_chains, mix_labels, me_labels = _audio_graph(
+        inputs, gain, sum(spec.audio == "mix" for spec in written),
+        sum(spec.audio == "me" for spec in written) + me_outside, profile.sample_rate)
+    threads = thread_plan(cores or available_cores(), len(pictures), scaling=bool(scaled_size(inputs.video, profile)))
+    command = ffmpeg.base_args()
+    if threads.filter_threads:
+        command += ["-filter_complex_threads", str(threads.filter_threads)]
+    command += ffmpeg.input_args(inputs.master, seek_s=inputs.start_s, duration_s=inputs.duration_s,
+                                 demuxer=inputs.demuxer)
+    soft_inputs, soft_args = _soft_subtitle_inputs(written, subtitle_files or {})
+    command += soft_args + ["-filter_complex", ";".join(video_chains + audio_chains)]
+    sounds = {"mix": iter(mix_labels), "me": iter(me_labels)}
     outputs: dict[str, Path] = {}
-    for spec, mix_label in zip(encoded, mix_labels):
-        picture = pictures["clean"] if spec.picture == "encode" else pictures[spec.subtitle_language]
+    for spec in written:
         path = work_dir / spec.filename(asset_id, profile.container)
-        command += (["-map", f"[{picture}]", "-map", f"[{mix_label}]"]
-                    + _video_codec_args(profile, threads) + ["-pix_fmt", profile.pix_fmt]
+        command += (_picture_args(spec, pictures, inputs, profile, threads.encoder_threads)
+                    + ["-map", f"[{next(sounds[spec.audio])}]"] + _soft_subtitle_args(soft_inputs.get(spec.key))
                     + _audio_codec_args(profile) + metadata.get(spec.key, [])
                     + _container_args(profile) + [str(path)])
         outputs[spec.key] = path
-    plan = RenderPlan(command=command, outputs=outputs, video_encodes=len(encoded))
-    if me_label:
+    plan = RenderPlan(command=command, outputs=outputs, video_encodes=len(pictures))
+    if me_outside:
         plan.me_audio = work_dir / "me-audio.m4a" if profile.audio_codec == "aac" else work_dir / "me-audio.mov"
-        command += ["-map", f"[{me_label}]"] + _audio_codec_args(profile) + [str(plan.me_audio)]
+        command += ["-map", f"[{next(sounds['me'])}]"] + _audio_codec_args(profile) + [str(plan.me_audio)]
     command += ffmpeg.progress_args()
     return plan
 
 
+def _picture_args(spec: DeliverableSpec, pictures: dict[str, str], inputs: RenderInputs,
+                  profile: DeliveryProfile, threads: int) -> list[str]:
+    """The picture of one output: its label of the filter graph, encoded, or the master's own
+    picture stream, copied (when the graph has no "clean" picture)."""
+    label = pictures.get(spec.subtitle_language) if spec.picture == "burn" else pictures.get("clean")
+    if label is None:
+        return ["-map", f"0:{inputs.video.index}", "-c:v", "copy"]
+    return ["-map", f"[{label}]"] + _video_codec_args(profile, threads) + ["-pix_fmt", profile.pix_fmt]
+
+
 def build_copy_command(picture_source: Path, audio_source: Path, output: Path,
-                       metadata: list[str]) -> list[str]:
-    """A deliverable made by stream copy: the picture of one file, the sound of another."""
+                       metadata: list[str], subtitle_source: Path | None = None) -> list[str]:
+    """A deliverable made by stream copy: the picture of one file, the sound of another, and
+    optionally a soft subtitle track from an SRT file."""
+    subtitle_input = ffmpeg.input_args(subtitle_source) if subtitle_source else []
     return (ffmpeg.base_args() + ffmpeg.input_args(picture_source) + ffmpeg.input_args(audio_source)
-            + ["-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-map_metadata", "-1"]
+            + subtitle_input + ["-map", "0:v:0", "-map", "1:a:0", "-c", "copy"]
+            + (_soft_subtitle_args(2) if subtitle_source else []) + ["-map_metadata", "-1"]
             + metadata + ["-movflags", "+faststart+use_metadata_tags", str(output)])
 
 
+def _soft_subtitle_inputs(encoded: list[DeliverableSpec],
+                          subtitle_files: dict[str, Path]) -> tuple[dict[str, int], list[str]]:
+    """Input index of each deliverable's SRT (the master is input 0), and the input arguments."""
+    indexes: dict[str, int] = {}
+    args: list[str] = []
+    for spec in encoded:
+        if spec.soft_subtitles and spec.subtitle_language in subtitle_files:
+            indexes[spec.key] = 1 + len(indexes)
+            args += ffmpeg.input_args(subtitle_files[spec.subtitle_language])
+    return indexes, args
+
+
+def _soft_subtitle_args(input_index: int | None) -> list[str]:
+    """Map an SRT input as the output's subtitle track. MP4 and MOV carry text subtitles as
+    mov_text (3GPP timed text); its language and title come with the deliverable's metadata."""
+    if input_index is None:
+        return []
+    return ["-map", f"{input_index}:s:0", "-c:s", "mov_text"]
+
+
 def render_timeout(duration_s: float, config: Config) -> float:
-    return 60 + duration_s * config.limits.render_timeout_factor
+    return config.limits.render_timeout_floor_s + duration_s * config.limits.render_timeout_factor
 
 
 def prepare_work_dir(work_dir: Path) -> None:

@@ -61,8 +61,8 @@ def check_master(media: MediaInfo, config: Config) -> None:
     if media.duration_s <= 0:
         raise MediaError(path, "has no duration (the file may be truncated)", "export the master again")
     if media.duration_s > config.limits.max_master_duration_s:
-        raise MediaError(path, f"lasts {media.duration_s:.0f} s, over the limit of "
-                         f"{config.limits.max_master_duration_s:.0f} s",
+        raise MediaError(path, f"lasts {media.duration_s:.1f} s, over the limit of "
+                         f"{config.limits.max_master_duration_s:g} s",
                          "split the programme, or raise limits.max_master_duration_s in the config")
 
 
@@ -96,19 +96,22 @@ def check_submission(package_dir: str | Path, config: Config) -> Submission:
 
 def _add_subtitles(submission: Submission, path: Path, config: Config) -> None:
     language = subtitles.language_from_filename(path, submission.package.master.stem)
-    if language in submission.subtitles:
+    if language in submission.subtitles or language in submission.subtitle_failures:
         raise SubtitleError(path, f"is a second SRT for language '{language}'", "keep one SRT per language")
-    track = subtitles.read_srt(path, language, config.subtitles.max_srt_bytes, config.subtitles.max_cues)
     programme_ms = round(submission.programme.duration_s * 1000)
     try:
-        track, moved = subtitles.retime(track, round(submission.programme.start_s * 1000), programme_ms)
-    except SubtitleError as error:
+        track = subtitles.read_srt(path, language, config.subtitles.max_srt_bytes, config.subtitles.max_cues)
+        offset_ms, shifted = subtitles.programme_offset(
+            track, round(submission.programme.start_s * 1000), programme_ms,
+            round(submission.media.duration_s * 1000), submission.media.start_timecode, submission.fps)
+        track, moved = subtitles.retime(track, offset_ms, programme_ms)
+    except subtitles.NoCueError as error:
         # Only this language fails; the clean master and the international version still render.
-        submission.subtitle_failures[language] = error.problem
-        log.warning("%s: subtitles %s: %s", submission.asset_id, language, error)
+        submission.subtitle_failures[language] = f"{path.name}: {error.problem}; fix: {error.fix}"
+        log.warning("%s: subtitles %s will not render: %s", submission.asset_id, language, error)
         return
     track = subtitles.snap_to_frames(track, submission.fps)
-    findings = moved + subtitles.qc_subtitles(track, config.subtitles.rules, programme_ms, submission.fps)
+    findings = shifted + moved + subtitles.qc_subtitles(track, config.subtitles.rules, programme_ms, submission.fps)
     for finding in findings:
         log.warning("%s: subtitle QC: %s", submission.asset_id, finding.message)
     submission.subtitles[language] = track

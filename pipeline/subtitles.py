@@ -52,6 +52,12 @@ _NAMED_COLOURS = {
 # Domain
 
 
+class NoCueError(SubtitleError):
+    """The SRT is readable but leaves this language nothing to show: no cue at all, or none
+    inside the programme. Only this language's subtitled version fails; the clean master, the
+    international version and the other languages still render."""
+
+
 @dataclass(frozen=True)
 class Cue:
     """One subtitle: shown from start_ms (inclusive) to end_ms (exclusive).
@@ -425,8 +431,8 @@ def read_srt(path: str | Path, language: str, max_bytes: int, max_cues: int) -> 
     text, encoding = _decode(path, raw, language)
     _refuse_binary(path, text)
     if not text.replace("\ufeff", "").strip():
-        raise SubtitleError(path, "is empty: it has no cue",
-                            "export the subtitles again, or leave the file out of the package")
+        raise NoCueError(path, "is empty: it has no cue",
+                         "export the subtitles again, or leave the file out of the package")
     lines, cleaned = _clean_lines(text)
     timings = _find_timings(path, lines, max_cues)
     blocks, leading = _cue_blocks(lines, timings)
@@ -653,12 +659,79 @@ def retime(track: SubtitleTrack, offset_ms: int,
                                             f"clipped to the programme ({window})"))
         kept.append((*clipped, cue.text))
     if not kept:
-        raise SubtitleError(track.source, f"every cue lies outside the programme ({window} in the "
-                            "SRT's time)", "check that the SRT belongs to this master and is timed "
-                            "from the start of the master file")
+        raise NoCueError(track.source, f"every cue lies outside the programme ({window} in the "
+                         "SRT's time)", "check that the SRT belongs to this master and is timed "
+                         "from the start of the master file")
     cues = [Cue(n, start, end, text) for n, (start, end, text) in enumerate(kept, 1)]
     note = f"shifted by {-offset_ms} ms onto the programme"
     return dataclasses.replace(track, cues=cues, notes=[*track.notes, note]), findings
+
+
+# --------------------------------------------------------------------------------------------
+# Which clock an SRT is timed to: the file's, or the master's start timecode
+
+_START_TIMECODE = re.compile(r"(\d{1,2}):([0-5]\d):([0-5]\d)[:;.,](\d{2})", re.ASCII)
+
+
+def timecode_ms(timecode: str, fps: float) -> int | None:
+    """A start timecode (HH:MM:SS:FF; ';' before the frames for drop-frame) as the time its
+    label reads, in ms; None when it is not a timecode at this frame rate.
+
+    The label is what an SRT timed to the timecode holds: a subtitle editor showing 10:00:01:00
+    writes 10:00:01,000. A labelled second has round(fps) frames.
+    """
+    match = _START_TIMECODE.fullmatch(timecode.strip())
+    nominal = round(fps) if fps > 0 else 0
+    if match is None or nominal == 0:
+        return None
+    hours, minutes, seconds, frames = (int(part) for part in match.groups())
+    if frames >= nominal:
+        return None
+    return ((hours * 60 + minutes) * 60 + seconds) * 1000 + round(frames * 1000 / nominal)
+
+
+def _any_cue_inside(track: SubtitleTrack, start_ms: int, length_ms: int) -> bool:
+    return any(cue.end_ms > start_ms and cue.start_ms < start_ms + length_ms for cue in track.cues)
+
+
+def _span(start_ms: int, length_ms: int) -> str:
+    return f"{format_timecode(start_ms)} --> {format_timecode(start_ms + length_ms)}"
+
+
+def programme_offset(track: SubtitleTrack, programme_start_ms: int, programme_ms: int,
+                     master_ms: int, start_timecode: str | None,
+                     fps: float) -> tuple[int, list[Finding]]:
+    """Where the programme starts in the SRT's own time, for `retime`.
+
+    An SRT is timed from the first frame of the file (00:00:00,000), unless it is timed to the
+    master's start timecode: edit suites start masters at 10:00:00:00 and their SRTs follow
+    (first cue at 10:00:01,000). That is taken to be the case when no cue lands inside the
+    programme in the file's time but some do from the timecode, or when the first cue is at or
+    after the timecode and some cue would start past the end of the file. The shift is reported;
+    an SRT that fits neither clock raises NoCueError naming both windows it tried.
+    """
+    origin = timecode_ms(start_timecode, fps) if start_timecode else None
+    if not origin or not track.cues:
+        return programme_start_ms, []
+    first = min(cue.start_ms for cue in track.cues)
+    fits_file = _any_cue_inside(track, programme_start_ms, programme_ms)
+    fits_timecode = _any_cue_inside(track, origin + programme_start_ms, programme_ms)
+    timed_to_timecode = first >= origin and any(cue.start_ms >= master_ms for cue in track.cues)
+    if fits_timecode and (timed_to_timecode or not fits_file):
+        moved = format_timecode(origin)
+        finding = Finding(track.language, None, format_timecode(first), "timed_to_timecode",
+                          format_timecode(first), start_timecode,
+                          f"{track.language}: the SRT is timed to the master's start timecode "
+                          f"{start_timecode} (first cue at {format_timecode(first)}); every cue "
+                          f"moved {moved} earlier onto the file's time")
+        return origin + programme_start_ms, [finding]
+    if fits_file:
+        return programme_start_ms, []
+    raise NoCueError(track.source, "no cue lies inside the programme, neither in the file's time "
+                     f"({_span(programme_start_ms, programme_ms)}) nor timed to the master's start "
+                     f"timecode {start_timecode} ({_span(origin + programme_start_ms, programme_ms)})",
+                     "time the SRT from the first frame of the master file (00:00:00,000) or from "
+                     f"its start timecode {start_timecode}, and check it belongs to this master")
 
 
 # --------------------------------------------------------------------------------------------

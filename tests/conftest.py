@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -33,11 +34,25 @@ def fast_config(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def process_marker():
+    """Every process the suite starts inherits this marker, so a leftover ffmpeg is found even
+    after its parent died (see tests/processes.py and tests/test_zz_no_leftover_processes.py)."""
+    from tests.processes import MARKER
+
+    os.environ[MARKER] = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    yield os.environ[MARKER]
+
+
+@pytest.fixture(scope="session", autouse=True)
 def isolated_prefect(tmp_path_factory):
     """Every test talks to its own embedded Prefect (SQLite under a temporary PREFECT_HOME)."""
     home = tmp_path_factory.mktemp("prefect-home")
-    saved = {key: os.environ.get(key) for key in ("PREFECT_HOME", "PREFECT_API_URL", "VERSIONER_HOME")}
+    saved = {key: os.environ.get(key) for key in ("PREFECT_HOME", "PREFECT_API_URL", "VERSIONER_HOME",
+                                                 "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW")}
     os.environ["PREFECT_HOME"] = str(home)
+    # Library calls made outside a flow run (tests that call pipeline functions directly) are
+    # logged locally; without this Prefect warns about each once a flow has run in this process.
+    os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.pop("PREFECT_API_URL", None)
     os.environ["VERSIONER_HOME"] = str(tmp_path_factory.mktemp("versioner-home"))
@@ -77,3 +92,45 @@ def rendered_sample(tmp_path_factory, fast_config):
     folders = [path for path in out.iterdir() if path.is_dir() and not path.name.startswith(".")]
     assert len(folders) == 1, folders
     return folders[0], result
+
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def _find_chromium() -> str | None:
+    return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
+
+
+def _install_chromium() -> str:
+    """Install Debian's `chromium` where that is possible (root, apt-get); '' or why not."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "not running as root"
+    if shutil.which("apt-get") is None:
+        return "no apt-get on this machine"
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    steps = ((["apt-get", "update", "-qq"], 300),
+             (["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "fonts-dejavu-core"], 900))
+    for command, limit in steps:
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=limit, env=env,
+                                    stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return f"`{' '.join(command)}` took longer than {limit} s"
+        if result.returncode != 0:
+            last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
+            return f"`{' '.join(command)}` failed: {last[0]}"
+    return ""
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """A headless Chromium for the QC report tests, installed from the OS packages when absent."""
+    found = _find_chromium()
+    why = ""
+    if found is None:
+        why = _install_chromium()
+        found = _find_chromium()
+    if found is None:
+        pytest.skip(f"headless Chromium is not installed and could not be installed here ({why or 'not found'}); "
+                    "install it (Debian: apt-get install chromium) to run this test")
+    return found

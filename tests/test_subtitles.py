@@ -22,6 +22,7 @@ from pipeline.errors import SubtitleError
 from pipeline.subtitles import (
     Cue,
     Finding,
+    NoCueError,
     SubtitleTrack,
     format_timecode,
     iso639_2,
@@ -215,6 +216,15 @@ def test_a_file_of_control_characters_is_refused(tmp_path):
 def test_an_empty_file_is_refused(tmp_path, content):
     path = srt_file(tmp_path, content)
     assert error_message(path).startswith(f"{path}: is empty: it has no cue")
+
+
+def test_an_empty_file_stops_only_its_language_while_a_file_that_is_not_srt_refuses_the_package(tmp_path):
+    # NoCueError: the other deliverables still render. A plain SubtitleError: the package is bad.
+    with pytest.raises(NoCueError):
+        read(srt_file(tmp_path, b"\n\n"))
+    with pytest.raises(SubtitleError) as caught:
+        read(srt_file(tmp_path, "Just some text\n"))
+    assert not isinstance(caught.value, NoCueError)
 
 
 def test_a_file_that_is_not_srt_is_refused(tmp_path):

@@ -21,6 +21,8 @@ class DeliverableSpec:
     picture: Literal["encode", "burn", "copy-clean"]
     version_note: str
     subtitle_language: str | None = None
+    soft_subtitles: bool = False
+    """Also carries `subtitle_language` as a soft subtitle track (mov_text) a viewer can switch."""
 
     def filename(self, asset_id: str, container: str) -> str:
         return f"{asset_id}_{self.key}.{container}"

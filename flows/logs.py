@@ -1,0 +1,78 @@
+"""What a package run writes to its flow-run log: the library's lines kept with the run, and
+every line named with the package's asset id, so a technician reading one line (in the UI, in
+`versioner logs`, in a grep of a night's logs) knows which package it is about.
+
+The flows are the host here (STYLE.md 6): the library only logs through its module loggers, and
+this module, called inside a flow run, decides where those lines go.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+LIBRARY_LOGGER = "pipeline"
+PACKAGE_RUN_FLOW = "render_from_inbox"
+PACKAGE_RUN_PREFIX = "render "
+"""Package runs are named `render <asset_id>` (flows.render.render_from_inbox)."""
+
+_current_asset: ContextVar[str | None] = ContextVar("versioner_asset_id", default=None)
+
+
+class AssetIdOnEveryLine(logging.Filter):
+    """Prefixes `<asset_id>: ` to a line of a package run that does not start with it already.
+
+    Inside the flow body the asset id comes from a context variable (threads of a concurrent
+    night each have their own); Prefect's own lines before and after the body (beginning,
+    final state) come from the run's name."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        asset_id = _current_asset.get() or _asset_of_run_name(record)
+        if asset_id:
+            message = record.getMessage()
+            if not message.startswith(asset_id):
+                record.msg, record.args = f"{asset_id}: {message}", ()
+        return True
+
+
+def _asset_of_run_name(record: logging.LogRecord) -> str | None:
+    name = getattr(record, "flow_run_name", None)
+    if getattr(record, "flow_name", None) == PACKAGE_RUN_FLOW and isinstance(name, str) \
+            and name.startswith(PACKAGE_RUN_PREFIX):
+        return name[len(PACKAGE_RUN_PREFIX):]
+    return None
+
+
+_FILTER = AssetIdOnEveryLine()
+
+
+def keep_library_logs() -> None:
+    """Send the library's INFO lines (each ffmpeg command, progress, QC findings) to the flow
+    run's log, whatever PREFECT_LOGGING_EXTRA_LOGGERS says; and name the asset on every line."""
+    from prefect.logging.handlers import APILogHandler
+
+    library = logging.getLogger(LIBRARY_LOGGER)
+    if library.getEffectiveLevel() > logging.INFO:
+        library.setLevel(logging.INFO)
+    handlers = [handler for name in ("prefect.flow_runs", "prefect.task_runs")
+                for handler in logging.getLogger(name).handlers]
+    api_handlers = [handler for handler in handlers if isinstance(handler, APILogHandler)]
+    for handler in api_handlers:
+        if handler not in library.handlers:
+            library.addHandler(handler)
+    for handler in set(handlers) | set(logging.getLogger().handlers):
+        if _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)
+
+
+@contextmanager
+def asset_logging(asset_id: str) -> Iterator[None]:
+    """Within this block, every line logged in this thread names `asset_id`."""
+    keep_library_logs()
+    token = _current_asset.set(asset_id)
+    try:
+        yield
+    finally:
+        _current_asset.reset(token)

@@ -1,0 +1,425 @@
+"""The QC report `<asset_id>_qc.html`: what a technician looks at before signing a delivery off.
+
+One self-contained HTML file (pictures inline as base64 PNG, no script, nothing fetched):
+a PASS / WARNING / FAIL banner, the descriptive metadata, a table of every output with its
+technical facts, a contact sheet per deliverable (frames cut by ffmpeg; subtitled versions show
+frames inside cues, so the burn-in can be judged), the short-term loudness of each deliverable
+against the target, the subtitle timeline per language with QC findings marked, the M&E checks,
+and the provenance.
+
+Charts are drawn with matplotlib's object API (`Figure`, no pyplot): no global backend is
+switched and nothing is shown on a screen. Every value that came from the package is
+HTML-escaped: a title is untrusted input like any other.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import math
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from . import ffmpeg
+from .config import Config
+from .errors import FFmpegError
+from .publish import write_atomically
+
+log = logging.getLogger(__name__)
+
+THUMBNAILS = 8
+THUMBNAIL_COLUMNS = 4
+THUMBNAIL_WIDTH = 240
+SILENCE_LUFS = -70.0
+"""Short-term values under the BS.1770 absolute gate are silence: left out of the curve."""
+VERDICT_TEXT = {"pass": "PASS", "warning": "WARNING", "fail": "FAIL"}
+SEVERITY_COLOURS = {"warning": "#d97706", "error": "#dc2626"}
+
+
+def filename(asset_id: str) -> str:
+    return f"{asset_id}_qc.html"
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(max(0.0, seconds), 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours:02d}:{minutes:02d}:{rest:04.1f}"
+
+
+def _png_uri(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _figure_png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+# --- contact sheets --------------------------------------------------------------------------
+
+def thumbnail_times(duration_s: float, cue_midpoints: list[float], count: int = THUMBNAILS) -> list[float]:
+    """Where to cut frames: inside cues first (so a subtitled version shows its subtitles), the
+    rest spread evenly over the programme."""
+    chosen: list[float] = []
+    if cue_midpoints:
+        step = max(1, len(cue_midpoints) / count)
+        chosen = [cue_midpoints[int(i * step)] for i in range(min(count, len(cue_midpoints)))]
+    spread = [(i + 0.5) * duration_s / count for i in range(count - len(chosen))]
+    return sorted(time for time in chosen + spread if 0 <= time < duration_s)
+
+
+def contact_sheet_command(source: Path, times: list[float], width: int, height: int,
+                          output: Path, columns: int = THUMBNAIL_COLUMNS) -> list[str]:
+    """One ffmpeg run cutting one frame at each time (a seek per frame, so a one-hour file is
+    not decoded whole) and tiling them into a PNG. Pure: no I/O."""
+    thumb_height = max(2, round(THUMBNAIL_WIDTH * height / max(1, width) / 2) * 2)
+    command = ffmpeg.base_args()
+    chains, layout = [], []
+    for index, time in enumerate(times):
+        command += ffmpeg.input_args(source, seek_s=time, duration_s=1.0)
+        chains.append(f"[{index}:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,"
+                      f"scale={THUMBNAIL_WIDTH}:{thumb_height},setsar=1[t{index}]")
+        row, column = divmod(index, columns)
+        layout.append(f"{column * THUMBNAIL_WIDTH}_{row * thumb_height}")
+    labels = "".join(f"[t{index}]" for index in range(len(times)))
+    if len(times) == 1:
+        chains.append(f"{labels}null[sheet]")
+    else:
+        chains.append(f"{labels}xstack=inputs={len(times)}:layout={'|'.join(layout)}:fill=black[sheet]")
+    return command + ["-filter_complex", ";".join(chains), "-map", "[sheet]", "-frames:v", "1",
+                      "-update", "1", str(output)]
+
+
+def _contact_sheet(path: Path, technical: dict, times: list[float], scratch: Path) -> str:
+    """The sheet as a data URI, or raise FFmpegError."""
+    video = technical["video"]
+    output = scratch / f"{path.stem}.png"
+    command = contact_sheet_command(path, times, video["width"], video["height"], output)
+    ffmpeg.run(command, timeout_s=60 + 10 * len(times), what=f"contact sheet of {path.name}")
+    return _png_uri(output.read_bytes())
+
+
+def _cue_midpoints(submission, key: str) -> list[float]:
+    track = submission.subtitles.get(key.removeprefix("subtitled-")) if key.startswith("subtitled-") else None
+    return [(cue.start_ms + cue.end_ms) / 2000 for cue in track.cues] if track else []
+
+
+def _contact_sheet_section(submission, result, folder: Path, scratch: Path) -> str:
+    technical = result.technical
+    if not technical.get("video"):
+        return "<p class='note'>No picture to show.</p>"
+    cues = _cue_midpoints(submission, result.key)
+    times = thumbnail_times(technical["duration_s"], cues)
+    try:
+        uri = _contact_sheet(folder / result.file, technical, times, scratch)
+    except FFmpegError as error:
+        log.warning("%s: no contact sheet for %s: %s", submission.asset_id, result.key, error.reason)
+        return f"<p class='note'>No contact sheet: {_e(error.reason)}</p>"
+    cue_set = {round(time, 3) for time in cues}
+    captions = " · ".join(_clock(time) + (" (in a cue)" if round(time, 3) in cue_set else "") for time in times)
+    return (f"<img class='sheet' alt='Frames of {_e(result.file)}' src='{uri}'>"
+            f"<p class='caption'>Frames at {_e(captions)}</p>")
+
+
+# --- charts ------------------------------------------------------------------------------------
+
+def loudness_chart(results: list, config: Config) -> bytes | None:
+    """Short-term loudness of each delivered file over time, against the target and tolerance."""
+    curves = [result for result in results if result.state == "delivered" and result.short_term]
+    if not curves:
+        return None
+    target = config.loudness
+    figure = Figure(figsize=(10, 1.9 * len(curves) + 0.6))
+    axes = figure.subplots(len(curves), 1, sharex=True, squeeze=False)[:, 0]
+    for axis, result in zip(axes, curves):
+        times = [time for time, _ in result.short_term]
+        values = [value if math.isfinite(value) and value > SILENCE_LUFS else math.nan
+                  for _, value in result.short_term]
+        axis.axhspan(target.target_lufs - target.tolerance_lu, target.target_lufs + target.tolerance_lu,
+                     color="#16a34a", alpha=0.15, label="target +/- tolerance")
+        axis.axhline(target.target_lufs, color="#16a34a", linewidth=1, label=f"target {target.target_lufs:g} LUFS")
+        axis.plot(times, values, color="#1d4ed8", linewidth=1.2, label="short-term (3 s)")
+        integrated = result.loudness.get("integrated_lufs")
+        if integrated is not None and math.isfinite(integrated):
+            axis.axhline(integrated, color="#1d4ed8", linestyle=":", linewidth=1, label="integrated")
+        axis.set_ylim(target.target_lufs - 30, target.target_lufs + 12)
+        axis.set_xlim(0, max(result.technical.get("duration_s", 0), times[-1] if times else 0))
+        axis.set_ylabel("LUFS")
+        axis.grid(alpha=0.3)
+        axis.set_title(_loudness_title(result), fontsize=10, loc="left")
+    axes[0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.12), fontsize=8, ncol=4, frameon=False)
+    axes[-1].set_xlabel("programme time (s)")
+    figure.tight_layout()
+    return _figure_png(figure)
+
+
+def _loudness_title(result) -> str:
+    measured = result.loudness
+    parts = [f"{result.key}:", f"I {measured.get('integrated_lufs', math.nan):.1f} LUFS",
+             f"TP {measured.get('true_peak_dbtp', math.nan):.1f} dBTP", f"LRA {measured.get('lra_lu', math.nan):.1f} LU"]
+    audio = result.technical.get("audio") or []
+    if audio and audio[0].get("roles", [""])[0].startswith("me"):
+        parts.append("(M&E: measured, not targeted; same gain as the mix)")
+    return " ".join(parts)
+
+
+def subtitle_chart(submission) -> bytes | None:
+    """One row per language: each cue a bar over programme time, QC findings marked on it."""
+    languages = sorted(submission.subtitles)
+    if not languages:
+        return None
+    figure = Figure(figsize=(10, 0.8 * len(languages) + 1.2))
+    axis = figure.subplots()
+    labelled: set[str] = set()
+    for row, language in enumerate(languages):
+        cues = submission.subtitles[language].cues
+        axis.broken_barh([(cue.start_ms / 1000, cue.duration_ms / 1000) for cue in cues], (row - 0.3, 0.6),
+                         facecolors="#93c5fd", edgecolors="#1d4ed8", linewidth=0.5)
+        starts = {cue.index: cue.start_ms / 1000 for cue in cues}
+        for severity, colour in SEVERITY_COLOURS.items():
+            marked = [starts[finding.cue] for finding in submission.subtitle_findings
+                      if finding.language == language and finding.severity == severity and finding.cue in starts]
+            if marked:
+                axis.scatter(marked, [row + 0.42] * len(marked), marker="v", color=colour, s=40, zorder=3,
+                             label=None if severity in labelled else severity)
+                labelled.add(severity)
+        flagged = sorted({finding.cue for finding in submission.subtitle_findings
+                          if finding.language == language and finding.cue in starts})
+        for cue in flagged[:60]:  # numbers beyond that would only overprint each other
+            axis.annotate(str(cue), (starts[cue], row + 0.42), textcoords="offset points", xytext=(4, 2), fontsize=7)
+    axis.set_yticks(range(len(languages)), languages)
+    axis.set_ylim(-0.7, len(languages) - 0.2)
+    axis.set_xlim(0, submission.programme.duration_s)
+    axis.set_xlabel("programme time (s)")
+    axis.grid(axis="x", alpha=0.3)
+    if axis.get_legend_handles_labels()[0]:
+        axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, title="QC findings", title_fontsize=8)
+    figure.tight_layout()
+    return _figure_png(figure)
+
+
+# --- HTML --------------------------------------------------------------------------------------
+
+STYLE = """
+body { font-family: 'DejaVu Sans', Arial, sans-serif; margin: 0 auto; max-width: 1120px; padding: 0 20px 40px;
+       color: #111827; background: #fff; font-size: 14px; }
+h1 { font-size: 22px; margin: 18px 0 4px; } h2 { font-size: 18px; margin-top: 30px; border-bottom: 1px solid #d1d5db; }
+h3 { font-size: 15px; margin: 18px 0 6px; }
+.banner { padding: 16px 20px; border-radius: 6px; color: #fff; margin-top: 16px; }
+.banner .word { font-size: 30px; font-weight: bold; letter-spacing: 2px; margin-right: 16px; }
+.pass { background: #15803d; } .warning { background: #b45309; } .fail { background: #b91c1c; }
+table { border-collapse: collapse; width: 100%; margin: 6px 0; }
+th, td { border: 1px solid #d1d5db; padding: 4px 6px; text-align: left; vertical-align: top; }
+th { background: #f3f4f6; } td.mono, span.mono { font-family: 'DejaVu Sans Mono', monospace; font-size: 11px; word-break: break-all; }
+.state-delivered { color: #15803d; font-weight: bold; } .state-failed { color: #b91c1c; font-weight: bold; }
+.sev-warning { color: #b45309; font-weight: bold; } .sev-error { color: #b91c1c; font-weight: bold; }
+img { max-width: 100%; display: block; border: 1px solid #d1d5db; }
+.caption, .note { color: #4b5563; font-size: 12px; margin: 4px 0; } pre { white-space: pre-wrap; margin: 0; font-family: inherit; }
+"""
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    """`rows` hold HTML already escaped by the caller."""
+    head = "".join(f"<th>{_e(header)}</th>" for header in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _banner(document: dict) -> str:
+    verdict = document["qc"]["verdict"]
+    deliverables = document["deliverables"]
+    delivered = sum(item["state"] == "delivered" for item in deliverables)
+    findings = [finding for item in deliverables for finding in item.get("qc", [])]
+    errors = sum(finding["severity"] == "error" for finding in findings)
+    warnings = sum(finding["severity"] == "warning" for finding in findings)
+    summary = (f"{delivered} of {len(deliverables)} deliverables delivered · {errors} error(s) · "
+               f"{warnings} warning(s)")
+    return (f"<div class='banner {_e(verdict)}' id='verdict' data-verdict='{_e(verdict)}'>"
+            f"<span class='word'>{VERDICT_TEXT[verdict]}</span>{_e(summary)}</div>")
+
+
+def _descriptive_section(descriptive: dict) -> str:
+    fields = ["title", "description", "publication_date", "filming_date", "organisation", "copyright",
+              "usage_rights", "language", "locations", "keywords"]
+    rows = []
+    for name in fields:
+        value = descriptive.get(name)
+        if value in (None, "", []):
+            continue
+        text = ", ".join(str(item) for item in value) if isinstance(value, list) else str(value)
+        rows.append([_e(name.replace("_", " ")), f"<pre>{_e(text)}</pre>"])
+    return "<h2>Descriptive metadata</h2>" + _table(["field", "value"], rows)
+
+
+def _video_text(video: dict | None) -> str:
+    if not video:
+        return "none"
+    profile = f" {video['profile']}" if video.get("profile") else ""
+    return (f"{video['codec']}{profile}, {video['width']}x{video['height']}, "
+            f"{video.get('fps_float', video['fps'])} fps, {video.get('pix_fmt') or '?'}")
+
+
+def _audio_text(audio: list[dict]) -> str:
+    return "<br>".join(
+        _e(f"{stream['codec']} {stream['sample_rate'] / 1000:g} kHz, {stream.get('channel_layout', stream['channels'])}"
+           f" ({'/'.join(stream.get('roles') or []) or 'no roles'}), '{stream['title']}' [{stream['language']}]")
+        for stream in audio) or "none"
+
+
+def _level(value: float | None, unit: str) -> str:
+    """A level in the sidecar is null where it is minus infinity (silence)."""
+    return f"-inf {unit}" if value is None else f"{value:.1f} {unit}"
+
+
+def _loudness_text(measured: dict) -> str:
+    if not measured:
+        return ""
+    return _e(f"I {_level(measured.get('integrated_lufs'), 'LUFS')}, TP {_level(measured.get('true_peak_dbtp'), 'dBTP')}, "
+              f"LRA {_level(measured.get('lra_lu'), 'LU')}")
+
+
+def _outputs_section(document: dict) -> str:
+    rows = []
+    for item in document["deliverables"]:
+        technical = item.get("technical", {})
+        state = f"<span class='state-{_e(item['state'])}'>{_e(item['state'])}</span>"
+        if item.get("reason"):
+            state += f"<br>{_e(item['reason'])}"
+        size = f"{technical['size_bytes'] / 1e6:.2f} MB" if technical else ""
+        duration = f"{technical['duration_s']:.3f} s" if technical else ""
+        rows.append([_e(item["key"]), state, _e(item.get("file") or "—"), _e(technical.get("container", "")),
+                     _e(_video_text(technical.get("video"))) if technical else "", _audio_text(technical.get("audio", [])),
+                     _e(duration), _loudness_text(item.get("loudness", {})), _e(size),
+                     f"<span class='mono'>{_e(technical.get('sha256', ''))}</span>"])
+    headers = ["deliverable", "state", "file", "container", "picture", "sound", "duration", "loudness", "size", "sha256"]
+    sidecars = document["sidecars"]
+    extra = [f"{document['asset_id']}.{language}.{suffix}" for language in sidecars["subtitles"] for suffix in ("srt", "vtt")]
+    extra += [f"{document['asset_id']}_metadata.json", sidecars["ebucore"], sidecars["qc_report"], "SHA256SUMS"]
+    return ("<h2>Outputs</h2>" + _table(headers, rows)
+            + f"<p class='note'>Also in the folder: {_e(', '.join(extra))}. "
+              "<code>sha256sum -c SHA256SUMS</code> verifies every file.</p>")
+
+
+def _findings_table(findings: list[dict]) -> str:
+    if not findings:
+        return "<p class='note'>No QC findings.</p>"
+    rows = [[f"<span class='sev-{_e(f['severity'])}'>{_e(f['severity'])}</span>", _e(f["check"]),
+             _e(f.get("timecode", "")), _e(f.get("measured", "")), _e(f.get("limit", "")), _e(f["message"])]
+            for f in findings]
+    return _table(["severity", "check", "timecode", "measured", "limit", "message"], rows)
+
+
+def _deliverables_section(submission, results: list, document: dict, folder: Path, scratch: Path) -> str:
+    entries = {item["key"]: item for item in document["deliverables"]}
+    parts = ["<h2>Deliverables</h2>"]
+    for result in results:
+        item = entries[result.key]
+        parts.append(f"<h3 id='deliverable-{_e(result.key)}'>{_e(result.key)} · "
+                     f"<span class='state-{_e(result.state)}'>{_e(result.state)}</span></h3>")
+        if result.state == "delivered" and result.file:
+            parts.append(_contact_sheet_section(submission, result, folder, scratch))
+        parts.append(_findings_table(item.get("qc", [])))
+    return "".join(parts)
+
+
+def _image(png: bytes | None, alt: str, missing: str) -> str:
+    if png is None:
+        return f"<p class='note'>{_e(missing)}</p>"
+    return f"<img alt='{_e(alt)}' src='{_png_uri(png)}'>"
+
+
+def _loudness_section(results: list, config: Config) -> str:
+    target = config.loudness
+    return (f"<h2>Loudness</h2><p class='note'>{_e(target.standard)}: {target.target_lufs:g} LUFS integrated "
+            f"+/- {target.tolerance_lu:g} LU, true peak at most {target.true_peak_dbtp:g} dBTP, "
+            "measured per ITU-R BS.1770 on each delivered file.</p>"
+            + _image(loudness_chart(results, config), "Short-term loudness of each deliverable",
+                     "No loudness curve was measured."))
+
+
+def _sync_text(analysis, language: str) -> str:
+    """The cue timing against the speech in the sound (pipeline.sync), where it was estimated."""
+    for estimate in getattr(analysis, "subtitle_sync", []):
+        if estimate.language == language:
+            if estimate.offset_s is None:
+                return f"<p class='note'>Timing against the speech ({_e(estimate.source)}): no reliable estimate.</p>"
+            return (f"<p class='note'>Timing against the speech ({_e(estimate.source)}): "
+                    f"{estimate.offset_s:+.2f} s (limit {estimate.limit_s:g} s, agreement {estimate.agreement:.2f}).</p>")
+    return ""
+
+
+def _subtitles_section(submission, analysis) -> str:
+    if not submission.subtitles and not submission.subtitle_failures:
+        return "<h2>Subtitles</h2><p class='note'>The package has no subtitles.</p>"
+    parts = ["<h2>Subtitles</h2>", _image(subtitle_chart(submission), "Subtitle timeline per language",
+                                          "No language could be read.")]
+    for language, reason in sorted(submission.subtitle_failures.items()):
+        parts.append(f"<p class='sev-error'>{_e(language)}: not rendered: {_e(reason)}</p>")
+    for language in sorted(submission.subtitles):
+        track = submission.subtitles[language]
+        sync_findings = [estimate.finding for estimate in getattr(analysis, "subtitle_sync", []) if estimate.finding]
+        findings = [finding.to_dict() | {"check": finding.rule}
+                    for finding in submission.subtitle_findings + sync_findings if finding.language == language]
+        parts.append(f"<h3>{_e(language)} · {len(track.cues)} cues, read as {_e(track.encoding)}</h3>")
+        parts.append(_sync_text(analysis, language) + _findings_table(findings))
+    return "".join(parts)
+
+
+def _me_section(analysis) -> str:
+    report = analysis.me_report
+    if report is None:
+        return ("<h2>M&amp;E checks</h2><p class='note'>Not run: the master has no M&amp;E channels or "
+                "stems, so no international version can be made from it.</p>")
+    rows = [[f"<span class='{'state-delivered' if check.passed else 'state-failed'}'>"
+             f"{'passed' if check.passed else 'FAILED'}</span>", _e(check.name), _e(check.measured),
+             _e(check.limit), _e(check.message)] for check in report.checks]
+    return (f"<h2>M&amp;E checks</h2><p class='note'>M&amp;E taken from: {_e(report.source)}</p>"
+            + _table(["result", "check", "measured", "limit", "message"], rows))
+
+
+def _provenance_section(document: dict) -> str:
+    provenance = document["provenance"]
+    rows = [[_e(key.replace("_", " ")),
+             f"<span class='mono'>{_e(', '.join(value) if isinstance(value, list) else value)}</span>"]
+            for key, value in provenance.items() if value not in (None, "", [])]
+    layout = document["source"]["audio_layout"]
+    rows.insert(0, [_e("source master"), _e(document["source"]["master"])])
+    rows.insert(1, [_e("audio layout"), _e(f"{layout['name']} (from {layout['detected_by']}): "
+                                           f"{', '.join(layout['channels'])}")])
+    return "<h2>Provenance</h2>" + _table(["what", "value"], rows)
+
+
+def report_html(submission, analysis, results: list, document: dict, config: Config,
+                folder: Path, scratch: Path) -> str:
+    """The whole page. `folder` holds the delivered files; `scratch` takes the contact sheets."""
+    title = document["descriptive"]["title"]
+    made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    body = [f"<h1>QC report: {_e(title)}</h1>",
+            f"<p class='note'>Asset <b>{_e(document['asset_id'])}</b> · made {_e(made)} · "
+            f"pipeline {_e(document['provenance']['pipeline_version'])}</p>",
+            _banner(document), _outputs_section(document),
+            _deliverables_section(submission, results, document, folder, scratch),
+            _loudness_section(results, config), _subtitles_section(submission, analysis), _me_section(analysis),
+            _descriptive_section(document["descriptive"]), _provenance_section(document)]
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>QC {_e(document['asset_id'])}</title><style>{STYLE}</style></head>"
+            f"<body>{''.join(body)}</body></html>\n")
+
+
+def write_report(path: Path, submission, analysis, results: list, document: dict, config: Config) -> None:
+    """Write the report beside the delivered files it describes (they are in `path.parent`)."""
+    with tempfile.TemporaryDirectory(prefix="versioner-qc-") as scratch:
+        page = report_html(submission, analysis, results, document, config, path.parent, Path(scratch))
+    write_atomically(path, page)
+    log.info("%s: QC report %s (%s)", submission.asset_id, path.name, document["qc"]["verdict"].upper())

@@ -1,0 +1,172 @@
+"""Limits: every size limit in the config refuses what is over it with its own message, and every
+process has a time limit scaled by the master's duration. When a limit is hit or a run is
+cancelled, the whole ffmpeg process group goes: no ffmpeg outlives its task."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pipeline import ffmpeg
+from pipeline.config import load_config
+from pipeline.errors import FFmpegTimeout, MediaError, MetadataError, SubtitleError
+from pipeline.render import render_timeout
+from pipeline.submission import check_submission
+from pipeline.versioning import analyse_audio, plan, render_deliverables, render_package
+from tests.conftest import ROOT, run_versioner
+from tests.fault_media import RENDER_CONFIG, make_package, srt_text
+from tests.processes import our_ffmpeg_processes, wait_until
+
+FIVE_CUES = srt_text(*[(0.2 * i, 0.2 * i + 0.15, f"cue {i}") for i in range(5)])
+
+
+def _config(tmp_path, text: str):
+    path = tmp_path / "limits.toml"
+    path.write_text(RENDER_CONFIG + text)
+    return path
+
+
+LIMITS = {
+    "srt bytes": ("[subtitles]\nmax_srt_bytes = 60\n", SubtitleError, "show.en.srt",
+                  "bytes, over the limit of 60 bytes"),
+    "cue count": ("[subtitles]\nmax_cues = 3\n", SubtitleError, "show.en.srt", "has 5 cues, over the limit of 3"),
+    "metadata bytes": ("[limits]\nmax_metadata_bytes = 40\n", MetadataError, "metadata.yaml",
+                       "is larger than the 40-byte limit for metadata"),
+    "master duration": ("[limits]\nmax_master_duration_s = 1.5\n", MediaError, "show.mov",
+                        "lasts 2.0 s, over the limit of 1.5 s"),
+}
+
+
+@pytest.mark.parametrize("limit", list(LIMITS))
+def test_each_size_limit_refuses_what_is_over_it(tmp_path, limit):
+    overlay, error_type, file, phrase = LIMITS[limit]
+    package = make_package(tmp_path / "package", srts={"en": FIVE_CUES})
+    assert check_submission(package, load_config(_config(tmp_path, ""))).asset_id  # fine by default
+    with pytest.raises(error_type) as caught:
+        check_submission(package, load_config(_config(tmp_path, overlay)))
+    assert str(caught.value).startswith(f"{package / file}"), str(caught.value)
+    assert phrase in caught.value.problem, caught.value.problem
+    assert caught.value.fix
+
+
+def test_a_limit_is_refused_by_the_cli_with_exit_2(tmp_path):
+    package = make_package(tmp_path / "package")
+    result = run_versioner("check", str(package), "--config",
+                           str(_config(tmp_path, "[limits]\nmax_master_duration_s = 1\n")))
+    assert result.returncode == 2
+    assert f"{package / 'show.mov'}: lasts 2.0 s, over the limit of 1 s" in result.stderr
+    assert "fix: split the programme, or raise limits.max_master_duration_s in the config" in result.stderr
+
+
+def test_the_time_limit_scales_with_the_master(tmp_path):
+    config = load_config(_config(tmp_path, "[limits]\nrender_timeout_factor = 3\nrender_timeout_floor_s = 20\n"))
+    assert render_timeout(100, config) == pytest.approx(320)
+    assert render_timeout(3600, config) == pytest.approx(10_820)
+    assert render_timeout(0, load_config()) == pytest.approx(60)  # the default floor
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory):
+    """A 6 s 640x360 package, checked and analysed: long enough to stop its render mid-way."""
+    folder = tmp_path_factory.mktemp("limits")
+    package = make_package(folder / "package", seconds=6, size=(640, 360),
+                           srts={"fr": srt_text((0.5, 5.0, "Bonjour"))})
+    config = load_config(_config(folder, ""))
+    submission = check_submission(package, config)
+    analysis = analyse_audio(submission, config)
+    specs, _failures = plan(submission, analysis, config)
+    return submission, analysis, specs, folder
+
+
+def _no_ffmpeg_left() -> None:
+    assert ffmpeg.running_processes() == []
+    left = wait_until(lambda: not our_ffmpeg_processes(), timeout_s=5)
+    assert left, f"ffmpeg still running: {our_ffmpeg_processes()}"
+
+
+def test_a_render_past_its_time_limit_is_killed(tmp_path, checked):
+    submission, analysis, specs, folder = checked
+    tiny = load_config(_config(tmp_path, "[limits]\nrender_timeout_factor = 0.05\nrender_timeout_floor_s = 0\n"))
+    deliver = tmp_path / "deliver"
+    deliver.mkdir()
+    with pytest.raises(FFmpegTimeout) as caught:
+        render_deliverables(submission, analysis, specs, tmp_path / "work", deliver, tiny)
+    assert str(caught.value).startswith("render ran past its limit of 0.3 s and was killed")
+    assert caught.value.command[0] == ffmpeg.capabilities().binary
+    _no_ffmpeg_left()
+
+
+def test_a_package_past_its_time_limit_leaves_nothing_behind(tmp_path, checked):
+    submission, *_ = checked
+    tiny = _config(tmp_path, "[limits]\nrender_timeout_factor = 0.01\nrender_timeout_floor_s = 0\n")
+    out = tmp_path / "out"
+    with pytest.raises(FFmpegTimeout):
+        render_package(submission.package.root, out, load_config(tiny))
+    assert not out.exists() or not any(out.iterdir()), "a partial render was left"
+    _no_ffmpeg_left()
+
+
+def test_cancelling_from_the_progress_callback_kills_ffmpeg(tmp_path, checked):
+    submission, analysis, specs, folder = checked
+    seen: list[list[int]] = []
+
+    def cancel(progress: ffmpeg.Progress) -> None:
+        seen.append(ffmpeg.running_processes())
+        raise KeyboardInterrupt  # what Ctrl-C (or a Prefect cancellation) raises in this thread
+
+    deliver = tmp_path / "deliver"
+    deliver.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        render_deliverables(submission, analysis, specs, tmp_path / "work", deliver,
+                            load_config(_config(tmp_path, "")), on_progress=cancel)
+    assert seen and seen[0], "the render was not running when it was cancelled"
+    _no_ffmpeg_left()
+
+
+def test_a_reader_that_stops_early_kills_its_pcm_stream(checked):
+    submission, *_ = checked
+    command = (ffmpeg.base_args() + ffmpeg.input_args(submission.package.master, demuxer="mov")
+               + ["-vn", "-ac", "1", "-ar", "8000", "-f", "f32le", "pipe:1"])
+    stream = ffmpeg.stream_pcm(command, channels=1, chunk_frames=800, timeout_s=60)
+    first = next(stream)
+    assert first.shape == (800, 1) and ffmpeg.running_processes()
+    stream.close()  # the consumer is done (or was cancelled) before the end
+    _no_ffmpeg_left()
+
+
+def test_the_watchdog_kills_the_whole_process_group(tmp_path):
+    """Not just the process it started: anything that process started too."""
+    pid_file = tmp_path / "grandchild.pid"
+    command = ["sh", "-c", f"sleep 60 & echo $! > '{pid_file}'; wait"]
+    with pytest.raises(FFmpegTimeout, match="ran past its limit of 1 s"):
+        ffmpeg.run(command, timeout_s=1.0, what="shell")
+    grandchild = int(pid_file.read_text())
+    assert wait_until(lambda: not _alive(grandchild), timeout_s=5), "the background child survived"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_an_ffmpeg_orphaned_by_its_parent_dies_with_it(tmp_path):
+    """A parent killed with SIGKILL cannot clean up; the kernel stops its ffmpeg for it."""
+    script = ("import sys; from pipeline import ffmpeg; "
+              "ffmpeg.run(ffmpeg.base_args() + ['-re', '-f', 'lavfi', '-i', 'testsrc2=d=60', '-f', 'null', '-'], "
+              "timeout_s=120)")
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    try:
+        child = wait_until(lambda: [p for p in our_ffmpeg_processes() if p.parent == parent.pid], timeout_s=20)
+        assert child, "the parent never started ffmpeg"
+        parent.kill()
+        parent.wait()
+        assert wait_until(lambda: not _alive(child[0].pid), timeout_s=5), "ffmpeg outlived its parent"
+    finally:
+        parent.kill()
+        parent.wait()

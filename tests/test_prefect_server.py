@@ -1,0 +1,259 @@
+"""Scale-out on Prefect itself: a real `prefect server start` on a loopback port, the `process`
+work pool, the deployments of flows/deploy.py, two render workers and one for the schedule. The
+nightly deployment hands each package to the render deployment; every package is rendered
+exactly once and the renders are spread over both workers. Two nightly runs started at the same
+moment: the server runs one and cancels the other. `versioner serve` registers the schedule of
+the config with the same guard.
+
+Everything started here runs in its own process group and is stopped at the end, pass or fail."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import FAST_CONFIG, ROOT, VERSIONER
+from tests.inbox_packages import (delivered_run_id, make_master, make_package, renders_of, visible_entries,
+                                  write_ffmpeg_wrapper)
+
+pytestmark = pytest.mark.slow
+PREFECT = [str(Path(sys.executable).parent / "prefect")]
+STARTUP_S = 240
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Processes:
+    """Processes started by the tests, each in its own group, all stopped by `stop_all`."""
+
+    def __init__(self, logs: Path):
+        self.logs = logs
+        self.started: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, command: list[str], env: dict) -> subprocess.Popen:
+        log = (self.logs / f"{name}.log").open("w")
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        self.started.append((name, process))
+        return process
+
+    def stop(self, process: subprocess.Popen) -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # and whatever it started (flow-run processes)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=20)
+
+    def stop_all(self) -> None:
+        for _name, process in reversed(self.started):
+            self.stop(process)
+
+    def output(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A Prefect server on 127.0.0.1 with its own PREFECT_HOME; yields (env, processes)."""
+    base = tmp_path_factory.mktemp("prefect-server")
+    port = _free_port()
+    env = {**os.environ, "PREFECT_HOME": str(base / "prefect-home"),
+           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_SERVER_UI_ENABLED": "false", "PREFECT_WORKER_QUERY_SECONDS": "1",
+           "PREFECT_WORKER_HEARTBEAT_SECONDS": "5", "VERSIONER_HOME": str(base / "data-root")}
+    processes = Processes(base)
+    try:
+        processes.start("server", PREFECT + ["server", "start", "--host", "127.0.0.1", "--port", str(port),
+                                             "--no-ui", "--analytics-off"], env)
+        _wait_until(lambda: _healthy(env["PREFECT_API_URL"]), STARTUP_S,
+                    lambda: "server did not start:\n" + processes.output("server")[-3000:])
+        yield env, processes
+    finally:
+        processes.stop_all()
+
+
+def _healthy(api: str) -> bool:
+    try:
+        return httpx.get(f"{api}/health", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _wait_until(condition, timeout_s: float, explain=lambda: "timed out") -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError(explain())
+
+
+def _api(env: dict, method: str, path: str, body: dict | None = None):
+    for _attempt in range(10):
+        response = httpx.request(method, env["PREFECT_API_URL"] + path, json=body, timeout=30)
+        if response.status_code != 503:
+            break
+        time.sleep(1)  # SQLite busy under load (a production server runs on PostgreSQL)
+    response.raise_for_status()
+    return response.json()
+
+
+def _run(command: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{command}:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def _start_run(env: dict, deployment: str, parameters: dict | None = None) -> str:
+    found = _api(env, "GET", f"/deployments/name/{deployment}")
+    return _api(env, "POST", f"/deployments/{found['id']}/create_flow_run", {"parameters": parameters or {}})["id"]
+
+
+def _final_state(env: dict, run_id: str, timeout_s: float = 600) -> dict:
+    final = {}
+
+    def finished() -> bool:
+        state = _api(env, "GET", f"/flow_runs/{run_id}")["state"]
+        final.update(state or {})
+        return bool(state) and state["type"] in ("COMPLETED", "FAILED", "CANCELLED", "CRASHED")
+
+    _wait_until(finished, timeout_s, lambda: f"flow run {run_id} still {final.get('name')}")
+    return final
+
+
+def _children(env: dict, run_id: str) -> list[dict]:
+    return _api(env, "POST", "/flow_runs/filter", {"flow_runs": {"parent_flow_run_id": {"any_": [run_id]}}})
+
+
+def _logs(env: dict, run_id: str) -> str:
+    lines = _api(env, "POST", "/logs/filter", {"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200})
+    return "\n".join(line["message"] for line in lines)
+
+
+@contextmanager
+def _workers(env: dict, processes: Processes, names: list[str], queue: str, limit: int | None = 1):
+    started = []
+    for name in names:
+        command = PREFECT + ["worker", "start", "--pool", "versioner", "--work-queue", queue, "--name", name]
+        started.append(processes.start(name, command + (["--limit", str(limit)] if limit else []), env))
+    try:
+        _wait_until(lambda: _online(env) >= set(names), STARTUP_S,
+                    lambda: "workers not online:\n" + "\n".join(processes.output(n)[-2000:] for n in names))
+        yield
+    finally:
+        for process in started:
+            processes.stop(process)
+
+
+def _online(env: dict) -> set[str]:
+    workers = _api(env, "POST", "/work_pools/versioner/workers/filter", {})
+    return {worker["name"] for worker in workers if worker["status"] == "ONLINE"}
+
+
+def test_the_nightly_deployment_spreads_packages_over_two_workers(server, tmp_path_factory):
+    env, processes = server
+    scratch = tmp_path_factory.mktemp("scale-out")
+    config = scratch / "fast.toml"
+    config.write_text(FAST_CONFIG)
+    wrapper, renders = write_ffmpeg_wrapper(scratch / "ffmpeg")
+    env = {**env, "FFMPEG_BINARY": str(wrapper)}
+    master = make_master(scratch / "show.mov")
+    assets = ["scale-a", "scale-b", "scale-c"]
+    for asset_id in assets:
+        _run(VERSIONER + ["submit", str(make_package(scratch / asset_id, asset_id, master))], env)
+
+    _run(PREFECT + ["work-pool", "create", "versioner", "--type", "process"], env)
+    deployed = _run(VERSIONER + ["deploy", "--config", str(config)], env)
+    assert deployed.stdout.count("deployed ") == 2, deployed.stdout
+    with _workers(env, processes, ["render-a", "render-b"], "render"), \
+            _workers(env, processes, ["night"], "nightly", limit=None):
+        night_id = _start_run(env, "nightly_render/nightly")
+        assert _final_state(env, night_id)["type"] == "COMPLETED", _logs(env, night_id)
+        children = _children(env, night_id)
+
+    data_root = Path(env["VERSIONER_HOME"])
+    assert visible_entries(data_root / "outbox") == assets
+    assert visible_entries(data_root / "inbox") == [] and visible_entries(data_root / "work") == []
+    assert {asset_id: renders_of(renders, asset_id) for asset_id in assets} == {asset_id: 1 for asset_id in assets}
+    assert sorted(child["name"] for child in children) == [f"render {asset_id}" for asset_id in assets]
+    assert {child["state"]["name"] for child in children} == {"Delivered"}
+    assert {delivered_run_id(data_root / "outbox", asset_id) for asset_id in assets} == {c["id"] for c in children}
+    workers_used = {name for child in children for name in ("render-a", "render-b")
+                    if f"worker {name}" in _logs(env, child["id"])}
+    assert workers_used == {"render-a", "render-b"}, "the renders were not spread over both workers"
+
+    runs = _run(VERSIONER + ["runs"], env)
+    assert night_id in runs.stdout and runs.stdout.count("Delivered") >= 3
+    logs = _run(VERSIONER + ["logs", night_id], env)
+    assert "fanning out to deployment render_from_inbox/render" in logs.stdout
+    for asset_id in assets:
+        assert f"== render_from_inbox / render {asset_id}" in logs.stdout
+        assert f"{asset_id}: render 100 %" in logs.stdout
+
+
+def test_a_second_nightly_run_is_cancelled_while_one_runs(server, tmp_path_factory):
+    env, processes = server
+    scratch = tmp_path_factory.mktemp("overlap")
+    config = scratch / "fast.toml"
+    config.write_text(FAST_CONFIG)
+    _run(PREFECT + ["work-pool", "create", "versioner", "--type", "process", "--overwrite"], env)
+    _run(VERSIONER + ["deploy", "--config", str(config)], env)
+    make_package(Path(env["VERSIONER_HOME"]) / "inbox" / "overlap-a", "overlap-a", make_master(scratch / "show.mov"))
+    here = {"where": "here"}  # no render worker runs now: render in the nightly run's process
+    with _workers(env, processes, ["night-overlap"], "nightly", limit=None):
+        first, second = _start_run(env, "nightly_render/nightly", here), _start_run(env, "nightly_render/nightly", here)
+        states = sorted(_final_state(env, run_id)["type"] for run_id in (first, second))
+    assert states == ["CANCELLED", "COMPLETED"], states
+    assert "overlap-a" in visible_entries(Path(env["VERSIONER_HOME"]) / "outbox")
+
+
+def test_serve_registers_the_schedule_of_the_config_with_the_same_guard(server, tmp_path_factory):
+    env, processes = server
+    scratch = tmp_path_factory.mktemp("serve")
+    config = scratch / "schedule.toml"
+    config.write_text(FAST_CONFIG + '\n[schedule]\ncron = "30 1 * * *"\ntimezone = "Europe/Paris"\n')
+    serving = processes.start("serve", VERSIONER + ["serve", "--name", "nightly-served", "--config", str(config)], env)
+    try:
+        deployment = {}
+
+        def registered() -> bool:
+            try:
+                deployment.update(_api(env, "GET", "/deployments/name/nightly_render/nightly-served"))
+            except httpx.HTTPStatusError:
+                return False
+            return True
+
+        _wait_until(registered, STARTUP_S, lambda: "serve did not register:\n" + processes.output("serve")[-3000:])
+        schedule = deployment["schedules"][0]["schedule"]
+        assert (schedule["cron"], schedule["timezone"]) == ("30 1 * * *", "Europe/Paris")
+        assert deployment["global_concurrency_limit"]["limit"] == 1
+        assert (deployment["concurrency_options"] or {}).get("collision_strategy") == "CANCEL_NEW"
+        assert deployment["parameters"]["config_file"] == str(config)
+
+        here = {"where": "here"}
+        first = _start_run(env, "nightly_render/nightly-served", here)
+        second = _start_run(env, "nightly_render/nightly-served", here)
+        states = sorted(_final_state(env, run_id)["type"] for run_id in (first, second))
+        assert states == ["CANCELLED", "COMPLETED"], states + [processes.output("serve")[-3000:]]
+    finally:
+        processes.stop(serving)
+    assert serving.poll() is not None

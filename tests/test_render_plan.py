@@ -1,0 +1,199 @@
+"""The render sits on the floor of DESIGN.md section 9: one ffmpeg process decodes the master
+once and encodes the picture once per picture that differs (the clean master and each burned-in
+language), the international version reuses the clean master's encoded picture, and a master
+whose picture already meets the delivery profile is not encoded at all when the config allows.
+
+The plan is checked on the command the pure builder returns; the real renders (small masters
+made here) check what a technician would: which ffmpeg runs encoded a picture, and whether two
+files carry the very same encoded picture (their video packets compared byte for byte)."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import pytest
+
+from pipeline.config import load_config
+from pipeline.deliverables import DeliverableSpec
+from pipeline.ffmpeg import ffmpeg_binary
+from pipeline.loudness import GainPlan, Loudness
+from pipeline.probe import AudioInfo, VideoInfo
+from pipeline.render import RenderInputs, build_render_command, picture_copy_blockers, thread_plan
+from pipeline.versioning import render_package
+
+SPECS = [
+    DeliverableSpec("master-clean", "mix", "Full mix", "en", "encode", "clean"),
+    DeliverableSpec("international", "me", "Music and effects", "zxx", "copy-clean", "international"),
+    DeliverableSpec("subtitled-en", "mix", "Full mix", "en", "burn", "en", "en"),
+    DeliverableSpec("subtitled-fr", "mix", "Full mix", "en", "burn", "fr", "fr"),
+]
+GAIN = GainPlan(-2.0, False, -2.0, Loudness(-21.0, -6.0, 4.0))
+
+
+def _inputs(master: Path, video: VideoInfo, start_s: float = 0.0, duration_s: float = 60.0,
+            master_duration_s: float = 60.0) -> RenderInputs:
+    streams = [AudioInfo(1, "pcm_s24le", 2, 48000, "Full mix"), AudioInfo(2, "pcm_s24le", 2, 48000, "M&E")]
+    return RenderInputs(master, video, ["mix_l", "mix_r", "me_l", "me_r"], streams, start_s, duration_s,
+                        master_duration_s=master_duration_s)
+
+
+PRORES_1080 = VideoInfo(0, "prores", 1920, 1080, Fraction(25), "yuv422p10le", "Standard")
+H264_1080 = VideoInfo(0, "h264", 1920, 1080, Fraction(25), "yuv420p", "High")
+
+
+def _config(tmp_path: Path, text: str = ""):
+    path = tmp_path / "render.toml"
+    path.write_text(text)
+    return load_config(path)
+
+
+def _outputs(command: list[str]) -> dict[str, list[str]]:
+    """Each output file of a command (by name) with the options given for it."""
+    start = command.index("-filter_complex") + 2
+    outputs, options = {}, []
+    for arg in command[start:]:
+        if arg.endswith((".mp4", ".m4a")):
+            outputs[Path(arg).name], options = options, []
+        else:
+            options.append(arg)
+    return outputs
+
+
+def test_a_two_language_package_renders_in_one_ffmpeg_process_with_a_split_graph(tmp_path):
+    plan = build_render_command(_inputs(tmp_path / "show.mov", PRORES_1080), SPECS, GAIN, _config(tmp_path),
+                                tmp_path, "show", {}, cores=2)
+    command = plan.command
+    assert [command[i + 1] for i, arg in enumerate(command) if arg == "-i"] == [f"file:{tmp_path / 'show.mov'}"]
+    graph = command[command.index("-filter_complex") + 1]
+    assert graph.count("[0:v]") == 1 and "split=3[v0][v1][v2]" in graph  # one decode, three pictures
+    assert "ass=filename=subtitles-en.ass" in graph and "ass=filename=subtitles-fr.ass" in graph
+    outputs = _outputs(command)
+    assert sorted(outputs) == ["me-audio.m4a", "show_master-clean.mp4", "show_subtitled-en.mp4",
+                               "show_subtitled-fr.mp4"]
+    assert command.count("libx264") == 3 == plan.video_encodes
+    assert "-c:v" not in outputs["me-audio.m4a"]
+    # The international version is no encode: it is muxed from the clean master's picture.
+    assert "international" not in plan.outputs and plan.me_audio is not None
+    # Three encodes on two cores: one thread each, and one for the filter graph.
+    assert all(options[options.index("-threads") + 1] == "1"
+               for name, options in outputs.items() if name.endswith(".mp4"))
+    assert command[command.index("-filter_complex_threads") + 1] == "1"
+
+
+def test_parallel_encodes_share_the_cores_instead_of_each_taking_them_all():
+    assert thread_plan(cores=2, video_encodes=3) == thread_plan(cores=2, video_encodes=2)
+    assert thread_plan(cores=2, video_encodes=3).encoder_threads == 1
+    assert thread_plan(cores=2, video_encodes=1).encoder_threads == 3  # alone: x264's own 1.5 per core
+    assert thread_plan(cores=8, video_encodes=3).encoder_threads == 4
+    assert thread_plan(cores=8, video_encodes=3).filter_threads is None
+    # A downscale keeps the filter graph's slice threads, so it cannot starve the encoders.
+    assert thread_plan(cores=2, video_encodes=3, scaling=True).filter_threads is None
+    for cores in (1, 2, 4, 16, 64):
+        for encodes in (1, 2, 3, 5, 9):
+            total = thread_plan(cores, encodes).encoder_threads * encodes
+            assert total <= max(encodes, 1.5 * cores + encodes), (cores, encodes)
+
+
+def test_the_master_picture_is_copied_only_when_it_already_meets_the_delivery_profile(tmp_path):
+    allowed = _config(tmp_path, "[delivery]\nallow_stream_copy = true\n").delivery
+    master = tmp_path / "show.mov"
+    assert picture_copy_blockers(_inputs(master, H264_1080), allowed) == []
+    assert picture_copy_blockers(_inputs(master, H264_1080), load_config().delivery) == [
+        "delivery.allow_stream_copy is false"]
+    refused = {
+        "prores": _inputs(master, PRORES_1080),
+        "main profile": _inputs(master, VideoInfo(0, "h264", 1920, 1080, Fraction(25), "yuv420p", "Main")),
+        "10 bit": _inputs(master, VideoInfo(0, "h264", 1920, 1080, Fraction(25), "yuv420p10le", "High 10")),
+        "UHD": _inputs(master, VideoInfo(0, "h264", 3840, 2160, Fraction(25), "yuv420p", "High")),
+        "line-up cut": _inputs(master, H264_1080, start_s=10.0, duration_s=50.0),
+        "tail cut": _inputs(master, H264_1080, duration_s=50.0),
+    }
+    for case, inputs in refused.items():
+        assert picture_copy_blockers(inputs, allowed), case
+
+
+def test_a_copied_master_picture_leaves_only_the_burned_languages_to_encode(tmp_path):
+    config = _config(tmp_path, "[delivery]\nallow_stream_copy = true\n")
+    plan = build_render_command(_inputs(tmp_path / "show.mov", H264_1080), SPECS, GAIN, config, tmp_path,
+                                "show", {}, cores=2)
+    outputs = _outputs(plan.command)
+    assert sorted(outputs) == ["show_international.mp4", "show_master-clean.mp4", "show_subtitled-en.mp4",
+                               "show_subtitled-fr.mp4"]
+    for name in ("show_master-clean.mp4", "show_international.mp4"):
+        options = outputs[name]
+        assert options[:4] == ["-map", "0:0", "-c:v", "copy"] and "libx264" not in options
+    assert plan.video_encodes == 2 and plan.command.count("libx264") == 2 and plan.me_audio is None
+    graph = plan.command[plan.command.index("-filter_complex") + 1]
+    assert "split=2[v0][v1]" in graph
+
+
+# ---- real renders ---------------------------------------------------------------------------
+
+def make_master(path: Path, seconds: float = 3.0) -> Path:
+    """A master as an edit suite exports it for the web: H.264 High 4:2:0, full mix and M&E.
+    (x264 names the lowest profile its tools need: "ultrafast" would make Constrained Baseline.)"""
+    music, voice = "0.08*sin(2*PI*220*t)", "0.15*sin(2*PI*700*t)*(0.5+0.5*sin(2*PI*3*t))"
+    command = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+               "-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=25:duration={seconds}",
+               "-f", "lavfi", "-i", f"aevalsrc={music}+{voice}|{music}+{voice}:s=48000:d={seconds}",
+               "-f", "lavfi", "-i", f"aevalsrc={music}|{music}:s=48000:d={seconds}",
+               "-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "libx264", "-preset", "veryfast",
+               "-profile:v", "high", "-pix_fmt", "yuv420p", "-c:a", "pcm_s16le",
+               "-metadata:s:a:0", "title=Full mix", "-metadata:s:a:1", "title=M&E", str(path)]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    return path
+
+
+@pytest.fixture
+def package(tmp_path) -> Path:
+    folder = tmp_path / "package"
+    folder.mkdir()
+    make_master(folder / "show.mov")
+    (folder / "show.en.srt").write_text("1\n00:00:00,500 --> 00:00:02,000\nThe bridge reopened.\n")
+    (folder / "show.fr.srt").write_text("1\n00:00:00,500 --> 00:00:02,000\nLe pont a rouvert.\n")
+    (folder / "metadata.yaml").write_text("title: Render plan\nasset_id: render-plan\nlanguage: en\n")
+    return folder
+
+
+def video_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(packet) for packet in container.demux(video=0) if packet.size]
+
+
+def picture_encodes(caplog) -> list[str]:
+    """The ffmpeg commands the render logged that encoded a picture."""
+    return [record.getMessage() for record in caplog.records
+            if record.name == "pipeline.ffmpeg" and "libx264" in record.getMessage()]
+
+
+def test_the_international_version_carries_the_clean_masters_encoded_picture(package, tmp_path, fast_config,
+                                                                           caplog):
+    caplog.set_level(logging.INFO, logger="pipeline.ffmpeg")
+    report = render_package(package, tmp_path / "out", load_config(fast_config))
+    assert report.exit_code == 0, [item.reason for item in report.failed]
+    files = {item.key: report.folder / item.file for item in report.deliverables}
+    clean, international = video_packets(files["master-clean"]), video_packets(files["international"])
+    assert len(clean) == 75 and clean == international
+    assert clean != video_packets(package / "show.mov")  # encoded: stream copy is off by default
+    encodes = picture_encodes(caplog)
+    assert len(encodes) == 1 and encodes[0].count("libx264") == 3  # clean, en, fr: one process
+
+
+def test_a_master_meeting_the_profile_is_copied_and_only_the_subtitles_are_encoded(package, tmp_path, caplog):
+    config_file = tmp_path / "copy.toml"
+    config_file.write_text('[delivery]\npreset = "ultrafast"\ncrf = 23\nallow_stream_copy = true\n')
+    caplog.set_level(logging.INFO, logger="pipeline.ffmpeg")
+    report = render_package(package, tmp_path / "out", load_config(config_file))
+    assert report.exit_code == 0, [item.reason for item in report.failed]
+    files = {item.key: report.folder / item.file for item in report.deliverables}
+    master = video_packets(package / "show.mov")
+    assert video_packets(files["master-clean"]) == master == video_packets(files["international"])
+    for language in ("en", "fr"):
+        burned = video_packets(files[f"subtitled-{language}"])
+        assert len(burned) == len(master) and burned != master
+    encodes = picture_encodes(caplog)
+    assert len(encodes) == 1 and encodes[0].count("libx264") == 2

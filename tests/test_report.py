@@ -1,0 +1,196 @@
+"""The QC report a technician opens: one self-contained HTML file with a verdict at the top,
+contact sheets, loudness curves, the subtitle timeline, the M&E checks and the outputs table.
+It is opened in headless Chromium, as a person would open it, and a screenshot is checked."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.report import THUMBNAIL_WIDTH, contact_sheet_command, thumbnail_times
+from tests.delivery_packages import AWKWARD_METADATA, SRT_FILES, make_package, render
+
+pytestmark = pytest.mark.slow
+ASSET = AWKWARD_METADATA["asset_id"]
+DELIVERABLES = ["master-clean", "international"] + [f"subtitled-{language}" for language in sorted(SRT_FILES)]
+CHARTS = 2  # loudness, subtitle timeline
+BANNER_COLOURS = {"pass": (0x15, 0x80, 0x3d), "warning": (0xb4, 0x53, 0x09), "fail": (0xb9, 0x1c, 0x1c)}
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars", "--mute-audio"]
+
+
+@pytest.fixture(scope="module")
+def delivered(tmp_path_factory, fast_config):
+    root = tmp_path_factory.mktemp("report")
+    report = render(make_package(root / "package"), root / "out", fast_config)
+    assert report.exit_code == 0, [(item.key, item.reason) for item in report.failed]
+    return report.folder
+
+
+def _report(folder: Path) -> str:
+    return (folder / f"{folder.name}_qc.html").read_text(encoding="utf-8")
+
+
+def _sidecar(folder: Path) -> dict:
+    return json.loads((folder / f"{folder.name}_metadata.json").read_text(encoding="utf-8"))
+
+
+class _Links(HTMLParser):
+    """Every URL the page would load or link to, and every image's source."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+        self.images: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("src", "href", "srcset", "poster", "data") and value is not None:
+                self.urls.append(value)
+                if tag == "img" and name == "src":
+                    self.images.append(value)
+
+
+def _links(page: str) -> _Links:
+    parser = _Links()
+    parser.feed(page)
+    return parser
+
+
+def _png(uri: str) -> Image.Image:
+    assert uri.startswith("data:image/png;base64,")
+    return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+
+
+def test_report_is_one_self_contained_file(delivered):
+    links = _links(_report(delivered))
+    assert links.urls, "the report has no pictures at all"
+    assert all(url.startswith("data:image/png;base64,") for url in links.urls), \
+        [url[:60] for url in links.urls if not url.startswith("data:")]
+    assert len(links.images) == len(DELIVERABLES) + CHARTS
+    for uri in links.images:
+        picture = _png(uri)
+        assert picture.width > 100 and picture.height > 50
+
+
+def test_contact_sheets_hold_a_grid_of_frames(delivered):
+    sheets = [_png(uri) for uri in _links(_report(delivered)).images[:len(DELIVERABLES)]]
+    for sheet in sheets:
+        assert sheet.size == (4 * THUMBNAIL_WIDTH, 2 * 136)  # 8 frames of 240x136 (16:9, even)
+        pixels = np.asarray(sheet.convert("RGB"), dtype=float)
+        tiles = [pixels[row * 136:(row + 1) * 136, col * 240:(col + 1) * 240] for row in range(2) for col in range(4)]
+        assert all(tile.std() > 20 for tile in tiles), "a frame of the sheet is flat (black or missing)"
+        differences = [np.abs(a - b).mean() for a, b in zip(tiles, tiles[1:])]
+        assert min(differences) > 3, f"neighbouring frames are the same picture ({differences})"
+
+
+def test_verdict_banner_follows_the_findings(delivered):
+    page, sidecar = _report(delivered), _sidecar(delivered)
+    # The package's only finding is a subtitle shown for 600 ms (under 5/6 s): a warning.
+    assert sidecar["qc"]["verdict"] == "warning"
+    assert "data-verdict='warning'" in page and ">WARNING<" in page
+    findings = {item["key"]: [finding["check"] for finding in item["qc"]] for item in sidecar["deliverables"]}
+    assert findings == {"master-clean": [], "international": [], "subtitled-en": ["subtitles.too_short"],
+                        "subtitled-sr-Latn": []}
+
+
+def test_report_names_every_output_with_its_facts(delivered):
+    page = _report(delivered)
+    for item in _sidecar(delivered)["deliverables"]:
+        assert item["file"] in page and item["technical"]["sha256"] in page
+        assert f"I {item['loudness']['integrated_lufs']:.1f} LUFS" in page
+    for check in ("me_not_silent", "me_differs_from_mix"):
+        assert check in page
+    assert "too_short" in page and "00:00:01,800" in page
+
+
+def test_text_from_the_package_is_escaped(delivered):
+    page = _report(delivered)
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+
+
+def test_a_package_that_fails_a_deliverable_gets_a_fail_banner(tmp_path, fast_config):
+    report = render(make_package(tmp_path / "package", srts={}, with_me=False), tmp_path / "out", fast_config)
+    assert [item.key for item in report.failed] == ["international"]
+    page, sidecar = _report(report.folder), _sidecar(report.folder)
+    assert sidecar["qc"]["verdict"] == "fail"
+    assert "data-verdict='fail'" in page and ">FAIL<" in page
+    assert "no M&amp;E channels" in page or "has no M&amp;E" in page
+
+
+def test_thumbnails_are_cut_inside_cues_first():
+    cues = [0.9, 2.1]
+    times = thumbnail_times(3.0, cues)
+    assert len(times) == 8 and set(cues) <= set(times)
+    assert times == sorted(times) and all(0 <= time < 3.0 for time in times)
+    assert thumbnail_times(8.0, []) == [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5]
+
+
+def test_contact_sheet_is_one_ffmpeg_run_with_a_seek_per_frame(tmp_path):
+    times = [0.5, 1.5, 2.5]
+    command = contact_sheet_command(Path("/media/a file.mp4"), times, 1920, 1080, tmp_path / "sheet.png")
+    assert command.count("-i") == len(times)
+    assert command.count("-protocol_whitelist") == len(times)
+    assert [command[command.index("-ss", at) + 1] for at in _positions(command, "-ss")] == \
+        [f"{time:.6f}" for time in times]
+    assert command[-5:] == ["-frames:v", "1", "-update", "1", str(tmp_path / "sheet.png")]
+
+
+def _positions(items: list[str], value: str) -> list[int]:
+    return [index for index, item in enumerate(items) if item == value]
+
+
+# --- in a browser -------------------------------------------------------------------------------
+
+# The load event waits for every image; a broken one has naturalWidth 0 by then.
+IMAGE_PROBE = """<script>
+window.addEventListener('load', function () {
+  var widths = Array.prototype.map.call(document.images, function (img) { return img.naturalWidth; });
+  document.body.setAttribute('data-image-widths', widths.join(','));
+});
+</script></body>"""
+
+
+def _run_chromium(binary: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
+    profile.mkdir()
+    return subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+
+
+def test_report_opens_in_chromium_with_every_image_loaded(delivered, chromium, tmp_path):
+    page = _report(delivered)
+    probe = tmp_path / "probe.html"  # a copy with a script that writes each image's width into the DOM
+    probe.write_text(page.replace("</body>", IMAGE_PROBE), encoding="utf-8")
+    result = _run_chromium(chromium, tmp_path, "--virtual-time-budget=15000", "--dump-dom", probe.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    marker = 'data-image-widths="'
+    assert marker in result.stdout, "the page's script did not run, or Chromium dumped the DOM before load"
+    widths = [int(width) for width in result.stdout.split(marker, 1)[1].split('"', 1)[0].split(",")]
+    assert len(widths) == len(DELIVERABLES) + CHARTS  # and no image smuggled in by the package's text
+    assert all(width > 0 for width in widths), widths
+
+
+def test_report_screenshot_shows_the_verdict_and_content(delivered, chromium, tmp_path):
+    shot = tmp_path / "qc-report.png"
+    report = delivered / f"{ASSET}_qc.html"
+    result = _run_chromium(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1280,2400", report.as_uri())
+    assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=int)
+    assert pixels.shape[:2] == (2400, 1280)
+    not_white = (pixels < 235).any(axis=2).mean()
+    assert not_white > 0.10, f"the page is nearly blank ({not_white:.1%} of pixels hold anything)"
+    banner = np.array(BANNER_COLOURS[_sidecar(delivered)["qc"]["verdict"]])
+    top = pixels[:400]
+    banner_pixels = (np.abs(top - banner).max(axis=2) < 12).sum()
+    assert banner_pixels > 30_000, f"no verdict banner at the top ({banner_pixels} px of its colour)"
