@@ -100,9 +100,10 @@ def serve_nightly(config_file: str | None = None, name: str = NIGHTLY_NAME) -> N
     require_server()
     config = load_config(config_file)
     config_file = str(Path(config_file).absolute()) if config_file else None
+    # No runner `limit`: it would queue a second night behind the first; the deployment's limit
+    # has the server cancel it instead, as it does for the work-pool deployment.
     nightly_render.serve(name=name, schedules=[nightly_schedule(config)], global_limit=ONE_NIGHT_AT_A_TIME,
-                         parameters={"config_file": config_file}, limit=1,
-                         entrypoint_type=EntrypointType.MODULE_PATH)
+                         parameters={"config_file": config_file}, entrypoint_type=EntrypointType.MODULE_PATH)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,7 +45,17 @@ def _asset_of_run_name(record: logging.LogRecord) -> str | None:
     return None
 
 
-_FILTER = AssetIdOnEveryLine()
+class LibraryDetailOffTheConsole(logging.Filter):
+    """The terminal keeps Prefect's lines and the library's warnings; the library's INFO detail
+    (full ffmpeg command lines...) goes to the run's log only, and would break a progress bar."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from_library = record.name == LIBRARY_LOGGER or record.name.startswith(LIBRARY_LOGGER + ".")
+        return not (from_library and record.levelno < logging.WARNING)
+
+
+_ASSET_FILTER = AssetIdOnEveryLine()
+_CONSOLE_FILTER = LibraryDetailOffTheConsole()
 
 
 def keep_library_logs() -> None:
@@ -56,15 +66,18 @@ def keep_library_logs() -> None:
     library = logging.getLogger(LIBRARY_LOGGER)
     if library.getEffectiveLevel() > logging.INFO:
         library.setLevel(logging.INFO)
-    handlers = [handler for name in ("prefect.flow_runs", "prefect.task_runs")
-                for handler in logging.getLogger(name).handlers]
-    api_handlers = [handler for handler in handlers if isinstance(handler, APILogHandler)]
-    for handler in api_handlers:
-        if handler not in library.handlers:
+    run_handlers = {handler for name in ("prefect.flow_runs", "prefect.task_runs")
+                    for handler in logging.getLogger(name).handlers}
+    for handler in run_handlers:
+        if isinstance(handler, APILogHandler) and handler not in library.handlers:
             library.addHandler(handler)
-    for handler in set(handlers) | set(logging.getLogger().handlers):
-        if _FILTER not in handler.filters:
-            handler.addFilter(_FILTER)
+    console_handlers = set(logging.getLogger().handlers) - run_handlers
+    for handler in run_handlers | console_handlers:
+        if _ASSET_FILTER not in handler.filters:
+            handler.addFilter(_ASSET_FILTER)
+    for handler in console_handlers:
+        if _CONSOLE_FILTER not in handler.filters:
+            handler.addFilter(_CONSOLE_FILTER)
 
 
 @contextmanager

@@ -33,6 +33,7 @@ from prefect.settings import PREFECT_API_URL
 
 from pipeline import lifecycle
 from pipeline.config import load_config
+from pipeline.errors import VersionerError
 
 from .inbox import DELIVERED, SKIPPED, render_from_inbox
 from .logs import keep_library_logs
@@ -41,6 +42,10 @@ RENDER_DEPLOYMENT = "render_from_inbox/render"
 NIGHTLY_DEPLOYMENT = "nightly_render/nightly"
 FAN_OUT_POLL_S = 2.0
 GOOD_OUTCOMES = (DELIVERED, SKIPPED)
+
+
+class NoRenderWorker(VersionerError):
+    """The night was told to use the render workers, and none is online."""
 
 
 @flow(name="nightly_render")
@@ -58,7 +63,9 @@ def nightly_render(config_file: str | None = None, where: str = "auto") -> dict:
     logger.info("%d package(s) pending in %s: %s", len(packages), root.inbox, ", ".join(packages) or "none")
     deployment = _render_deployment_with_workers(logger) if where != "here" else None
     if where == "workers" and deployment is None:
-        raise RuntimeError(f"no worker is online for the deployment {RENDER_DEPLOYMENT}")
+        raise NoRenderWorker(f"no worker of the deployment {RENDER_DEPLOYMENT} is online; start one with "
+                             "`prefect worker start --pool versioner --work-queue render --limit 1`, "
+                             "or run the night here (--where here)")
     if deployment is not None:
         logger.info("fanning out to deployment %s on work pool %s", RENDER_DEPLOYMENT, deployment.work_pool_name)
         run_ids = _run_on_workers(packages, config_file)
@@ -103,7 +110,9 @@ def _run_here(packages: list[str], config_file: str | None, concurrency: int) ->
 
 
 def _run_on_workers(packages: list[str], config_file: str | None) -> list[UUID]:
-    runs = [run_deployment(RENDER_DEPLOYMENT, parameters={"asset_id": asset_id, "config_file": config_file},
+    # Without a config of its own, a package run keeps the one the render deployment was made with.
+    extra = {"config_file": config_file} if config_file else {}
+    runs = [run_deployment(RENDER_DEPLOYMENT, parameters={"asset_id": asset_id, **extra},
                            flow_run_name=f"render {asset_id}", timeout=0, as_subflow=True).id
             for asset_id in packages]
     waiting = set(runs)

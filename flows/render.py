@@ -1,8 +1,10 @@
 """The `render_master` flow: the pipeline's steps as Prefect tasks, one package per flow run.
 
-Logging: the library logs through `logging.getLogger("pipeline...")`; `flows.cli` sets
-PREFECT_LOGGING_EXTRA_LOGGERS so Prefect stores those lines with the flow run, where
-`versioner logs` reads them back.
+Logging: the library logs through `logging.getLogger("pipeline...")`; `flows.logs` sends those
+lines (INFO and up) to the flow run's log, where `versioner logs` reads them back.
+
+`render_steps` is the render itself, as tasks of whichever flow calls it: `render_master` here,
+`render_from_inbox` (flows/inbox.py) for a package of the data root.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def render_deliverables(submission: Submission, analysis: versioning.AudioAnalys
 @task(name="verify outputs", cache_policy=NO_CACHE)
 def verify_outputs(submission: Submission, outputs: dict[str, Path], config: Config,
                    seconds: float) -> list[versioning.DeliverableResult]:
-    results = [versioning.verify_output(submission, key, path, config) for key, path in outputs.items()]
+    results = versioning.verify_outputs(submission, outputs, config)
     for result in results:
         result.seconds = seconds
     return results

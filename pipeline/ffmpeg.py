@@ -3,7 +3,8 @@
 Every other module builds argument lists (pure functions, tested without ffmpeg) and hands them
 here. Each call: no shell, `-hide_banner -nostdin` and an explicit `-y`/`-n` added by the caller's
 builder, stderr always captured and read, return code checked, a timeout, and the whole process
-group killed on timeout, error or cancel (KeyboardInterrupt, a Prefect cancellation...).
+group killed on timeout, error or cancel (KeyboardInterrupt, a Prefect cancellation...). On Linux
+the kernel also kills each child when its parent dies, so not even a SIGKILLed run leaves one.
 """
 
 from __future__ import annotations

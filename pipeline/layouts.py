@@ -46,8 +46,9 @@ _GROUP_WORDS: dict[str, set[str]] = {
     "music": {"music", "mus", "mx", "score"},
     "effects": {"effects", "effect", "fx", "sfx", "efx", "foley", "ambience", "ambiences", "amb"},
     "ad": {"ad", "description", "described"},
-    "mix": {"mix", "mixdown", "full", "main", "programme", "program", "pgm", "stereo", "final",
-            "composite", "printmaster", "ltrt", "loro"},
+    # Not "stereo": it says how many channels, not what is on them ("Stereo" M&E, "Stereo" stems).
+    "mix": {"mix", "mixdown", "full", "main", "programme", "program", "pgm", "final", "composite",
+            "printmaster", "ltrt", "loro"},
 }
 _STEMS = ("dialogue", "music", "effects", "ad")
 _ROLE_GROUP = {"mix_l": "mix", "mix_r": "mix", "me_l": "me", "me_r": "me", "dialogue": "dialogue",
@@ -129,11 +130,9 @@ def detect_layout(streams: list[AudioInfo], layouts: dict[str, Layout], requeste
         fitting = {name: layout for name, layout in candidates.items() if _consistent_with_titles(layout, streams)}
         if len(fitting) == 1:
             return _chosen(fitting, "stream titles")
-        if fitting:
-            candidates = fitting
-        else:
-            log.warning("%s: the audio stream titles (%s) fit no layout of %d channels; going by the "
-                        "channel count", master_name, _describe(streams), channels)
+        if not fitting and candidates:
+            _raise_contradicted(candidates, streams, channels, master_name)
+        candidates = fitting
     named = {name: layout for name, layout in candidates.items() if _names_layout(layout, streams)}
     if len(named) == 1:
         return _chosen(named, "stream titles")
@@ -167,6 +166,19 @@ def _describe(streams: Sequence[AudioInfo]) -> str:
     return ", ".join(f"stream {position + 1}: {stream.channels} ch "
                      + (f"'{stream.title}'" if stream.title else "untitled")
                      for position, stream in enumerate(streams))
+
+
+def _raise_contradicted(candidates: dict[str, Layout], streams: list[AudioInfo], channels: int,
+                        master_name: str):
+    """Titles that name roles no layout of this size has where they stand: a guess by channel
+    count could route the narration into the M&E, so the package is refused."""
+    names = sorted(candidates)
+    listed = "; ".join(f"{name} ({candidates[name].description})" for name in names)
+    raise LayoutError(master_name, f"the audio stream titles ({_describe(streams)}) fit none of the "
+                      f"layouts of {channels} channels: {listed}",
+                      f"if the master is in one of them all the same, set `audio_layout: {names[0]}` (or "
+                      f"{', '.join(names)}) in metadata.yaml; otherwise retitle the tracks, or add a layout "
+                      "with the channels in this order under [layouts.NAME] in a --config file")
 
 
 def _raise_ambiguous(candidates: dict[str, Layout], layouts: dict[str, Layout],

@@ -125,21 +125,28 @@ def submit_package(source: str | Path | PackageParts, config: Config, replace: b
 
     A bad package raises the same InputError as `versioner check`. An asset id already waiting,
     rendering or delivered is refused unless `replace`."""
+    if isinstance(source, PackageParts):
+        root = DataRoot.of(config)
+        return _submit(root, lambda staging: _stage_parts(source, staging, config), source.master, replace)
+    submission = check_submission(source, config)  # a bad package is refused before any copy
     root = DataRoot.of(config)
-    if not isinstance(source, PackageParts):
-        submission = check_submission(source, config)  # refuse a bad package before copying
-        _refuse_taken(root, submission.asset_id, replace)
+    _refuse_taken(root, submission.asset_id, replace)
+
+    def copy_files(staging: Path):
+        for path in submission.package.files():
+            shutil.copy2(path, staging / path.name)
+        return submission
+
+    return _submit(root, copy_files, Path(source), replace)
+
+
+def _submit(root: DataRoot, stage, origin: Path, replace: bool) -> str:
+    """Fill a hidden folder inside the inbox with `stage`, then rename it into place."""
     staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=root.inbox))  # hidden: no run sees it
     try:
-        if isinstance(source, PackageParts):
-            submission = _stage_parts(source, staging, config)
-            _refuse_taken(root, submission.asset_id, replace)
-        else:
-            for path in submission.package.files():
-                shutil.copy2(path, staging / path.name)
-        asset_id = submission.asset_id
-        origin = source.master if isinstance(source, PackageParts) else source
-        PackageState(asset_id, _now(), _who(), str(Path(origin).absolute())).write(staging)
+        asset_id = stage(staging).asset_id
+        _refuse_taken(root, asset_id, replace)
+        PackageState(asset_id, _now(), _who(), str(origin.absolute())).write(staging)
         os.chmod(staging, 0o755)  # mkdtemp makes 0700; other machines' workers must read it
         _move_into_inbox(root, staging, asset_id, replace)
     finally:

@@ -109,7 +109,7 @@ def _summary(stderr: str, instance: str) -> dict[str, float]:
     rest = stderr[found_at[-1]:]
     values = {}
     for key, pattern in _SUMMARY.items():
-        found = pattern.search(rest[:2000])
+        found = pattern.search(rest[:700])  # this instance's block only, not the next one's
         if found:
             values[key] = _number(found.group(1))
     return values
@@ -124,7 +124,7 @@ def parse_ebur128(stderr: str, instance: str = r"Parsed_ebur128_\d+") -> Loudnes
     summary = _summary(stderr, instance)
     integrated = integrated_from_blocks([(float(row[0]), _number(row[1])) for row in frames])
     in_summary = summary.get("summary_lufs", -math.inf)
-    if math.isfinite(in_summary) and abs(integrated - in_summary) > 0.1:
+    if math.isfinite(integrated) and math.isfinite(in_summary) and abs(integrated - in_summary) > 0.1:
         log.warning("loudness: %.2f LUFS from the blocks, %.1f LUFS in ebur128's summary; using the summary",
                     integrated, in_summary)
         integrated = in_summary
@@ -170,6 +170,25 @@ def measure_file(path: Path, audio_index: int = 0, timeout_s: float = 600) -> Lo
     """The loudness of one audio stream of a rendered file."""
     command = measure_command(path, [f"[0:a:{audio_index}]anull[a]"], "a")
     return measure(command, timeout_s)
+
+
+def measure_files_command(paths: list[Path], audio_index: int = 0) -> list[str]:
+    """One audio-only run measuring one audio stream of each file (labelled file0, file1...):
+    one process for all the outputs of a render, which ffmpeg reads and meters in parallel."""
+    command = ffmpeg.base_args()
+    for path in paths:
+        command += ffmpeg.input_args(path)
+    labels = [f"file{index}" for index in range(len(paths))]
+    graph = [f"[{index}:a:{audio_index}]anull[{label}]" for index, label in enumerate(labels)]
+    outputs = [arg for label in labels for arg in ("-map", f"[metered_{label}]", "-f", "null", "-")]
+    return command + ["-filter_complex", ";".join(graph + [_meter(label) for label in labels])] + outputs
+
+
+def measure_files(paths: list[Path], audio_index: int = 0, timeout_s: float = 600) -> list[Loudness]:
+    """The loudness of one audio stream of each rendered file, in the order given."""
+    labels = [f"file{index}" for index in range(len(paths))]
+    measured = measure_signals(measure_files_command(paths, audio_index), labels, timeout_s)
+    return [measured[label] for label in labels]
 
 
 # ---- the plan ----------------------------------------------------------------------------------

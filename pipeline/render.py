@@ -6,9 +6,11 @@ copy. Python never touches a video frame here; the builders below are pure.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,7 +212,9 @@ def build_render_command(inputs: RenderInputs, specs: list[DeliverableSpec], gai
                          config: Config, work_dir: Path, asset_id: str,
                          metadata: dict[str, list[str]],
                          subtitle_files: dict[str, Path] | None = None,
-                         cores: int | None = None) -> RenderPlan:
+                         cores: int | None = None,
+                         keyframes: dict[str, list[float]] | None = None,
+                         encoded_sound: dict[str, Path] | None = None) -> RenderPlan:
     """The single ffmpeg command making every encoded deliverable. Pure: no I/O.
 
     When the master's picture already meets the delivery profile (and stream copy is allowed,
@@ -221,7 +225,10 @@ def build_render_command(inputs: RenderInputs, specs: list[DeliverableSpec], gai
 
     `subtitle_files`: language -> the frame-snapped SRT (programme time) of each deliverable with
     a soft subtitle track; each is one more input, muxed as mov_text. `cores`: how many the
-    encodes share (default: those this process may use)."""
+    encodes share (default: those this process may use). `keyframes`: deliverable key -> times
+    (programme seconds) whose frames must be keyframes in its encoded picture. `encoded_sound`:
+    "mix" / "me" -> the sound already encoded for delivery (the loudness trial's files), copied
+    into every output instead of encoded again for each."""
     profile = config.delivery
     copy_master = not picture_copy_blockers(inputs, profile)
     written = [spec for spec in specs if copy_master or spec.picture in ("encode", "burn")]
@@ -229,9 +236,6 @@ def build_render_command(inputs: RenderInputs, specs: list[DeliverableSpec], gai
              for spec in written if spec.picture == "burn"]
     video_chains, pictures = _video_graph(inputs, profile, burns, with_clean=not copy_master)
     me_outside = any(spec.audio == "me" for spec in specs if spec not in written)
-    audio_chains, mix_labels, me_labels = _audio_graph(
-        inputs, gain, sum(spec.audio == "mix" for spec in written),
-        sum(spec.audio == "me" for spec in written) + me_outside, profile.sample_rate)
     threads = thread_plan(cores or available_cores(), len(pictures), scaling=bool(scaled_size(inputs.video, profile)))
     command = ffmpeg.base_args()
     if threads.filter_threads:
@@ -239,32 +243,79 @@ def build_render_command(inputs: RenderInputs, specs: list[DeliverableSpec], gai
     command += ffmpeg.input_args(inputs.master, seek_s=inputs.start_s, duration_s=inputs.duration_s,
                                  demuxer=inputs.demuxer)
     soft_inputs, soft_args = _soft_subtitle_inputs(written, subtitle_files or {})
-    command += soft_args + ["-filter_complex", ";".join(video_chains + audio_chains)]
-    sounds = {"mix": iter(mix_labels), "me": iter(me_labels)}
+    sound = _sound_plan(inputs, gain, profile, written, me_outside, 1 + len(soft_inputs), encoded_sound or {})
+    command += soft_args + sound.input_args
+    if video_chains or sound.chains:
+        command += ["-filter_complex", ";".join(video_chains + sound.chains)]
     outputs: dict[str, Path] = {}
     for spec in written:
         path = work_dir / spec.filename(asset_id, profile.container)
-        command += (_picture_args(spec, pictures, inputs, profile, threads.encoder_threads)
-                    + ["-map", f"[{next(sounds[spec.audio])}]"] + _soft_subtitle_args(soft_inputs.get(spec.key))
-                    + _audio_codec_args(profile) + metadata.get(spec.key, [])
-                    + _container_args(profile) + [str(path)])
+        command += (_picture_args(spec, pictures, inputs, profile, threads.encoder_threads,
+                                  (keyframes or {}).get(spec.key))
+                    + ["-map", next(sound.sources[spec.audio])] + _soft_subtitle_args(soft_inputs.get(spec.key))
+                    + sound.codec_args + metadata.get(spec.key, []) + _container_args(profile) + [str(path)])
         outputs[spec.key] = path
-    plan = RenderPlan(command=command, outputs=outputs, video_encodes=len(pictures))
-    if me_outside:
+    plan = RenderPlan(command=command, outputs=outputs, video_encodes=len(pictures), me_audio=sound.me_file)
+    if me_outside and sound.me_file is None:
         plan.me_audio = work_dir / "me-audio.m4a" if profile.audio_codec == "aac" else work_dir / "me-audio.mov"
-        command += ["-map", f"[{next(sounds['me'])}]"] + _audio_codec_args(profile) + [str(plan.me_audio)]
+        command += ["-map", next(sound.sources["me"])] + sound.codec_args + [str(plan.me_audio)]
     command += ffmpeg.progress_args()
     return plan
 
 
+@dataclass
+class _SoundPlan:
+    """Where the outputs of a render take their sound from."""
+
+    chains: list[str]
+    """Filter chains making the sound (none when it is copied from encoded files)."""
+    input_args: list[str]
+    sources: dict[str, Iterator[str]]
+    """"mix" / "me" -> what each next output maps: a graph label or an input's stream."""
+    codec_args: list[str]
+    me_file: Path | None = None
+    """The M&E, already encoded, for a mux outside this command."""
+
+
+def _sound_plan(inputs: RenderInputs, gain: GainPlan, profile: DeliveryProfile, written: list[DeliverableSpec],
+                me_outside: bool, first_input: int, encoded: dict[str, Path]) -> _SoundPlan:
+    """The sound already encoded for delivery, copied into every output (each sound encoded
+    once, not once per deliverable), when there is a file for every sound needed; else the
+    mix and M&E made by the filter graph and encoded for each output."""
+    counts = {label: sum(spec.audio == label for spec in written) for label in ("mix", "me")}
+    needed = [label for label in ("mix", "me") if counts[label] or (label == "me" and me_outside)]
+    if needed and all(label in encoded for label in needed):
+        mapped = [label for label in needed if counts[label]]
+        input_args = [arg for label in mapped for arg in ffmpeg.input_args(encoded[label])]
+        sources = {label: itertools.repeat(f"{first_input + offset}:a:0") for offset, label in enumerate(mapped)}
+        return _SoundPlan([], input_args, sources, ["-c:a", "copy"],
+                          me_file=encoded["me"] if me_outside else None)
+    chains, mix_labels, me_labels = _audio_graph(inputs, gain, counts["mix"], counts["me"] + me_outside,
+                                                 profile.sample_rate)
+    sources = {"mix": iter(f"[{label}]" for label in mix_labels), "me": iter(f"[{label}]" for label in me_labels)}
+    return _SoundPlan(chains, [], sources, _audio_codec_args(profile))
+
+
 def _picture_args(spec: DeliverableSpec, pictures: dict[str, str], inputs: RenderInputs,
-                  profile: DeliveryProfile, threads: int) -> list[str]:
+                  profile: DeliveryProfile, threads: int, keyframes: list[float] | None = None) -> list[str]:
     """The picture of one output: its label of the filter graph, encoded, or the master's own
     picture stream, copied (when the graph has no "clean" picture)."""
     label = pictures.get(spec.subtitle_language) if spec.picture == "burn" else pictures.get("clean")
     if label is None:
         return ["-map", f"0:{inputs.video.index}", "-c:v", "copy"]
-    return ["-map", f"[{label}]"] + _video_codec_args(profile, threads) + ["-pix_fmt", profile.pix_fmt]
+    return (["-map", f"[{label}]"] + _video_codec_args(profile, threads) + ["-pix_fmt", profile.pix_fmt]
+            + _keyframe_args(keyframes, inputs.video.fps))
+
+
+def _keyframe_args(times: list[float] | None, fps) -> list[str]:
+    """Make the frame shown at each time a keyframe. ffmpeg forces the first frame whose time is
+    at or after the given one, so each time is moved back to the start of its frame (less a
+    thousandth of a frame, against rounding at 29.97 fps): a seek to the time then lands on that
+    keyframe and decodes one frame, not everything since the keyframe before."""
+    if not times:
+        return []
+    starts = sorted({max(0.0, (math.floor(time * fps + 1e-6) - 0.001) / fps) for time in times})
+    return ["-force_key_frames:v", ",".join(f"{start:.6f}" for start in starts)]
 
 
 def build_copy_command(picture_source: Path, audio_source: Path, output: Path,

@@ -55,7 +55,7 @@ def test_titles_editing_tools_write_name_their_roles(title, roles):
     assert title_roles(title) == roles
 
 
-@pytest.mark.parametrize("title", ["", "Audio 1", "A3", "Track 2", "SoundHandler", "Core Media Audio",
+@pytest.mark.parametrize("title", ["", "Audio 1", "A3", "Track 2", "Stereo", "SoundHandler", "Core Media Audio",
                                    "Mainconcept MP4 Sound Media Handler", "GPAC ISO Audio Handler",
                                    "ISO Media file produced by Google Inc."])
 def test_generic_track_names_and_handler_names_say_nothing(title):
@@ -128,6 +128,16 @@ def test_an_ambiguous_master_is_an_error_listing_the_candidates_and_how_to_choos
         assert f"{name} (" in message, message
     assert f"audio_layout: {candidates[0]}" in raised.value.fix
     assert "title the audio tracks" in raised.value.fix
+
+
+@pytest.mark.parametrize("streams", [
+    streams_of((2, "M&E"), (2, "Stereo Mix")),  # the M&E first: no built-in layout has it there
+    streams_of((2, "Mix"), (2, "Music"), (2, "DX"), (2, "FX")),
+], ids=["M&E before the mix", "music where the dialogue belongs"])
+def test_titles_that_contradict_every_layout_of_that_size_are_an_error_not_a_guess(streams):
+    with pytest.raises(LayoutError, match="the audio stream titles .* fit none of the layouts") as raised:
+        detect_layout(streams, LAYOUTS, None, "master.mov")
+    assert "set `audio_layout:" in raised.value.fix and "[layouts.NAME]" in raised.value.fix
 
 
 def test_a_layout_of_the_wrong_size_or_unknown_name_is_refused_with_the_choices():

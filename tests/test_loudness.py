@@ -9,7 +9,6 @@ true peak computed here with scipy) as well as with ffmpeg's ebur128.
 from __future__ import annotations
 
 import math
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +18,7 @@ from scipy.signal import resample_poly
 
 from pipeline import loudness
 from pipeline.config import CONFIG_DIR, load_config
-from pipeline.ffmpeg import ffmpeg_binary
-from pipeline.loudness import GainPlan, Loudness, corrected_plan, integrated_from_blocks, parse_ebur128, plan_gain
+from pipeline.loudness import Loudness, corrected_plan, integrated_from_blocks, parse_ebur128, plan_gain
 from tests.audio_masters import RATE, Stems, Stream, make_stems, render_sound, write_master, write_package
 from tests.media import audio_of
 

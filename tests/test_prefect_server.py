@@ -3,12 +3,13 @@ work pool, the deployments of flows/deploy.py, two render workers and one for th
 nightly deployment hands each package to the render deployment; every package is rendered
 exactly once and the renders are spread over both workers. Two nightly runs started at the same
 moment: the server runs one and cancels the other. `versioner serve` registers the schedule of
-the config with the same guard.
+the config, with the same guard.
 
 Everything started here runs in its own process group and is stopped at the end, pass or fail."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -149,6 +150,15 @@ def _logs(env: dict, run_id: str) -> str:
     return "\n".join(line["message"] for line in lines)
 
 
+def _table(env: dict, key: str, run_id: str) -> list[dict]:
+    """The table artifact of that key made by that flow run, as rows."""
+    found = _api(env, "POST", "/artifacts/filter",
+                 {"artifacts": {"key": {"any_": [key]}, "flow_run_id": {"any_": [run_id]}}})
+    assert found, f"no artifact {key} from run {run_id}"
+    data = found[0]["data"]
+    return json.loads(data) if isinstance(data, str) else data
+
+
 @contextmanager
 def _workers(env: dict, processes: Processes, names: list[str], queue: str, limit: int | None = 1):
     started = []
@@ -169,7 +179,7 @@ def _online(env: dict) -> set[str]:
     return {worker["name"] for worker in workers if worker["status"] == "ONLINE"}
 
 
-def test_the_nightly_deployment_spreads_packages_over_two_workers(server, tmp_path_factory):
+def test_the_nightly_deployment_spreads_packages_over_two_workers_and_never_overlaps(server, tmp_path_factory):
     env, processes = server
     scratch = tmp_path_factory.mktemp("scale-out")
     config = scratch / "fast.toml"
@@ -189,6 +199,9 @@ def test_the_nightly_deployment_spreads_packages_over_two_workers(server, tmp_pa
         night_id = _start_run(env, "nightly_render/nightly")
         assert _final_state(env, night_id)["type"] == "COMPLETED", _logs(env, night_id)
         children = _children(env, night_id)
+        # Two nights at the same moment: the server runs one and cancels the other.
+        twins = [_start_run(env, "nightly_render/nightly") for _ in range(2)]
+        twin_states = sorted((_final_state(env, run_id) for run_id in twins), key=lambda state: state["type"])
 
     data_root = Path(env["VERSIONER_HOME"])
     assert visible_entries(data_root / "outbox") == assets
@@ -201,6 +214,19 @@ def test_the_nightly_deployment_spreads_packages_over_two_workers(server, tmp_pa
                     if f"worker {name}" in _logs(env, child["id"])}
     assert workers_used == {"render-a", "render-b"}, "the renders were not spread over both workers"
 
+    night_table = _table(env, "nightly-summary", night_id)
+    assert sorted((row["asset_id"], row["outcome"]) for row in night_table) == [(a, "Delivered") for a in assets]
+    for child in children:
+        asset_id = child["name"].removeprefix("render ")
+        rows = {row["deliverable"]: row for row in _table(env, f"render-{asset_id}", child["id"])}
+        assert set(rows) == {"master-clean", "international", "subtitled-en"}
+        assert rows["master-clean"]["loudness_lufs"] == pytest.approx(-23, abs=1)
+        assert rows["master-clean"]["duration_s"] == pytest.approx(2.0, abs=0.1)
+        assert all(row["state"] == "delivered" and Path(row["path"]).is_file() for row in rows.values())
+
+    assert [state["type"] for state in twin_states] == ["CANCELLED", "COMPLETED"], twin_states
+    assert "concurrency limit" in twin_states[0]["message"], twin_states[0]
+
     runs = _run(VERSIONER + ["runs"], env)
     assert night_id in runs.stdout and runs.stdout.count("Delivered") >= 3
     logs = _run(VERSIONER + ["logs", night_id], env)
@@ -208,22 +234,6 @@ def test_the_nightly_deployment_spreads_packages_over_two_workers(server, tmp_pa
     for asset_id in assets:
         assert f"== render_from_inbox / render {asset_id}" in logs.stdout
         assert f"{asset_id}: render 100 %" in logs.stdout
-
-
-def test_a_second_nightly_run_is_cancelled_while_one_runs(server, tmp_path_factory):
-    env, processes = server
-    scratch = tmp_path_factory.mktemp("overlap")
-    config = scratch / "fast.toml"
-    config.write_text(FAST_CONFIG)
-    _run(PREFECT + ["work-pool", "create", "versioner", "--type", "process", "--overwrite"], env)
-    _run(VERSIONER + ["deploy", "--config", str(config)], env)
-    make_package(Path(env["VERSIONER_HOME"]) / "inbox" / "overlap-a", "overlap-a", make_master(scratch / "show.mov"))
-    here = {"where": "here"}  # no render worker runs now: render in the nightly run's process
-    with _workers(env, processes, ["night-overlap"], "nightly", limit=None):
-        first, second = _start_run(env, "nightly_render/nightly", here), _start_run(env, "nightly_render/nightly", here)
-        states = sorted(_final_state(env, run_id)["type"] for run_id in (first, second))
-    assert states == ["CANCELLED", "COMPLETED"], states
-    assert "overlap-a" in visible_entries(Path(env["VERSIONER_HOME"]) / "outbox")
 
 
 def test_serve_registers_the_schedule_of_the_config_with_the_same_guard(server, tmp_path_factory):
@@ -252,8 +262,9 @@ def test_serve_registers_the_schedule_of_the_config_with_the_same_guard(server, 
         here = {"where": "here"}
         first = _start_run(env, "nightly_render/nightly-served", here)
         second = _start_run(env, "nightly_render/nightly-served", here)
-        states = sorted(_final_state(env, run_id)["type"] for run_id in (first, second))
-        assert states == ["CANCELLED", "COMPLETED"], states + [processes.output("serve")[-3000:]]
+        states = sorted((_final_state(env, run_id) for run_id in (first, second)), key=lambda state: state["type"])
+        assert [state["type"] for state in states] == ["CANCELLED", "COMPLETED"], processes.output("serve")[-3000:]
+        assert "concurrency limit" in states[0]["message"], states[0]
     finally:
         processes.stop(serving)
     assert serving.poll() is not None
