@@ -31,7 +31,6 @@ import os
 import platform
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,7 +46,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from a checkout: `python benchm
 from pipeline import subtitles  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
 from pipeline.ffmpeg import capabilities, ffmpeg_binary  # noqa: E402
-from pipeline.render import available_cores, prepare_work_dir, thread_plan  # noqa: E402
+from pipeline.render import available_cores, encoder_threads, prepare_work_dir  # noqa: E402
 from pipeline.submission import check_submission  # noqa: E402
 from pipeline.versioning import render_package  # noqa: E402
 
@@ -61,7 +60,8 @@ LANGUAGES = {  # cues short enough to pass the subtitle QC: nothing but the rend
 }
 MUSIC = "0.06*sin(2*PI*220*t)+0.04*sin(2*PI*331*t)"
 EFFECTS = "0.05*(random(0)-0.5)*gt(sin(2*PI*0.3*t),0.6)"
-NARRATION = "0.15*sin(2*PI*700*t)*(0.5+0.5*sin(2*PI*3*t))*gt(sin(2*PI*0.2*t),-0.3)"
+# Speech-like: a voice-band tone, syllable-modulated, spoken while each cue is shown (see write_srt).
+NARRATION = "0.15*sin(2*PI*700*t)*(0.5+0.5*sin(2*PI*3*t))*gte(t,0.5)*lt(mod(t-0.5,3.5),3)"
 TARGETS = {"pipeline-core/floor": ("<=", 1.10), "pipeline/floor": ("<=", 1.25),
            "naive/pipeline": (">=", 1.25), "moviepy/pipeline": (">=", 4.0)}
 
@@ -88,6 +88,7 @@ class Settings:
     config_file: Path
     scripts: Path
     """Folder of the ASS files (and the fonts link) the hand-written variants burn in."""
+    picture_loop: Path
 
 
 # ---- measuring ------------------------------------------------------------------------------
@@ -237,17 +238,15 @@ def _burn_filter(language: str) -> str:
 def floor_commands(settings: Settings, out: Path) -> list[list[str]]:
     """What an ffmpeg expert writes: one pass for every picture, then a stream-copy mux."""
     count = 1 + len(settings.languages)
-    threads = thread_plan(available_cores(), count)
+    threads = encoder_threads(available_cores(), count)
     pictures = [f"[v{i}]" for i in range(count)]
     graph = [f"[0:v]setsar=1,format=yuv420p,split={count}{''.join(pictures)}",
              f"[0:a:0]asplit={count}{''.join(f'[mix{i}]' for i in range(count))}"]
     graph += [f"[v{i}]{_burn_filter(language)}[burn{i}]" for i, language in enumerate(settings.languages, 1)]
-    command = ["-filter_complex_threads", str(threads.filter_threads)] if threads.filter_threads else []
-    command += ["-i", str(_master(settings)), "-filter_complex", ";".join(graph),
-                "-map", "[v0]", "-map", "[mix0]", *_x264(settings, threads.encoder_threads), *AAC,
-                str(out / "master-clean.mp4")]
+    command = ["-i", str(_master(settings)), "-filter_complex", ";".join(graph),
+               "-map", "[v0]", "-map", "[mix0]", *_x264(settings, threads), *AAC, str(out / "master-clean.mp4")]
     for i, language in enumerate(settings.languages, 1):
-        command += ["-map", f"[burn{i}]", "-map", f"[mix{i}]", *_x264(settings, threads.encoder_threads), *AAC,
+        command += ["-map", f"[burn{i}]", "-map", f"[mix{i}]", *_x264(settings, threads), *AAC,
                     str(out / f"subtitled-{language}.mp4")]
     command += ["-map", "0:a:1", *AAC, str(out / "me.m4a")]
     mux = ["-i", str(out / "master-clean.mp4"), "-i", str(out / "me.m4a"), "-map", "0:v", "-map", "1:a",
@@ -346,11 +345,13 @@ def median_of(runs: list[Measurement]) -> Measurement:
     return chosen
 
 
-def ratios(results: dict[str, Measurement]) -> dict[str, float]:
+def ratios(results: dict[str, Measurement], measure: str = "wall_s") -> dict[str, float]:
+    """The ratios of the issue, of wall time (the targets) or of CPU time (`measure="cpu_s"`:
+    steadier than wall time when other work shares the machine)."""
     pairs = {"pipeline/floor": ("pipeline", "floor"), "pipeline-core/floor": ("pipeline-core", "floor"),
              "naive/pipeline": ("naive", "pipeline"), "moviepy/pipeline": ("moviepy", "pipeline")}
-    return {name: results[top].wall_s / results[bottom].wall_s for name, (top, bottom) in pairs.items()
-            if top in results and bottom in results}
+    return {name: getattr(results[top], measure) / getattr(results[bottom], measure)
+            for name, (top, bottom) in pairs.items() if top in results and bottom in results}
 
 
 def _verdict(name: str, value: float) -> str:
@@ -371,8 +372,9 @@ def print_report(document: dict) -> None:
         print(f"{item['variant']:<15}{item['wall_s']:>9.1f}{item['cpu_s']:>9.1f}{item['peak_rss_mb']:>9.0f}  "
               f"{item['peak_of']:<16} {item['note']}")
     print()
+    print(f"{'ratio':<22}{'wall':>6}{'CPU':>8}")
     for name, value in document["ratios"].items():
-        print(f"{name:<22}{value:>6.2f}   {_verdict(name, value)}")
+        print(f"{name:<22}{value:>6.2f}{document['cpu_ratios'][name]:>8.2f}   wall {_verdict(name, value)}")
     memory = document.get("memory_flatness")
     if memory:
         print(f"\npeak RSS of the Python process, pipeline-core: {memory['short_mb']:.0f} MB for "
@@ -402,9 +404,18 @@ def prepare(args: argparse.Namespace, work: Path) -> Settings:
     config_file.write_text(f'[delivery]\npreset = "{args.preset}"\ncrf = {args.crf}\n', encoding="utf-8")
     loop = make_picture_loop(work / f"picture-{args.loop_seconds:g}s.mov", args.loop_seconds)
     package = make_package(work / "package", args.duration, loop)
-    settings = Settings(args.preset, args.crf, sorted(LANGUAGES), work, package, config_file, work / "scripts")
+    settings = Settings(args.preset, args.crf, sorted(LANGUAGES), work, package, config_file, work / "scripts",
+                        loop)
     write_burn_scripts(settings)
     return settings
+
+
+def warm_up_core(settings: Settings) -> None:
+    """Render a 4 s package in this process, untimed: what the first render of a process loads
+    once (fonts, the chart backend...) must not count as the memory of the first master."""
+    package = make_package(settings.work / "package-warm-up", 4.0, settings.picture_loop)
+    run_pipeline_core(settings, settings.work / "out-warm-up", package)
+    shutil.rmtree(settings.work / "out-warm-up", ignore_errors=True)
 
 
 def run_all(args: argparse.Namespace, settings: Settings) -> dict[str, Measurement]:
@@ -414,6 +425,8 @@ def run_all(args: argparse.Namespace, settings: Settings) -> dict[str, Measureme
         raise SystemExit(f"unknown variants {sorted(unknown)}; choose among {', '.join(VARIANTS)}")
     if "pipeline" in chosen:
         warm_up_prefect(settings)
+    if "pipeline-core" in chosen:
+        warm_up_core(settings)
     runs: dict[str, list[Measurement]] = {name: [] for name in chosen}
     for attempt in range(args.repeat):
         for name in chosen:
@@ -429,7 +442,7 @@ def memory_flatness(args: argparse.Namespace, settings: Settings, short: Measure
         return None
     long_s = args.duration * args.long_factor
     print(f"running pipeline-core on a {long_s:g} s master ...", flush=True)
-    package = make_package(settings.work / "package-long", long_s, settings.work / f"picture-{args.loop_seconds:g}s.mov")
+    package = make_package(settings.work / "package-long", long_s, settings.picture_loop)
     out = settings.work / "out-pipeline-core-long"
     long = run_pipeline_core(settings, out, package, variant="pipeline-core-long")
     shutil.rmtree(out, ignore_errors=True)
@@ -458,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
                      "languages": sorted(LANGUAGES), "repeat": args.repeat, "loop_seconds": args.loop_seconds},
         "variants": [asdict(measured) for measured in results.values()],
         "ratios": ratios(results),
+        "cpu_ratios": ratios(results, "cpu_s"),
         "memory_flatness": memory,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,8 @@ def _prepare_environment() -> None:
     # The embedded API's first start creates its SQLite database; on a busy machine that takes
     # longer than Prefect's default 20 s wait.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    # Nothing leaves the machine from a render farm on its own: no usage telemetry.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 class ProgressBar:

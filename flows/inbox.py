@@ -66,7 +66,7 @@ def _render_claimed(root: lifecycle.DataRoot, claimed: lifecycle.Claim, config: 
         if claimed.state.attempts:
             logger.info("%s: attempt %d of %d", asset_id, claimed.state.attempts + 1, config.limits.max_attempts)
         result = render_steps(str(claimed.path), root.outbox, config, scratch_root=claimed.render_dir)
-    except BaseException as error:  # noqa: B036 - a cancelled run must not leave its claim behind
+    except BaseException as error:  # a cancelled run too: it must not leave its claim behind
         outcome = lifecycle.settle_failure(root, claimed, error, config, run_id)
         if not isinstance(error, Exception):
             raise

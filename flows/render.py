@@ -67,8 +67,8 @@ def render_deliverables(submission: Submission, analysis: versioning.AudioAnalys
 
 @task(name="verify outputs", cache_policy=NO_CACHE)
 def verify_outputs(submission: Submission, outputs: dict[str, Path], config: Config,
-                   seconds: float) -> list[versioning.DeliverableResult]:
-    results = versioning.verify_outputs(submission, outputs, config)
+                   seconds: float, analysis: versioning.AudioAnalysis | None = None) -> list[versioning.DeliverableResult]:
+    results = versioning.verify_outputs(submission, outputs, config, analysis)
     for result in results:
         result.seconds = seconds
     return results
@@ -106,7 +106,7 @@ def render_steps(package_dir: str, out: Path, config: Config, scratch_root: Path
         deliver_dir.mkdir()
         begun = time.monotonic()
         outputs = render_deliverables(submission, analysis, specs, work_dir / "tmp", deliver_dir, config)
-        results = verify_outputs(submission, outputs, config, round(time.monotonic() - begun, 2))
+        results = verify_outputs(submission, outputs, config, round(time.monotonic() - begun, 2), analysis)
         results += [versioning.DeliverableResult(key, "failed", reason=reason) for key, reason in failures.items()]
         report = publish(submission, analysis, results, deliver_dir, out, config, started)
     finally:

@@ -228,7 +228,9 @@ def run(command: list[str], *, timeout_s: float, total_s: float = 0.0,
     watchdog = threading.Timer(timeout_s, kill_on_timeout)
     watchdog.start()
     try:
-        stdout = _tee(process.stdout, stdout_lines)
+        # Progress lines are handed to `on_progress`, not kept: a long render writes a dozen
+        # lines every half second, and memory must not grow with the master's length.
+        stdout = _tee(process.stdout, stdout_lines) if on_progress is None else iter(process.stdout)
         if on_progress is not None:
             _parse_progress(stdout, total_s, on_progress)
         for _line in stdout:  # drain what is left (or everything, without a progress callback)

@@ -2,6 +2,11 @@
 clean master and once per burned-in language, through a split filter graph (DESIGN.md
 section 9). The international version then takes the clean master's encoded picture by stream
 copy. Python never touches a video frame here; the builders below are pure.
+
+Nothing is encoded twice: a master whose picture already meets the delivery profile is copied
+as it is (when `delivery.allow_stream_copy` says so), the sound the loudness trial encoded is
+copied into every deliverable, and the encodes that run side by side share the cores
+(`encoder_threads`). benchmarks/bench_render.py measures the result against the floor.
 """
 
 from __future__ import annotations
@@ -126,35 +131,23 @@ def _container_args(profile: DeliveryProfile) -> list[str]:
     return ["-movflags", "+faststart+use_metadata_tags"]
 
 
-@dataclass(frozen=True)
-class ThreadPlan:
-    """How the picture encodes of one render process share the machine's cores."""
+def encoder_threads(cores: int, video_encodes: int) -> int:
+    """x264 threads for each of `video_encodes` picture encodes running side by side in one
+    ffmpeg process on `cores` cores.
 
-    encoder_threads: int
-    """x264 `-threads` of each picture encode."""
-    filter_threads: int | None
-    """`-filter_complex_threads`; None leaves ffmpeg's default (one per core)."""
-
-
-def thread_plan(cores: int, video_encodes: int, scaling: bool = False) -> ThreadPlan:
-    """Threads for `video_encodes` parallel encodes in one ffmpeg process on `cores` cores.
-
-    ffmpeg runs each encoder in a thread of its own, so with at least as many encodes as cores
-    the encodes alone keep every core busy: x264 frame threads inside each (its default is 1.5
-    per core, for every encode) would only queue behind the other encodes, costing memory (one
-    set of frame buffers per thread: +25 % peak RSS for three 1080p encodes at 2 threads, +36 %
-    at x264's default) and CPU time, for no throughput; so one thread each, and the filter graph's
-    slice threads cut to one as well, unless it is `scaling` a larger master down: that lanczos
-    scale is the one filter heavy enough to starve the encoders when it runs on one thread.
-    With fewer encodes than cores, each frame-threads over its share, 1.5 threads per core as
-    x264 itself does to cover the waits between dependent frames. The README's Performance
-    section has the measurements."""
+    ffmpeg runs every encoder in a thread of its own, so with at least as many encodes as cores
+    the encodes alone keep every core busy: frame threads inside each (x264's default is 1.5 per
+    core, for every encode) only queue behind the other encodes. Measured with three 1080p
+    encodes on a two-core machine: the same wall time within the noise at 1, 2 or x264's own threads, but
+    the peak memory of the process 25 % higher at 2 threads and 36 % at x264's default, and twice
+    the context switches. So one thread each. With fewer encodes than cores, each frame-threads
+    over its share, 1.5 threads per core as x264 itself does, to cover the waits between
+    dependent frames. (The filter graph's own slice threads, `-filter_complex_threads`, made no
+    measurable difference either way and are left to ffmpeg.)"""
     cores = max(1, cores)
-    if video_encodes <= 0:
-        return ThreadPlan(encoder_threads=1, filter_threads=None)
     if video_encodes >= cores:
-        return ThreadPlan(encoder_threads=1, filter_threads=None if scaling else 1)
-    return ThreadPlan(encoder_threads=math.ceil(cores * 1.5 / video_encodes), filter_threads=None)
+        return 1
+    return math.ceil(cores * 1.5 / max(1, video_encodes))
 
 
 def available_cores() -> int:
@@ -162,11 +155,6 @@ def available_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0)) or 1
     return os.cpu_count() or 1
-
-
-def encoder_threads(video_encodes: int) -> int:
-    """Threads per picture encode, so that parallel encodes share the cores instead of fighting."""
-    return thread_plan(available_cores(), video_encodes).encoder_threads
 
 
 CODEC_OF_ENCODER = {"libx264": "h264"}
@@ -236,12 +224,9 @@ def build_render_command(inputs: RenderInputs, specs: list[DeliverableSpec], gai
              for spec in written if spec.picture == "burn"]
     video_chains, pictures = _video_graph(inputs, profile, burns, with_clean=not copy_master)
     me_outside = any(spec.audio == "me" for spec in specs if spec not in written)
-    threads = thread_plan(cores or available_cores(), len(pictures), scaling=bool(scaled_size(inputs.video, profile)))
-    command = ffmpeg.base_args()
-    if threads.filter_threads:
-        command += ["-filter_complex_threads", str(threads.filter_threads)]
-    command += ffmpeg.input_args(inputs.master, seek_s=inputs.start_s, duration_s=inputs.duration_s,
-                                 demuxer=inputs.demuxer)
+    threads = encoder_threads(cores or available_cores(), len(pictures))
+    command = ffmpeg.base_args() + ffmpeg.input_args(inputs.master, seek_s=inputs.start_s,
+                                                     duration_s=inputs.duration_s, demuxer=inputs.demuxer)
     soft_inputs, soft_args = _soft_subtitle_inputs(written, subtitle_files or {})
     sound = _sound_plan(inputs, gain, profile, written, me_outside, 1 + len(soft_inputs), encoded_sound or {})
     command += soft_args + sound.input_args
@@ -250,7 +235,7 @@ def build_render_command(inputs: RenderInputs, specs: list[DeliverableSpec], gai
     outputs: dict[str, Path] = {}
     for spec in written:
         path = work_dir / spec.filename(asset_id, profile.container)
-        command += (_picture_args(spec, pictures, inputs, profile, threads.encoder_threads,
+        command += (_picture_args(spec, pictures, inputs, profile, threads,
                                   (keyframes or {}).get(spec.key))
                     + ["-map", next(sound.sources[spec.audio])] + _soft_subtitle_args(soft_inputs.get(spec.key))
                     + sound.codec_args + metadata.get(spec.key, []) + _container_args(profile) + [str(path)])

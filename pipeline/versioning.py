@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import errno
 import functools
+import hashlib
 import logging
 import math
 import shutil
 import tempfile
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+import av
 
 from . import __version__, audio_checks, ebucore, ffmpeg, loudness, qc, report, sidecar_schema, subtitles, sync
 from .audio_checks import MEReport
@@ -40,6 +44,13 @@ class AudioAnalysis:
     me_report: MEReport | None
     subtitle_sync: list[sync.SyncEstimate] = field(default_factory=list)
     """Each language's cue timing against the speech in the sound (pipeline.sync)."""
+    encoded_sound: dict[str, Path] = field(default_factory=dict)
+    """"mix" / "me" -> the sound as the accepted loudness trial encoded it: the render copies it
+    into every deliverable instead of encoding the same sound once per deliverable. The files
+    live in a temporary folder removed with this object (or by the render, once used)."""
+    sound_digests: dict[str, str] = field(default_factory=dict)
+    """"mix" / "me" -> sha256 of the audio packets of `encoded_sound`, whose loudness the trial
+    measured (`gain.trial`): an output with the same packets needs no measuring again."""
 
 
 @dataclass
@@ -134,42 +145,63 @@ def analyse_audio(submission: Submission, config: Config) -> AudioAnalysis:
     """Audio-only passes: the loudness of the mix and the M&E, the gain (and limiter) that bring
     the mix to target, confirmed on a trial encode of the sound (pipeline/loudness.py), and the
     M&E checks."""
+    sound_folder = Path(tempfile.mkdtemp(prefix="versioner-sound-"))
+    try:
+        analysis = _analyse_audio(submission, config, sound_folder)
+    except BaseException:
+        shutil.rmtree(sound_folder, ignore_errors=True)
+        raise
+    weakref.finalize(analysis, shutil.rmtree, str(sound_folder), True)
+    return analysis
+
+
+def _analyse_audio(submission: Submission, config: Config, sound_folder: Path) -> AudioAnalysis:
     inputs = _inputs(submission)
     timeout = render_timeout(inputs.duration_s, config)
     with _named_faults(inputs.master.parent, inputs.master):
-        gain = _plan_loudness(inputs, config, timeout)
+        gain, encoded_sound = _plan_loudness(inputs, config, timeout, sound_folder)
         report = audio_checks.check_me(inputs.master, inputs.audio_streams, inputs.roles, config.audio_checks,
                                        timeout_s=timeout, seek_s=inputs.start_s, duration_s=inputs.duration_s,
                                        demuxer=inputs.demuxer, sample_rate=config.delivery.sample_rate)
     for check in report.checks if report else []:
         (log.info if check.passed else log.warning)("%s: M&E check %s: %s", submission.asset_id, check.name, check.message)
-    return AudioAnalysis(gain, report, check_subtitle_sync(submission, config))
+    digests = {label: sound_digest(path) for label, path in encoded_sound.items()}
+    return AudioAnalysis(gain, report, check_subtitle_sync(submission, config), encoded_sound, digests)
 
 
-def _plan_loudness(inputs: RenderInputs, config: Config, timeout: float) -> GainPlan:
+def _plan_loudness(inputs: RenderInputs, config: Config, timeout: float,
+                   sound_folder: Path) -> tuple[GainPlan, dict[str, Path]]:
+    """The gain plan, and the files of the trial encode that confirmed it (in `sound_folder`;
+    none when no trial ran, or when the plan changed after the last one)."""
     signals = {"mix": "mix"} | ({"me": "me"} if me_source(inputs.roles) else {})
     graph = routing_graph(inputs.audio_streams, inputs.roles, signals, config.delivery.sample_rate)
     command = loudness.measure_signals_command(inputs.master, graph, list(signals), inputs.start_s,
                                                inputs.duration_s, demuxer=inputs.demuxer)
     measured = loudness.measure_signals(command, list(signals), timeout)
     plan = loudness.plan_gain(measured["mix"], config.loudness, measured.get("me"), config.delivery.sample_rate)
-    return loudness.settle_plan(plan, config.loudness,
-                                lambda trial: _trial_encode(inputs, graph, list(signals), trial, config, timeout),
+    suffix = ".m4a" if config.delivery.audio_codec == "aac" else ".mov"
+    files = {label: sound_folder / f"{label}{suffix}" for label in signals}
+    tried: list[list[str]] = []  # the gain chain of each trial, in order
+
+    def trial(candidate: GainPlan) -> dict[str, loudness.Loudness]:
+        tried.append(candidate.filters())
+        return _trial_encode(inputs, graph, files, candidate, config, timeout)
+
+    plan = loudness.settle_plan(plan, config.loudness, trial,
                                 lossy_codec=not config.delivery.audio_codec.startswith("pcm"))
+    return plan, files if tried and tried[-1] == plan.filters() else {}
 
 
-def _trial_encode(inputs: RenderInputs, graph: list[str], labels: list[str], gain: GainPlan, config: Config,
-                  timeout: float) -> dict[str, loudness.Loudness]:
-    """The planned sound encoded exactly as the render will encode it (audio only), measured."""
+def _trial_encode(inputs: RenderInputs, graph: list[str], outputs: dict[str, Path], gain: GainPlan,
+                  config: Config, timeout: float) -> dict[str, loudness.Loudness]:
+    """The planned sound (label -> file) encoded exactly as the render would encode it (audio
+    only), measured."""
     from .render import _audio_codec_args  # the render's own codec arguments, so the trial matches it
 
-    suffix = ".m4a" if config.delivery.audio_codec == "aac" else ".mov"
-    with tempfile.TemporaryDirectory(prefix="versioner-loudness-") as folder:
-        outputs = {label: Path(folder) / f"{label}{suffix}" for label in labels}
-        command = loudness.trial_command(inputs.master, graph, gain, _audio_codec_args(config.delivery), outputs,
-                                         inputs.start_s, inputs.duration_s, demuxer=inputs.demuxer)
-        ffmpeg.run(command, timeout_s=timeout, what="loudness trial encode")
-        return dict(zip(labels, loudness.measure_files(list(outputs.values()), timeout_s=timeout)))
+    command = loudness.trial_command(inputs.master, graph, gain, _audio_codec_args(config.delivery), outputs,
+                                     inputs.start_s, inputs.duration_s, demuxer=inputs.demuxer)
+    ffmpeg.run(command, timeout_s=timeout, what="loudness trial encode")
+    return dict(zip(outputs, loudness.measure_files(list(outputs.values()), timeout_s=timeout)))
 
 
 def check_subtitle_sync(submission: Submission, config: Config) -> list[sync.SyncEstimate]:
@@ -214,9 +246,11 @@ def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: 
     video = submission.media.video
     soft_tracks = _write_subtitle_scripts(submission, specs, work_dir, config)
     metadata = {spec.key: _metadata_for(submission, spec) for spec in specs}
+    encoded_sound = {label: path for label, path in analysis.encoded_sound.items() if path.exists()}
     render_plan = build_render_command(_inputs(submission), specs, analysis.gain, config, deliver_dir,
                                        submission.asset_id, metadata, subtitle_files=soft_tracks,
-                                       keyframes=_contact_sheet_times(submission, specs))
+                                       keyframes=_contact_sheet_times(submission, specs),
+                                       encoded_sound=encoded_sound)
     if config.delivery.allow_stream_copy:
         blockers = picture_copy_blockers(_inputs(submission), config.delivery)
         log.info("%s: master's picture %s", submission.asset_id,
@@ -237,8 +271,9 @@ def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: 
                 ffmpeg.run(command, timeout_s=render_timeout(submission.programme.duration_s, config) / 4,
                            what=f"{spec.key} mux")
             outputs[spec.key] = path
-    if render_plan.me_audio is not None:
-        render_plan.me_audio.unlink(missing_ok=True)
+    for used in [render_plan.me_audio, *encoded_sound.values()]:
+        if used is not None:
+            used.unlink(missing_ok=True)
     del video
     return outputs
 
@@ -282,13 +317,39 @@ def _delivery_size(submission: Submission, config: Config) -> tuple[int, int]:
     return scaled_size(video, config.delivery) or (video.width, video.height)
 
 
-def verify_outputs(submission: Submission, outputs: dict[str, Path], config: Config) -> list[DeliverableResult]:
-    """Read every finished output back, their loudness measured in one audio-only ffmpeg run
-    (not one run per file: each run would start ffmpeg and read its file alone)."""
+def verify_outputs(submission: Submission, outputs: dict[str, Path], config: Config,
+                   analysis: AudioAnalysis | None = None) -> list[DeliverableResult]:
+    """Read every finished output back. Their loudness: where an output's sound is, packet for
+    packet, what the loudness trial encoded and measured (the render copies it in), that
+    measurement; the others measured in one audio-only ffmpeg run (not one per file)."""
+    known = _known_loudness(outputs, analysis)
+    unknown = {key: path for key, path in outputs.items() if key not in known}
     timeout = render_timeout(submission.programme.duration_s, config)
-    measured = loudness.measure_files(list(outputs.values()), timeout_s=timeout) if outputs else []
-    return [verify_output(submission, key, path, config, measured=loud)
-            for (key, path), loud in zip(outputs.items(), measured)]
+    if unknown:
+        known |= dict(zip(unknown, loudness.measure_files(list(unknown.values()), timeout_s=timeout)))
+    return [verify_output(submission, key, path, config, measured=known[key]) for key, path in outputs.items()]
+
+
+def _known_loudness(outputs: dict[str, Path], analysis: AudioAnalysis | None) -> dict[str, loudness.Loudness]:
+    if analysis is None or not analysis.sound_digests:
+        return {}
+    by_digest = {digest: analysis.gain.trial[label] for label, digest in analysis.sound_digests.items()
+                 if label in analysis.gain.trial}
+    digests = {key: sound_digest(path) for key, path in outputs.items()}
+    return {key: by_digest[digest] for key, digest in digests.items() if digest in by_digest}
+
+
+def sound_digest(path: Path) -> str | None:
+    """sha256 of the packets of a file's first audio stream (None without one): equal digests,
+    the same encoded sound bit for bit. Reads packets only, decodes nothing."""
+    digest = hashlib.sha256()
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return None
+        for packet in container.demux(container.streams.audio[0]):
+            if packet.size:
+                digest.update(bytes(packet))
+    return digest.hexdigest()
 
 
 def verify_output(submission: Submission, key: str, path: Path, config: Config,
@@ -404,7 +465,7 @@ def _render_and_publish(submission, analysis, specs, failures, work_dir, deliver
                         on_progress, started, run_id) -> RenderReport:
     begun = time.monotonic()
     outputs = render_deliverables(submission, analysis, specs, work_dir / "tmp", deliver_dir, config, on_progress)
-    results = verify_outputs(submission, outputs, config)
+    results = verify_outputs(submission, outputs, config, analysis)
     for result in results:
         result.seconds = round(time.monotonic() - begun, 2)
     results += [DeliverableResult(key, "failed", reason=reason) for key, reason in failures.items()]

@@ -4,7 +4,9 @@ real render of the sample through the `versioner` CLI that several tests then in
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -54,6 +56,7 @@ def isolated_prefect(tmp_path_factory):
     # logged locally; without this Prefect warns about each once a flow has run in this process.
     os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.pop("PREFECT_API_URL", None)
     os.environ["VERSIONER_HOME"] = str(tmp_path_factory.mktemp("versioner-home"))
     yield home
@@ -134,3 +137,31 @@ def chromium() -> str:
         pytest.skip(f"headless Chromium is not installed and could not be installed here ({why or 'not found'}); "
                     "install it (Debian: apt-get install chromium) to run this test")
     return found
+
+
+class _RecordList(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def ffmpeg_commands():
+    """A callable giving every ffmpeg command the library logged during the test, as argument
+    lists read back from the shell-quoted log line. It has a handler of its own on the library's
+    logger, since Prefect's logging set-up in this process may filter the root logger's handlers."""
+    logger = logging.getLogger("pipeline.ffmpeg")
+    handler, saved_level = _RecordList(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+    def commands() -> list[list[str]]:
+        return [shlex.split(record.getMessage()[len("running: "):]) for record in handler.records
+                if record.getMessage().startswith("running: ")]
+
+    yield commands
+    logger.removeHandler(handler)
+    logger.setLevel(saved_level)

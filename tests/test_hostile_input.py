@@ -9,10 +9,8 @@ ffmpeg read another file: its contents must appear in no output, log or message.
 from __future__ import annotations
 
 import io
-import logging
 import os
 import random
-import shlex
 import uuid
 
 import pytest
@@ -130,14 +128,13 @@ def test_the_container_allowlist_comes_from_the_config(tmp_path):
 AWKWARD = "it's [a], b: c\\d — Ђ"
 
 
-def test_awkward_file_names_render_correctly(tmp_path, render_config, caplog):
+def test_awkward_file_names_render_correctly(tmp_path, render_config, ffmpeg_commands):
     """Quotes, brackets, commas, colons, a backslash, a dash and Cyrillic in the master's and the
     SRT's names: ffmpeg gets them only as `file:` inputs, the filter graph only safe work names."""
     package = make_package(tmp_path / "package", master_name=f"{AWKWARD}.mov", asset_id="awkward-names",
                            srts={"fr": srt_text((0.4, 1.6, "Bonjour à tous"))})
     assert {p.name for p in package.iterdir()} >= {f"{AWKWARD}.mov", f"{AWKWARD}.fr.srt"}
-    with caplog.at_level(logging.INFO, logger="pipeline.ffmpeg"):
-        report = render_package(package, tmp_path / "out", load_config(render_config))
+    report = render_package(package, tmp_path / "out", load_config(render_config))
     assert {r.key: r.state for r in report.deliverables} == {
         "master-clean": "delivered", "international": "delivered", "subtitled-fr": "delivered"}
     clean = report.folder / "awkward-names_master-clean.mp4"
@@ -147,8 +144,7 @@ def test_awkward_file_names_render_correctly(tmp_path, render_config, caplog):
     assert (ink > 60).sum() > 200, "the French subtitle is not burned in"
     assert "Bonjour à tous" in (report.folder / "awkward-names.fr.srt").read_text(encoding="utf-8")
     # The commands as logged for a technician (shell-quoted), read back into argument lists.
-    commands = [shlex.split(r.getMessage()[len("running: "):]) for r in caplog.records
-                if r.getMessage().startswith("running: ")]
+    commands = ffmpeg_commands()
     master = f"file:{package / f'{AWKWARD}.mov'}"
     on_master = [c for c in commands if master in c]
     assert len(on_master) >= 3, commands  # the loudness pass, the M&E checks and the render at least

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -194,3 +195,30 @@ def test_of_processes_claiming_one_package_at_the_same_instant_exactly_one_wins(
     assert visible_entries(home / "inbox") == []
     assert [path.name for path in lifecycle.claims_of(lifecycle.DataRoot(home), "contested")] == \
         [os.path.basename(winners[0])]
+
+
+def test_a_claim_whose_process_died_goes_back_to_the_inbox_and_a_live_one_stays(tmp_path, master, monkeypatch):
+    from pipeline import lifecycle
+    from pipeline.config import load_config
+
+    monkeypatch.setenv("VERSIONER_HOME", str(tmp_path / "home"))
+    config = load_config()
+    root = lifecycle.DataRoot.of(config)
+    assert root.path == tmp_path / "home"
+    for asset_id in ("orphaned", "rendering"):
+        make_package(root.inbox / asset_id, asset_id, master)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphaned = lifecycle.claim(root, "orphaned")
+    rendering = lifecycle.claim(root, "rendering")  # by this process, which is alive
+    claim_file = orphaned.path / lifecycle.CLAIM_FILE
+    claim_file.write_text(claim_file.read_text().replace(f'"pid": {os.getpid()}', f'"pid": {dead.pid}'))
+
+    outcomes = lifecycle.recover_stale_claims(root, config)
+
+    assert [(outcome.state, outcome.path.name, outcome.attempts) for outcome in outcomes] == \
+        [("requeued", "orphaned", 1)]
+    state = json.loads((root.inbox / "orphaned" / ".state.json").read_text(encoding="utf-8"))
+    assert f"process {dead.pid}" in state["failures"][0]["message"]
+    assert lifecycle.claims_of(root, "rendering") == [rendering.path]
+    assert [item.asset_id for item in lifecycle.pending(root)] == ["orphaned"]

@@ -17,12 +17,13 @@ from pathlib import Path
 import av
 import pytest
 
+from pipeline import loudness
 from pipeline.config import load_config
 from pipeline.deliverables import DeliverableSpec
 from pipeline.ffmpeg import ffmpeg_binary
 from pipeline.loudness import GainPlan, Loudness
 from pipeline.probe import AudioInfo, VideoInfo
-from pipeline.render import RenderInputs, build_render_command, picture_copy_blockers, thread_plan
+from pipeline.render import RenderInputs, build_render_command, encoder_threads, picture_copy_blockers
 from pipeline.versioning import render_package
 
 SPECS = [
@@ -78,24 +79,23 @@ def test_a_two_language_package_renders_in_one_ffmpeg_process_with_a_split_graph
     assert "-c:v" not in outputs["me-audio.m4a"]
     # The international version is no encode: it is muxed from the clean master's picture.
     assert "international" not in plan.outputs and plan.me_audio is not None
-    # Three encodes on two cores: one thread each, and one for the filter graph.
+    # Three encodes on two cores: one thread each.
     assert all(options[options.index("-threads") + 1] == "1"
                for name, options in outputs.items() if name.endswith(".mp4"))
-    assert command[command.index("-filter_complex_threads") + 1] == "1"
 
 
 def test_parallel_encodes_share_the_cores_instead_of_each_taking_them_all():
-    assert thread_plan(cores=2, video_encodes=3) == thread_plan(cores=2, video_encodes=2)
-    assert thread_plan(cores=2, video_encodes=3).encoder_threads == 1
-    assert thread_plan(cores=2, video_encodes=1).encoder_threads == 3  # alone: x264's own 1.5 per core
-    assert thread_plan(cores=8, video_encodes=3).encoder_threads == 4
-    assert thread_plan(cores=8, video_encodes=3).filter_threads is None
-    # A downscale keeps the filter graph's slice threads, so it cannot starve the encoders.
-    assert thread_plan(cores=2, video_encodes=3, scaling=True).filter_threads is None
+    assert encoder_threads(cores=2, video_encodes=3) == encoder_threads(cores=2, video_encodes=2) == 1
+    assert encoder_threads(cores=2, video_encodes=1) == 3  # alone: x264's own 1.5 threads per core
+    assert encoder_threads(cores=8, video_encodes=3) == 4
     for cores in (1, 2, 4, 16, 64):
         for encodes in (1, 2, 3, 5, 9):
-            total = thread_plan(cores, encodes).encoder_threads * encodes
+            total = encoder_threads(cores, encodes) * encodes
+            # Never more than x264 would start for one encode (plus one per encode of rounding),
+            # and with fewer encodes than cores, enough threads to keep every core busy.
             assert total <= max(encodes, 1.5 * cores + encodes), (cores, encodes)
+            if encodes < cores:
+                assert total >= cores, (cores, encodes)
 
 
 def test_the_master_picture_is_copied_only_when_it_already_meets_the_delivery_profile(tmp_path):
@@ -129,6 +129,21 @@ def test_a_copied_master_picture_leaves_only_the_burned_languages_to_encode(tmp_
     assert plan.video_encodes == 2 and plan.command.count("libx264") == 2 and plan.me_audio is None
     graph = plan.command[plan.command.index("-filter_complex") + 1]
     assert "split=2[v0][v1]" in graph
+
+
+def test_sound_encoded_once_by_the_loudness_trial_is_copied_into_every_deliverable(tmp_path):
+    sound = {"mix": tmp_path / "mix.m4a", "me": tmp_path / "me.m4a"}
+    plan = build_render_command(_inputs(tmp_path / "show.mov", PRORES_1080), SPECS, GAIN, _config(tmp_path),
+                                tmp_path, "show", {}, cores=2, encoded_sound=sound)
+    command = plan.command
+    assert [command[i + 1] for i, arg in enumerate(command) if arg == "-i"] == [
+        f"file:{tmp_path / 'show.mov'}", f"file:{sound['mix']}"]
+    assert "aac" not in command and "asplit" not in command[command.index("-filter_complex") + 1]
+    outputs = _outputs(command)
+    assert sorted(outputs) == ["show_master-clean.mp4", "show_subtitled-en.mp4", "show_subtitled-fr.mp4"]
+    for options in outputs.values():
+        assert options[options.index("1:a:0") - 1] == "-map" and options[options.index("-c:a") + 1] == "copy"
+    assert plan.me_audio == sound["me"]  # muxed with the clean master's picture as it is
 
 
 # ---- real renders ---------------------------------------------------------------------------
@@ -181,6 +196,10 @@ def test_the_international_version_carries_the_clean_masters_encoded_picture(pac
     assert clean != video_packets(package / "show.mov")  # encoded: stream copy is off by default
     encodes = picture_encodes(caplog)
     assert len(encodes) == 1 and encodes[0].count("libx264") == 3  # clean, en, fr: one process
+    assert " aac " not in encodes[0]  # the sound was encoded once, by the loudness trial
+    for item in report.deliverables:  # the loudness reported is the delivered file's
+        measured = loudness.measure_file(files[item.key])
+        assert item.loudness["integrated_lufs"] == pytest.approx(measured.integrated_lufs, abs=0.05), item.key
 
 
 def test_a_master_meeting_the_profile_is_copied_and_only_the_subtitles_are_encoded(package, tmp_path, caplog):
