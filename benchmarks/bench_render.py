@@ -19,6 +19,8 @@ with the same x264 and AAC settings, one variant after the other, in this proces
 and prints wall time, CPU time (of the process tree) and peak memory of each, the ratios, and
 writes them as JSON into benchmarks/results/. pipeline-core then renders a master
 --long-factor times longer: the peak memory of the Python process must not grow with it.
+Untimed warm-ups come first, as on a machine that has rendered before: the Prefect database is
+created once, and pipeline-core renders a 4 s package once in this process.
 
     python benchmarks/bench_render.py [--duration 60] [--preset veryfast] [--repeat 1]
 """
@@ -372,7 +374,8 @@ def print_report(document: dict) -> None:
         print(f"{item['variant']:<15}{item['wall_s']:>9.1f}{item['cpu_s']:>9.1f}{item['peak_rss_mb']:>9.0f}  "
               f"{item['peak_of']:<16} {item['note']}")
     print()
-    print(f"{'ratio':<22}{'wall':>6}{'CPU':>8}")
+    if document["ratios"]:
+        print(f"{'ratio':<22}{'wall':>6}{'CPU':>8}")
     for name, value in document["ratios"].items():
         print(f"{name:<22}{value:>6.2f}{document['cpu_ratios'][name]:>8.2f}   wall {_verdict(name, value)}")
     memory = document.get("memory_flatness")

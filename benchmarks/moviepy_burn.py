@@ -34,7 +34,9 @@ def burn(master: Path, srt: Path, out: Path, preset: str, crf: int) -> None:
     composite = CompositeVideoClip([video, *subtitle_clips(srt, video.w, video.h)])
     composite.write_videofile(str(out), codec="libx264", preset=preset, audio_codec="aac",
                               audio_bitrate="192k", audio_fps=48000, pixel_format="yuv420p",
-                              ffmpeg_params=["-crf", str(crf), "-profile:v", "high"], logger=None)
+                              ffmpeg_params=["-crf", str(crf), "-profile:v", "high"], logger=None,
+                              # moviepy would otherwise leave its temporary sound in the cwd
+                              temp_audiofile=str(out.with_name(out.stem + "-temp-audio.m4a")))
     video.close()
 
 

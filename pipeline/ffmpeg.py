@@ -24,6 +24,10 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy
 
 from .errors import FFmpegError, FFmpegTimeout, ToolError
 
@@ -297,7 +301,7 @@ def progress_args() -> list[str]:
 
 
 def stream_pcm(command: list[str], *, channels: int, chunk_frames: int, timeout_s: float,
-               what: str = "ffmpeg") -> Iterator["np.ndarray"]:
+               what: str = "ffmpeg") -> Iterator["numpy.ndarray"]:
     """Run a command that writes raw float32 PCM to stdout and yield it in chunks of frames.
 
     Memory stays flat however long the input: only one chunk is held at a time."""

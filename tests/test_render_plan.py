@@ -9,7 +9,7 @@ files carry the very same encoded picture (their video packets compared byte for
 
 from __future__ import annotations
 
-import logging
+import shlex
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -179,22 +179,20 @@ def video_packets(path: Path) -> list[bytes]:
         return [bytes(packet) for packet in container.demux(video=0) if packet.size]
 
 
-def picture_encodes(caplog) -> list[str]:
-    """The ffmpeg commands the render logged that encoded a picture."""
-    return [record.getMessage() for record in caplog.records
-            if record.name == "pipeline.ffmpeg" and "libx264" in record.getMessage()]
+def picture_encodes(ffmpeg_commands) -> list[str]:
+    """The ffmpeg commands the render logged that encoded a picture, as shell lines."""
+    return [shlex.join(command) for command in ffmpeg_commands() if "libx264" in command]
 
 
 def test_the_international_version_carries_the_clean_masters_encoded_picture(package, tmp_path, fast_config,
-                                                                           caplog):
-    caplog.set_level(logging.INFO, logger="pipeline.ffmpeg")
+                                                                           ffmpeg_commands):
     report = render_package(package, tmp_path / "out", load_config(fast_config))
     assert report.exit_code == 0, [item.reason for item in report.failed]
     files = {item.key: report.folder / item.file for item in report.deliverables}
     clean, international = video_packets(files["master-clean"]), video_packets(files["international"])
     assert len(clean) == 75 and clean == international
     assert clean != video_packets(package / "show.mov")  # encoded: stream copy is off by default
-    encodes = picture_encodes(caplog)
+    encodes = picture_encodes(ffmpeg_commands)
     assert len(encodes) == 1 and encodes[0].count("libx264") == 3  # clean, en, fr: one process
     assert " aac " not in encodes[0]  # the sound was encoded once, by the loudness trial
     for item in report.deliverables:  # the loudness reported is the delivered file's
@@ -202,10 +200,10 @@ def test_the_international_version_carries_the_clean_masters_encoded_picture(pac
         assert item.loudness["integrated_lufs"] == pytest.approx(measured.integrated_lufs, abs=0.05), item.key
 
 
-def test_a_master_meeting_the_profile_is_copied_and_only_the_subtitles_are_encoded(package, tmp_path, caplog):
+def test_a_master_meeting_the_profile_is_copied_and_only_the_subtitles_are_encoded(package, tmp_path,
+                                                                                  ffmpeg_commands):
     config_file = tmp_path / "copy.toml"
     config_file.write_text('[delivery]\npreset = "ultrafast"\ncrf = 23\nallow_stream_copy = true\n')
-    caplog.set_level(logging.INFO, logger="pipeline.ffmpeg")
     report = render_package(package, tmp_path / "out", load_config(config_file))
     assert report.exit_code == 0, [item.reason for item in report.failed]
     files = {item.key: report.folder / item.file for item in report.deliverables}
@@ -214,5 +212,5 @@ def test_a_master_meeting_the_profile_is_copied_and_only_the_subtitles_are_encod
     for language in ("en", "fr"):
         burned = video_packets(files[f"subtitled-{language}"])
         assert len(burned) == len(master) and burned != master
-    encodes = picture_encodes(caplog)
+    encodes = picture_encodes(ffmpeg_commands)
     assert len(encodes) == 1 and encodes[0].count("libx264") == 2
