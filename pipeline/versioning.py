@@ -243,7 +243,6 @@ def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: 
     work_dir, deliver_dir = Path(work_dir).absolute(), Path(deliver_dir).absolute()
     ensure_free_space(deliver_dir, estimate_output_bytes(submission, specs, config) + config.limits.min_free_bytes)
     prepare_work_dir(work_dir)
-    video = submission.media.video
     soft_tracks = _write_subtitle_scripts(submission, specs, work_dir, config)
     metadata = {spec.key: _metadata_for(submission, spec) for spec in specs}
     encoded_sound = {label: path for label, path in analysis.encoded_sound.items() if path.exists()}
@@ -274,7 +273,6 @@ def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: 
     for used in [render_plan.me_audio, *encoded_sound.values()]:
         if used is not None:
             used.unlink(missing_ok=True)
-    del video
     return outputs
 
 
