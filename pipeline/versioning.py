@@ -144,7 +144,8 @@ def estimate_output_bytes(submission: Submission, specs: list[DeliverableSpec], 
 def analyse_audio(submission: Submission, config: Config) -> AudioAnalysis:
     """Audio-only passes: the loudness of the mix and the M&E, the gain (and limiter) that bring
     the mix to target, confirmed on a trial encode of the sound (pipeline/loudness.py), and the
-    M&E checks."""
+    M&E checks. The accepted trial's files are the delivery's sound: kept for the render to copy
+    (`AudioAnalysis.encoded_sound`), in a temporary folder that goes with the analysis."""
     sound_folder = Path(tempfile.mkdtemp(prefix="versioner-sound-"))
     try:
         analysis = _analyse_audio(submission, config, sound_folder)
