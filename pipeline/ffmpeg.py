@@ -22,6 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -211,18 +212,54 @@ def run(command: list[str], *, timeout_s: float, total_s: float = 0.0,
     """Run an argument list built elsewhere; raise FFmpegError with the stderr tail on failure.
 
     With `on_progress`, the command must contain `-progress pipe:1` (see `progress_args`)."""
-    log.info("running: %s", quote(command))
     started = time.monotonic()
+    stdout_lines: list[str] = []
+    with _supervised(command, timeout_s, text=True, cwd=cwd) as (process, stderr_lines, timed_out):
+        # Progress lines are handed to `on_progress`, not kept: a long render writes a dozen
+        # lines every half second, and memory must not grow with the master's length.
+        stdout = _tee(process.stdout, stdout_lines) if on_progress is None else iter(process.stdout)
+        if on_progress is not None:
+            _parse_progress(stdout, total_s, on_progress)
+        for _line in stdout:  # drain what is left (or everything, without a progress callback)
+            pass
+        process.wait()
+    tail = "".join(stderr_lines).rstrip()
+    _raise_on_failure(command, process.returncode, tail, timed_out, timeout_s, what)
+    return RunResult(command, "".join(stderr_lines.full), "".join(stdout_lines), time.monotonic() - started)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value >= 10 else f"{value:.2g} s"
+
+
+class _StderrLines(deque):
+    """The last lines of a process's stderr; with `keep_all`, every line in `full` too."""
+
+    def __init__(self, keep_all: bool):
+        super().__init__(maxlen=STDERR_TAIL_LINES)
+        self.full: list | None = [] if keep_all else None
+
+    def extend(self, lines) -> None:
+        for line in lines:
+            self.append(line)
+            if self.full is not None:
+                self.full.append(line)
+
+
+@contextmanager
+def _supervised(command: list[str], timeout_s: float, *, text: bool, cwd: str | Path | None = None):
+    """Start `command` in its own process group (killable as a whole, and killed with us), read
+    its stderr in a thread, and kill the group on timeout, on any error and on cancel. Yields
+    (process, stderr lines, timed_out: a list that is non-empty once the time limit hit)."""
+    log.info("running: %s", quote(command))
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, errors="replace", cwd=cwd,
-                               start_new_session=True,  # own process group: killable as a whole
-                               preexec_fn=_die_with_parent())
+                               stderr=subprocess.PIPE, text=text, errors="replace" if text else None,
+                               cwd=cwd, start_new_session=True, preexec_fn=_die_with_parent())
     with _running_lock:
         _running.add(process)
-    stderr_lines: list[str] = []
+    stderr_lines = _StderrLines(keep_all=text)
     reader = threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True)
     reader.start()
-    stdout_lines: list[str] = []
     timed_out: list[bool] = []
 
     def kill_on_timeout() -> None:
@@ -232,38 +269,27 @@ def run(command: list[str], *, timeout_s: float, total_s: float = 0.0,
     watchdog = threading.Timer(timeout_s, kill_on_timeout)
     watchdog.start()
     try:
-        # Progress lines are handed to `on_progress`, not kept: a long render writes a dozen
-        # lines every half second, and memory must not grow with the master's length.
-        stdout = _tee(process.stdout, stdout_lines) if on_progress is None else iter(process.stdout)
-        if on_progress is not None:
-            _parse_progress(stdout, total_s, on_progress)
-        for _line in stdout:  # drain what is left (or everything, without a progress callback)
-            pass
-        process.wait()
+        yield process, stderr_lines, timed_out
     except BaseException:
-        _kill_group(process)  # cancel or error in a callback: never leave ffmpeg behind
+        _kill_group(process)  # cancel, an error in a callback, a reader that stopped: no ffmpeg left
         raise
     finally:
         watchdog.cancel()
         reader.join(timeout=10)
         with _running_lock:
             _running.discard(process)
-    elapsed = time.monotonic() - started
-    stderr = "".join(stderr_lines)
-    tail = "".join(deque(stderr_lines, maxlen=STDERR_TAIL_LINES)).rstrip()
+
+
+def _raise_on_failure(command: list[str], returncode: int | None, tail: str, timed_out: list[bool],
+                      timeout_s: float, what: str) -> None:
     if timed_out:
-        raise FFmpegTimeout(command, process.returncode, tail,
+        raise FFmpegTimeout(command, returncode, tail,
                             f"{what} ran past its limit of {_seconds(timeout_s)} and was killed")
-    if process.returncode != 0:
-        reason = f"{what} exited with code {process.returncode}"
-        if process.returncode < 0:
-            reason = f"{what} was killed by signal {-process.returncode}"
-        raise FFmpegError(command, process.returncode, tail, reason)
-    return RunResult(command, stderr, "".join(stdout_lines), elapsed)
-
-
-def _seconds(value: float) -> str:
-    return f"{value:.0f} s" if value >= 10 else f"{value:.2g} s"
+    if returncode != 0:
+        reason = f"{what} exited with code {returncode}"
+        if returncode is not None and returncode < 0:
+            reason = f"{what} was killed by signal {-returncode}"
+        raise FFmpegError(command, returncode, tail, reason)
 
 
 def _tee(stream, sink: list[str]) -> Iterator[str]:
@@ -307,25 +333,8 @@ def stream_pcm(command: list[str], *, channels: int, chunk_frames: int, timeout_
     Memory stays flat however long the input: only one chunk is held at a time."""
     import numpy as np
 
-    log.info("running: %s", quote(command))
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, start_new_session=True,
-                               preexec_fn=_die_with_parent())
-    with _running_lock:
-        _running.add(process)
-    stderr_tail: deque[bytes] = deque(maxlen=STDERR_TAIL_LINES)
-    reader = threading.Thread(target=lambda: stderr_tail.extend(process.stderr), daemon=True)
-    reader.start()
-    timed_out: list[bool] = []
-
-    def kill_on_timeout() -> None:
-        timed_out.append(True)
-        _kill_group(process)
-
-    watchdog = threading.Timer(timeout_s, kill_on_timeout)
-    watchdog.start()
     chunk_bytes = chunk_frames * channels * 4
-    try:
+    with _supervised(command, timeout_s, text=False) as (process, stderr_lines, timed_out):
         while True:
             data = process.stdout.read(chunk_bytes)
             if not data:
@@ -333,17 +342,5 @@ def stream_pcm(command: list[str], *, channels: int, chunk_frames: int, timeout_
             usable = len(data) - len(data) % (channels * 4)
             yield np.frombuffer(data[:usable], dtype="<f4").reshape(-1, channels)
         process.wait()
-    except BaseException:
-        _kill_group(process)
-        raise
-    finally:
-        watchdog.cancel()
-        reader.join(timeout=10)
-        with _running_lock:
-            _running.discard(process)
-    tail = b"".join(stderr_tail).decode("utf-8", "replace").rstrip()
-    if timed_out:
-        raise FFmpegTimeout(command, process.returncode, tail,
-                            f"{what} ran past its limit of {_seconds(timeout_s)} and was killed")
-    if process.returncode != 0:
-        raise FFmpegError(command, process.returncode, tail, f"{what} exited with code {process.returncode}")
+    tail = b"".join(stderr_lines).decode("utf-8", "replace").rstrip()
+    _raise_on_failure(command, process.returncode, tail, timed_out, timeout_s, what)
