@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.config import load_config  # noqa: E402
-from pipeline.ffmpeg import ffmpeg_binary  # noqa: E402
+from pipeline.media.ffmpeg import ffmpeg_binary  # noqa: E402
 
 
 def make_master(path: Path, minutes: float) -> None:
@@ -49,9 +49,9 @@ def make_master(path: Path, minutes: float) -> None:
 
 
 def _measure_in_child(path: str, queue) -> None:
-    from pipeline import audio_checks
-    from pipeline.layouts import detect_layout
-    from pipeline.probe import probe
+    from pipeline.audio import me_checks as audio_checks
+    from pipeline.audio.layouts import detect_layout
+    from pipeline.media.probe import probe
 
     config = load_config()
     audio = probe(path).audio

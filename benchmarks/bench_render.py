@@ -14,7 +14,7 @@ with the same x264 and AAC settings, one variant after the other, in this proces
   moviepy        a moviepy script burning one language (benchmarks/moviepy_burn.py), scaled to
                  the number of video deliverables: moviepy re-encodes every one of them
   pipeline       `versioner render` of the package, end to end through Prefect (a subprocess)
-  pipeline-core  pipeline.versioning.render_package in this process, without the flow
+  pipeline-core  pipeline.sequence.render_package in this process, without the flow
 
 and prints wall time, CPU time (of the process tree) and peak memory of each, the ratios, and
 writes them as JSON into benchmarks/results/. pipeline-core then renders a master
@@ -39,7 +39,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,10 +47,10 @@ sys.path.insert(0, str(ROOT))  # run as a script from a checkout: `python benchm
 
 from pipeline import subtitles  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
-from pipeline.ffmpeg import capabilities, ffmpeg_binary  # noqa: E402
-from pipeline.render import available_cores, encoder_threads, prepare_work_dir  # noqa: E402
-from pipeline.submission import check_submission  # noqa: E402
-from pipeline.versioning import render_package  # noqa: E402
+from pipeline.intake.submission import check_submission  # noqa: E402
+from pipeline.media.ffmpeg import capabilities, ffmpeg_binary  # noqa: E402
+from pipeline.render.commands import available_cores, encoder_threads, prepare_work_dir  # noqa: E402
+from pipeline.sequence import render_package  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 VARIANTS = ("floor", "naive", "moviepy", "pipeline", "pipeline-core")
@@ -321,7 +321,7 @@ def run_pipeline_core(settings: Settings, out: Path, package: Path | None = None
         if report.exit_code != 0:
             raise SystemExit(f"{variant}: {[(item.key, item.reason) for item in report.failed]}")
 
-    return measure_in_process(variant, render, "pipeline.versioning.render_package, in this process")
+    return measure_in_process(variant, render, "pipeline.sequence.render_package, in this process")
 
 
 # ---- the run --------------------------------------------------------------------------------
@@ -466,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
     document = {
-        "benchmark": "bench_render", "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "benchmark": "bench_render", "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python benchmarks/bench_render.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": {"cores": available_cores(), "platform": platform.platform(), "ffmpeg": capabilities().version,
                     "load_before": load_before, "load_after": [round(value, 1) for value in os.getloadavg()]},

@@ -59,7 +59,7 @@ def _print_report(result: dict) -> None:
 
 def command_render(args) -> int:
     from pipeline.config import load_config
-    from pipeline.submission import check_submission
+    from pipeline.intake.submission import check_submission
 
     # A bad package is refused at once, before Prefect starts (the flow checks it again).
     check_submission(args.package, load_config(args.config))
@@ -79,7 +79,7 @@ def command_demo(args) -> int:
 
 def command_check(args) -> int:
     from pipeline.config import load_config
-    from pipeline.submission import check_submission
+    from pipeline.intake.submission import check_submission
 
     submission = check_submission(args.package, load_config(args.config))
     media = submission.media
@@ -121,8 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     _prepare_environment()
     args = build_parser().parse_args(argv)
     from pipeline.errors import ConfigError, InputError, VersionerError
-
-    from pipeline.ffmpeg import capabilities
+    from pipeline.media.ffmpeg import capabilities
 
     try:
         if getattr(args, "needs_ffmpeg", True):

@@ -27,7 +27,7 @@ def _srt_option(text: str) -> tuple[str, Path]:
 def command_submit(args) -> int:
     from pipeline.config import load_config
     from pipeline.errors import InputError
-    from pipeline.lifecycle import DataRoot, PackageParts, submit_package
+    from pipeline.ops.lifecycle import DataRoot, PackageParts, submit_package
 
     config = load_config(args.config)
     source = args.source
@@ -69,9 +69,8 @@ def command_nightly(args) -> int:
 
 
 def command_serve(args) -> int:
-    from pipeline.config import load_config
-
     from flows.deploy import require_server, serve_nightly
+    from pipeline.config import load_config
 
     url = require_server()
     schedule = load_config(args.config).schedule

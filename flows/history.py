@@ -4,13 +4,18 @@ embedded one included), for `versioner runs` and `versioner logs`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterParentFlowRunId,
-                                            FlowRunFilterParentTaskRunId, FlowRunFilterStartTime,
-                                            LogFilter, LogFilterFlowRunId)
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterParentFlowRunId,
+    FlowRunFilterParentTaskRunId,
+    FlowRunFilterStartTime,
+    LogFilter,
+    LogFilterFlowRunId,
+)
 from prefect.client.schemas.objects import FlowRun, Log
 from prefect.client.schemas.sorting import FlowRunSort, LogSort
 
@@ -78,7 +83,7 @@ def _flow_name(client, flow_id: UUID) -> str:
 def duration_s(run: FlowRun) -> float | None:
     if run.start_time is None:
         return None
-    end = run.end_time or datetime.now(timezone.utc)
+    end = run.end_time or datetime.now(UTC)
     return (end - run.start_time).total_seconds()
 
 

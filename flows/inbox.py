@@ -23,10 +23,10 @@ from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_table_artifact
 from prefect.states import Completed, Failed, State
 
-from pipeline import lifecycle
 from pipeline.config import Config, load_config
 from pipeline.errors import DiskFullError, FFmpegError, InputError
-from pipeline.ffmpeg import quote
+from pipeline.media.ffmpeg import quote
+from pipeline.ops import lifecycle
 
 from .logs import PACKAGE_RUN_FLOW, PACKAGE_RUN_PREFIX, asset_logging
 from .render import render_steps

@@ -31,9 +31,9 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 
-from pipeline import lifecycle
 from pipeline.config import load_config
 from pipeline.errors import VersionerError
+from pipeline.ops import lifecycle
 
 from .inbox import DELIVERED, SKIPPED, render_from_inbox
 from .logs import keep_library_logs

@@ -14,16 +14,16 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger, runtime, task
 from prefect.cache_policies import NO_CACHE
 
-from pipeline import versioning
+from pipeline import sequence as versioning
 from pipeline.config import Config, load_config
-from pipeline.ffmpeg import Progress
-from pipeline.submission import Submission, check_submission
+from pipeline.intake.submission import Submission, check_submission
+from pipeline.media.ffmpeg import Progress
 
 from .logs import keep_library_logs
 
@@ -95,7 +95,7 @@ def render_steps(package_dir: str, out: Path, config: Config, scratch_root: Path
     `out/<asset_id>/`. Scratch and staging live in a temporary folder under `scratch_root`, on
     the same filesystem as `out` so the publish is one rename."""
     logger = get_run_logger()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     submission = check_package(package_dir, config)
     analysis = analyse_audio(submission, config)
     specs, failures = versioning.plan(submission, analysis, config)

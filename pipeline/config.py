@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import ConfigError
+from pipeline.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "default.toml"
@@ -111,7 +111,7 @@ class Layout(_Strict):
     words of stream titles ("Mix", "M&E", "DX"...) are recognised without being listed here."""
 
     @model_validator(mode="after")
-    def _routable(self) -> "Layout":
+    def _routable(self) -> Layout:
         counts = {role: self.channels.count(role) for role in set(self.channels)}
         for left, right in (("mix_l", "mix_r"), ("me_l", "me_r")):
             if counts.get(left, 0) != counts.get(right, 0) or counts.get(left, 0) > 1:

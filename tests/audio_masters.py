@@ -18,7 +18,7 @@ import numpy as np
 import soundfile
 import yaml
 
-from pipeline.ffmpeg import ffmpeg_binary
+from pipeline.media.ffmpeg import ffmpeg_binary
 
 RATE = 48_000
 CENTRE = 10 ** (-3 / 20)
@@ -45,7 +45,7 @@ class Stems:
     def mix(self) -> np.ndarray:
         return self.dialogue_stereo + self.me
 
-    def scaled(self, gain_db: float) -> "Stems":
+    def scaled(self, gain_db: float) -> Stems:
         factor = 10 ** (gain_db / 20)
         return Stems(self.dialogue * factor, self.music * factor, self.effects * factor)
 
@@ -135,8 +135,10 @@ def render_sound(package: Path, out: Path, config):
     """The library's steps up to the render of the clean master and the international version
     (no verification, report or publishing: what the audio tests look at is the sound).
     Returns (outputs: key -> file, failures: key -> reason, analysis)."""
-    from pipeline.submission import check_submission
-    from pipeline.versioning import analyse_audio, plan, render_deliverables
+    from pipeline.audio.analysis import analyse_audio
+    from pipeline.intake.submission import check_submission
+    from pipeline.render.run import render_deliverables
+    from pipeline.sequence import plan
 
     submission = check_submission(package, config)
     analysis = analyse_audio(submission, config)

@@ -153,7 +153,7 @@ def ffmpeg_commands():
     """A callable giving every ffmpeg command the library logged during the test, as argument
     lists read back from the shell-quoted log line. It has a handler of its own on the library's
     logger, since Prefect's logging set-up in this process may filter the root logger's handlers."""
-    logger = logging.getLogger("pipeline.ffmpeg")
+    logger = logging.getLogger("pipeline.media.ffmpeg")
     handler, saved_level = _RecordList(), logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.ffmpeg import ffmpeg_binary
+from pipeline.media.ffmpeg import ffmpeg_binary
 
 # Quotes, newlines, `=`, `;`, `#`, markup, and Cyrillic, Arabic, CJK and emoji.
 AWKWARD_METADATA = {
@@ -75,6 +75,6 @@ def make_package(folder: Path, metadata: dict | None = None, srts: dict[str, str
 def render(package: Path, out: Path, config_file: Path):
     """The library render (no Prefect): the same steps as the flow, faster to start."""
     from pipeline.config import load_config
-    from pipeline.versioning import render_package
+    from pipeline.sequence import render_package
 
     return render_package(package, out, load_config(config_file))

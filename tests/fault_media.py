@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from pipeline.ffmpeg import ffmpeg_binary
+from pipeline.media.ffmpeg import ffmpeg_binary
 
 TITLES = ("Full mix", "M&E")
 # Config for tests that render: fast x264 (correctness, not picture quality, is under test).

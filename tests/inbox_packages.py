@@ -12,7 +12,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from pipeline.ffmpeg import ffmpeg_binary
+from pipeline.media.ffmpeg import ffmpeg_binary
 
 SRT_EN = "1\n00:00:00,400 --> 00:00:01,600\nA short test cue\n\n"
 

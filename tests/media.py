@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from pipeline.ffmpeg import ffmpeg_binary
+from pipeline.media.ffmpeg import ffmpeg_binary
 
 
 def frame_at(path: Path, seconds: float) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 A process counts as ours when it carries the suite's marker in its environment (every process
 the tests start inherits it, and keeps it after its parent dies and it is re-parented) or when
-it descends from the test process. `pipeline.ffmpeg.running_processes()` only knows what this
+it descends from the test process. `pipeline.media.ffmpeg.running_processes()` only knows what this
 process started; these helpers also see what a `versioner` subprocess left behind.
 """
 

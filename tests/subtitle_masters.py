@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from pipeline.ffmpeg import ffmpeg_binary
+from pipeline.media.ffmpeg import ffmpeg_binary
 
 FRAME_RATES = {"25": 25.0, "30000/1001": 30000 / 1001}
 

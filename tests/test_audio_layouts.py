@@ -18,13 +18,23 @@ import numpy as np
 import pytest
 import soundfile
 
+from pipeline.audio.layouts import CENTRE_GAIN, detect_layout, me_source, routing_graph, title_roles
 from pipeline.config import Layout, load_config
 from pipeline.errors import LayoutError
-from pipeline.ffmpeg import ffmpeg_binary
-from pipeline.layouts import CENTRE_GAIN, detect_layout, me_source, routing_graph, title_roles
-from pipeline.probe import AudioInfo, probe
-from pipeline.submission import check_submission
-from tests.audio_masters import RATE, Stems, Stream, columns, make_stems, mono_of, render_sound, write_master, write_package
+from pipeline.intake.submission import check_submission
+from pipeline.media.ffmpeg import ffmpeg_binary
+from pipeline.media.probe import AudioInfo, probe
+from tests.audio_masters import (
+    RATE,
+    Stems,
+    Stream,
+    columns,
+    make_stems,
+    mono_of,
+    render_sound,
+    write_master,
+    write_package,
+)
 from tests.conftest import ROOT
 from tests.media import audio_of, correlation
 

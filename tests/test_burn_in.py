@@ -18,8 +18,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.config import load_config
-from pipeline.render import fonts_dir
-from pipeline.versioning import render_package
+from pipeline.render.commands import fonts_dir
+from pipeline.sequence import render_package
 from tests.subtitle_masters import luma_frames, make_package, srt
 
 pytestmark = pytest.mark.slow

@@ -10,10 +10,10 @@ import av
 import pytest
 
 from pipeline.errors import MetadataError
-from pipeline.metadata import load_descriptive
-from pipeline.probe import probe
+from pipeline.intake.metadata import load_descriptive
+from pipeline.media.probe import probe
+from pipeline.render.tags import metadata_args
 from pipeline.subtitles import iso639_2
-from pipeline.tags import metadata_args
 from tests.delivery_packages import AWKWARD_METADATA, SRT_FILES, make_package, render
 
 pytestmark = pytest.mark.slow

@@ -20,12 +20,14 @@ import threading
 
 import pytest
 
-from pipeline import ffmpeg, lifecycle
 from pipeline.config import load_config
 from pipeline.deliverables import plan_deliverables
 from pipeline.errors import DiskFullError, MediaError
-from pipeline.submission import check_submission
-from pipeline.versioning import estimate_output_bytes, render_package
+from pipeline.intake.submission import check_submission
+from pipeline.media import ffmpeg
+from pipeline.ops import lifecycle
+from pipeline.render.run import estimate_output_bytes
+from pipeline.sequence import render_package
 from tests.conftest import ROOT, VERSIONER
 from tests.fault_media import RENDER_CONFIG, files_under, make_master, make_package, srt_text
 from tests.processes import descendants, kill_leftovers, our_ffmpeg_processes, render_processes, wait_until

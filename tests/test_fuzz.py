@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from pipeline.audio.layouts import detect_layout, dialogue_pan, me_pan, mix_pan
 from pipeline.config import Layout, load_config
 from pipeline.errors import LayoutError
-from pipeline.layouts import detect_layout, dialogue_pan, me_pan, mix_pan
-from pipeline.probe import AudioInfo
+from pipeline.media.probe import AudioInfo
 from tests import fuzz_worker
 from tests.conftest import SAMPLE, run_versioner
 

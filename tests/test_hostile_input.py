@@ -16,11 +16,12 @@ import uuid
 import pytest
 from PIL import Image
 
+from pipeline.audio.analysis import analyse_audio
 from pipeline.config import load_config
 from pipeline.errors import MediaError, MetadataError, PackageError, SubtitleError
-from pipeline.probe import probe
-from pipeline.submission import check_submission
-from pipeline.versioning import analyse_audio, render_package
+from pipeline.intake.submission import check_submission
+from pipeline.media.probe import probe
+from pipeline.sequence import render_package
 from tests.conftest import run_versioner
 from tests.fault_media import RENDER_CONFIG, files_under, make_master, make_package, mentions, srt_text
 from tests.media import frame_at

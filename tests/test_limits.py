@@ -4,18 +4,19 @@ cancelled, the whole ffmpeg process group goes: no ffmpeg outlives its task."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
-from pipeline import ffmpeg
+from pipeline.audio.analysis import analyse_audio
 from pipeline.config import load_config
 from pipeline.errors import FFmpegTimeout, MediaError, MetadataError, SubtitleError
-from pipeline.render import render_timeout
-from pipeline.submission import check_submission
-from pipeline.versioning import analyse_audio, plan, render_deliverables, render_package
+from pipeline.intake.submission import check_submission
+from pipeline.media import ffmpeg
+from pipeline.render.commands import render_timeout
+from pipeline.render.run import render_deliverables
+from pipeline.sequence import plan, render_package
 from tests.conftest import ROOT, run_versioner
 from tests.fault_media import RENDER_CONFIG, make_package, srt_text
 from tests.processes import our_ffmpeg_processes, wait_until

@@ -16,9 +16,9 @@ import pyloudnorm
 import pytest
 from scipy.signal import resample_poly
 
-from pipeline import loudness
+from pipeline.audio import loudness
+from pipeline.audio.loudness import Loudness, corrected_plan, integrated_from_blocks, parse_ebur128, plan_gain
 from pipeline.config import CONFIG_DIR, load_config
-from pipeline.loudness import Loudness, corrected_plan, integrated_from_blocks, parse_ebur128, plan_gain
 from tests.audio_masters import RATE, Stems, Stream, make_stems, render_sound, write_master, write_package
 from tests.media import audio_of
 

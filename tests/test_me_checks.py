@@ -5,7 +5,7 @@ producer understands; the clean master still renders and `versioner render` exit
 First the judgement on signals made here (numpy, no ffmpeg), then masters with each classic
 fault. One goes through `versioner render` end to end (a Prefect run costs tens of seconds on a
 busy machine); the others stop where the verdict is reached, in the plan made before any picture
-is encoded, which is the same reason the CLI prints (pipeline.versioning.plan).
+is encoded, which is the same reason the CLI prints (pipeline.sequence.plan).
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.audio_checks import DIALOGUE, ME, MIX, RunningStats, judge_me, null_test_residuals
+from pipeline.audio.analysis import analyse_audio
+from pipeline.audio.me_checks import DIALOGUE, ME, MIX, RunningStats, judge_me, null_test_residuals
 from pipeline.config import load_config
-from pipeline.submission import check_submission
-from pipeline.versioning import analyse_audio, plan
+from pipeline.intake.submission import check_submission
+from pipeline.sequence import plan
 from tests.audio_masters import CENTRE, Stream, make_stems, write_package
 from tests.conftest import run_versioner
 

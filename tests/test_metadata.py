@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import MetadataError
-from pipeline.metadata import (
+from pipeline.intake.metadata import (
     Descriptive,
     MusicCredit,
     asset_id_is_safe,

@@ -17,8 +17,14 @@ import sys
 import pytest
 
 from tests.conftest import FAST_CONFIG, ROOT, VERSIONER, run_versioner
-from tests.inbox_packages import (delivered_run_id, make_master, make_package, renders_of, visible_entries,
-                                  write_ffmpeg_wrapper)
+from tests.inbox_packages import (
+    delivered_run_id,
+    make_master,
+    make_package,
+    renders_of,
+    visible_entries,
+    write_ffmpeg_wrapper,
+)
 
 LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d (\w+)\s+(.*)$")
 
@@ -164,8 +170,8 @@ def test_two_nights_started_at_once_render_each_package_once(tmp_path, night, ma
 def _claim_when_released(home: str, asset_id: str, barrier, results) -> None:
     import os as _os
 
-    from pipeline import lifecycle
     from pipeline.config import load_config
+    from pipeline.ops import lifecycle
 
     _os.environ["VERSIONER_HOME"] = home
     root = lifecycle.DataRoot.of(load_config())
@@ -177,7 +183,7 @@ def _claim_when_released(home: str, asset_id: str, barrier, results) -> None:
 def test_of_processes_claiming_one_package_at_the_same_instant_exactly_one_wins(tmp_path, master):
     import multiprocessing
 
-    from pipeline import lifecycle
+    from pipeline.ops import lifecycle
 
     home = tmp_path / "home"
     make_package(home / "inbox" / "contested", "contested", master)
@@ -198,8 +204,8 @@ def test_of_processes_claiming_one_package_at_the_same_instant_exactly_one_wins(
 
 
 def test_a_claim_whose_process_died_goes_back_to_the_inbox_and_a_live_one_stays(tmp_path, master, monkeypatch):
-    from pipeline import lifecycle
     from pipeline.config import load_config
+    from pipeline.ops import lifecycle
 
     monkeypatch.setenv("VERSIONER_HOME", str(tmp_path / "home"))
     config = load_config()

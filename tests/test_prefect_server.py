@@ -23,8 +23,14 @@ import httpx
 import pytest
 
 from tests.conftest import FAST_CONFIG, ROOT, VERSIONER
-from tests.inbox_packages import (delivered_run_id, make_master, make_package, renders_of, visible_entries,
-                                  write_ffmpeg_wrapper)
+from tests.inbox_packages import (
+    delivered_run_id,
+    make_master,
+    make_package,
+    renders_of,
+    visible_entries,
+    write_ffmpeg_wrapper,
+)
 
 pytestmark = pytest.mark.slow
 PREFECT = [str(Path(sys.executable).parent / "prefect")]

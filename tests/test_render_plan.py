@@ -17,14 +17,14 @@ from pathlib import Path
 import av
 import pytest
 
-from pipeline import loudness
+from pipeline.audio import loudness
+from pipeline.audio.loudness import GainPlan, Loudness
 from pipeline.config import load_config
 from pipeline.deliverables import DeliverableSpec
-from pipeline.ffmpeg import ffmpeg_binary
-from pipeline.loudness import GainPlan, Loudness
-from pipeline.probe import AudioInfo, VideoInfo
-from pipeline.render import RenderInputs, build_render_command, encoder_threads, picture_copy_blockers
-from pipeline.versioning import render_package
+from pipeline.media.ffmpeg import ffmpeg_binary
+from pipeline.media.probe import AudioInfo, VideoInfo
+from pipeline.render.commands import RenderInputs, build_render_command, encoder_threads, picture_copy_blockers
+from pipeline.sequence import render_package
 
 SPECS = [
     DeliverableSpec("master-clean", "mix", "Full mix", "en", "encode", "clean"),

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.report import THUMBNAIL_WIDTH, contact_sheet_command, thumbnail_times
+from pipeline.delivery.report import THUMBNAIL_WIDTH, contact_sheet_command, thumbnail_times
 from tests.delivery_packages import AWKWARD_METADATA, SRT_FILES, make_package, render
 
 pytestmark = pytest.mark.slow

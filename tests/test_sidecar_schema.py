@@ -16,9 +16,10 @@ import av
 import jsonschema
 import pytest
 
-from pipeline import versioning
 from pipeline.config import load_config
-from pipeline.sidecar_schema import SCHEMA_FILE, SidecarSchemaError, sidecar_problems
+from pipeline.delivery import finish
+from pipeline.delivery.schema import SCHEMA_FILE, SidecarSchemaError, sidecar_problems
+from pipeline.sequence import render_package
 from tests.delivery_packages import AWKWARD_METADATA, make_package, render
 
 pytestmark = pytest.mark.slow
@@ -80,17 +81,17 @@ def test_the_schema_catches_a_broken_sidecar(awkward, break_it, where):
 
 def test_a_sidecar_that_breaks_the_schema_is_never_published(awkward, tmp_path, fast_config, monkeypatch):
     """A schema violation is a pipeline bug; it can only be injected, never caused by a package."""
-    real = versioning.sidecar_document
+    real = finish.sidecar_document
 
     def broken_document(*args, **kwargs):
         document = real(*args, **kwargs)
         document["qc"]["verdict"] = "fine"
         return document
 
-    monkeypatch.setattr(versioning, "sidecar_document", broken_document)
+    monkeypatch.setattr(finish, "sidecar_document", broken_document)
     out = tmp_path / "out"
     with pytest.raises(SidecarSchemaError, match="qc/verdict"):
-        versioning.render_package(awkward[0], out, load_config(fast_config))
+        render_package(awkward[0], out, load_config(fast_config))
     assert not (out / AWKWARD_METADATA["asset_id"]).exists()
 
 

@@ -17,8 +17,8 @@ import webvtt
 
 from pipeline.config import load_config
 from pipeline.deliverables import subtitled
-from pipeline.ffmpeg import ffmpeg_binary
-from pipeline.versioning import render_package
+from pipeline.media.ffmpeg import ffmpeg_binary
+from pipeline.sequence import render_package
 from tests.conftest import run_versioner
 from tests.subtitle_masters import luma_frames, make_package, srt
 
@@ -74,10 +74,10 @@ def test_with_neither_option_the_subtitles_go_out_as_sidecars_only():
 def test_the_render_command_muxes_each_soft_track_into_its_own_version(tmp_path):
     from fractions import Fraction
 
+    from pipeline.audio.loudness import GainPlan, Loudness
     from pipeline.deliverables import DeliverableSpec
-    from pipeline.loudness import GainPlan, Loudness
-    from pipeline.probe import VideoInfo
-    from pipeline.render import RenderInputs, build_copy_command, build_render_command
+    from pipeline.media.probe import VideoInfo
+    from pipeline.render.commands import RenderInputs, build_copy_command, build_render_command
 
     def version(language, picture):
         return DeliverableSpec(f"subtitled-{language}", "mix", "Full mix", "en", picture, "note",

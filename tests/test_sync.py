@@ -6,18 +6,20 @@ news-sample.json); an English SRT moved by 2 s must be reported 2 s off, the ori
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pysrt
 import pytest
 
-from pipeline import sync
+from pipeline.audio.analysis import analyse_audio, check_subtitle_sync
 from pipeline.config import load_config
-from pipeline.subtitles import Cue, SubtitleTrack
-from pipeline.submission import check_submission
-from pipeline.versioning import DeliverableResult, analyse_audio, check_subtitle_sync, deliverable_findings, sidecar_document
+from pipeline.delivery.finish import deliverable_findings
+from pipeline.delivery.results import DeliverableResult
+from pipeline.delivery.sidecar import sidecar_document
+from pipeline.intake.submission import check_submission
+from pipeline.subtitles import Cue, SubtitleTrack, sync
 
 CONFIG = load_config()
 RULES = CONFIG.subtitles.rules
@@ -97,7 +99,7 @@ def test_a_sample_srt_moved_by_two_seconds_gets_a_sync_warning_of_two_seconds(sa
 def test_the_sample_as_delivered_is_in_sync_and_the_estimate_reaches_the_metadata(sample_copy):
     submission = check_submission(sample_copy, CONFIG)
     analysis = analyse_audio(submission, CONFIG)
-    document = sidecar_document(submission, analysis, [], CONFIG, datetime.now(timezone.utc), None)
+    document = sidecar_document(submission, analysis, [], CONFIG, datetime.now(UTC), None)
     entries = {entry["language"]: entry for entry in document["qc"]["subtitle_sync"]}
     assert set(entries) == {"en", "fr"}
     for entry in entries.values():
@@ -121,7 +123,7 @@ def test_where_the_master_has_a_dialogue_stem_the_check_listens_to_it(tmp_path):
     """The sample's full mix and its narration alone as a dialogue stem (mix + D layout)."""
     import subprocess
 
-    from pipeline.ffmpeg import ffmpeg_binary
+    from pipeline.media.ffmpeg import ffmpeg_binary
     from tests.conftest import REFERENCE, SAMPLE
 
     package = tmp_path / "package"

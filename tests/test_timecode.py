@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from pipeline.config import load_config
+from pipeline.intake.submission import check_submission
+from pipeline.sequence import render_package
 from pipeline.subtitles import Cue, NoCueError, SubtitleTrack, programme_offset, timecode_ms
-from pipeline.submission import check_submission
-from pipeline.versioning import render_package
 from tests.subtitle_masters import luma_frames, make_package, srt
 
 TEN_HOURS = 36_000_000

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..config import Config
-from ..errors import DeliverableError
+from pipeline.config import Config
+from pipeline.errors import DeliverableError
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class DeliverableSpec:
 
 def plan_deliverables(submission, config: Config) -> tuple[list[DeliverableSpec], dict[str, str]]:
     """Every deliverable this package should get, and those that cannot be made, with why."""
-    from . import clean_master, international, subtitled
+    from pipeline.deliverables import clean_master, international, subtitled
 
     planners = [clean_master.plan, international.plan, subtitled.plan]
     specs: list[DeliverableSpec] = []

@@ -1,6 +1,6 @@
 """The clean master: the programme's picture conformed to the profile, full mix, nothing burned."""
 
-from . import DeliverableSpec
+from pipeline.deliverables import DeliverableSpec
 
 
 def plan(submission, config) -> list[DeliverableSpec]:

@@ -1,9 +1,9 @@
 """The international version: the clean master's picture (stream copy) with music and effects
 only, so another broadcaster can lay its own narration on top."""
 
-from ..errors import DeliverableError
-from ..layouts import me_source
-from . import DeliverableSpec
+from pipeline.audio.layouts import me_source
+from pipeline.deliverables import DeliverableSpec
+from pipeline.errors import DeliverableError
 
 
 def plan(submission, config) -> list[DeliverableSpec]:

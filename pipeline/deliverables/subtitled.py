@@ -4,7 +4,7 @@
 own: the version then takes the clean master's encoded picture and mix by stream copy, so it
 costs no encode at all."""
 
-from . import DeliverableSpec
+from pipeline.deliverables import DeliverableSpec
 
 
 def _version_note(language: str, burn_in: bool, soft_track: bool) -> str:

@@ -13,8 +13,8 @@ import json
 
 import jsonschema
 
-from .config import CONFIG_DIR
-from .errors import VersionerError
+from pipeline.config import CONFIG_DIR
+from pipeline.errors import VersionerError
 
 SCHEMA_FILE = CONFIG_DIR / "metadata.schema.json"
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy
 
-from .errors import FFmpegError, FFmpegTimeout, ToolError
+from pipeline.errors import FFmpegError, FFmpegTimeout, ToolError
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +329,7 @@ def progress_args() -> list[str]:
 
 
 def stream_pcm(command: list[str], *, channels: int, chunk_frames: int, timeout_s: float,
-               what: str = "ffmpeg") -> Iterator["numpy.ndarray"]:
+               what: str = "ffmpeg") -> Iterator[numpy.ndarray]:
     """Run a command that writes raw float32 PCM to stdout and yield it in chunks of frames.
 
     Memory stays flat however long the input: only one chunk is held at a time."""

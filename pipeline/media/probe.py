@@ -7,6 +7,7 @@ list named `master.mov` never gets the chance to make ffmpeg open other files.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import av
 
-from .errors import MediaError
+from pipeline.errors import MediaError
 
 log = logging.getLogger(__name__)
 
@@ -221,3 +222,15 @@ def _audio_info(stream) -> AudioInfo:
     return AudioInfo(index=stream.index, codec=ctx.name, channels=int(channels),
                      sample_rate=int(ctx.sample_rate or 0), title=str(title).strip(),
                      language=str(tags.get("language", "")))
+
+def sound_digest(path: Path) -> str | None:
+    """sha256 of the packets of a file's first audio stream (None without one): equal digests,
+    the same encoded sound bit for bit. Reads packets only, decodes nothing."""
+    digest = hashlib.sha256()
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return None
+        for packet in container.demux(container.streams.audio[0]):
+            if packet.size:
+                digest.update(bytes(packet))
+    return digest.hexdigest()

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ffmpeg
-from .config import SubtitleRules
-from .layouts import dialogue_pan, mix_pan, routing_graph
-from .subtitles import Finding, SubtitleTrack, format_timecode
+from pipeline.audio.layouts import dialogue_pan, mix_pan, routing_graph
+from pipeline.config import SubtitleRules
+from pipeline.media import ffmpeg
+from pipeline.subtitles import Finding, SubtitleTrack, format_timecode
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import matplotlib
 
-from . import ffmpeg
-from .config import Config, DeliveryProfile
-from .deliverables import DeliverableSpec
-from .layouts import me_pan, merged_audio, mix_pan
-from .loudness import GainPlan
-from .probe import VideoInfo
+from pipeline.audio.layouts import me_pan, merged_audio, mix_pan
+from pipeline.audio.loudness import GainPlan
+from pipeline.config import Config, DeliveryProfile
+from pipeline.deliverables import DeliverableSpec
+from pipeline.media import ffmpeg
+from pipeline.media.probe import VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,13 @@ class RenderInputs:
     master_duration_s: float | None = None
     """The whole master's length: with `start_s` and `duration_s` it tells whether the programme
     is trimmed (a trimmed long-GOP picture cannot be stream-copied). None: unknown, so encoded."""
+
+    @classmethod
+    def of(cls, submission) -> RenderInputs:
+        """The render's view of a checked submission (pipeline.intake.submission.Submission)."""
+        return cls(submission.package.master, submission.media.video, submission.layout.roles,
+                   submission.media.audio, submission.programme.start_s, submission.programme.duration_s,
+                   demuxer=submission.media.container, master_duration_s=submission.media.duration_s)
 
 
 @dataclass

@@ -38,7 +38,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, field_validator, model_validator
 
-from .errors import MetadataError
+from pipeline.errors import MetadataError
 
 METADATA_NAMES = ("metadata.yaml", "metadata.yml", "metadata.json")
 MAX_ASSET_ID_LENGTH = 80

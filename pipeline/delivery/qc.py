@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from .config import LoudnessConfig
+from pipeline.config import LoudnessConfig
 
 Verdict = Literal["pass", "warning", "fail"]
 Severity = Literal["warning", "error"]
@@ -79,7 +79,7 @@ def subtitle_findings(language: str, findings: list) -> list[QCFinding]:
 
 
 def me_findings(me_report) -> list[QCFinding]:
-    """The M&E checks that failed (pipeline.audio_checks.MEReport), each an error."""
+    """The M&E checks that failed (pipeline.audio.me_checks.MEReport), each an error."""
     if me_report is None:
         return []
     return [QCFinding(f"me_checks.{check.name}", "error", check.message, check.measured, check.limit)

@@ -17,9 +17,9 @@ MediaInfo, ExifTool), and the same values go once more under Apple's documented 
 
 from __future__ import annotations
 
-from .deliverables import DeliverableSpec
-from .metadata import Descriptive
-from .subtitles import iso639_2
+from pipeline.deliverables import DeliverableSpec
+from pipeline.intake.metadata import Descriptive
+from pipeline.subtitles import iso639_2
 
 # Apple's QuickTime metadata keys for the fields a player shows; see the module docstring.
 QUICKTIME_KEYS = {

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import PackageError
+from pipeline.errors import PackageError
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import subtitles
-from .config import Config
-from .errors import MediaError, SubtitleError
-from .layouts import ResolvedLayout, detect_layout
-from .metadata import Descriptive, derive_asset_id, load_descriptive
-from .package import Package, find_package
-from .probe import MediaInfo, probe
+from pipeline import subtitles
+from pipeline.audio.layouts import ResolvedLayout, detect_layout
+from pipeline.config import Config
+from pipeline.errors import MediaError, SubtitleError
+from pipeline.intake.metadata import Descriptive, derive_asset_id, load_descriptive
+from pipeline.intake.package import Package, find_package
+from pipeline.media.probe import MediaInfo, probe
 
 log = logging.getLogger(__name__)
 

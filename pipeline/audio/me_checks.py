@@ -32,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ffmpeg
-from .config import AudioChecks
-from .layouts import dialogue_pan, me_source, routing_graph
-from .probe import AudioInfo
+from pipeline.audio.layouts import dialogue_pan, me_source, routing_graph
+from pipeline.config import AudioChecks
+from pipeline.media import ffmpeg
+from pipeline.media.probe import AudioInfo
 
 log = logging.getLogger(__name__)
 

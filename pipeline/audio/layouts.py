@@ -16,9 +16,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .config import Layout
-from .errors import LayoutError
-from .probe import AudioInfo
+from pipeline.config import Layout
+from pipeline.errors import LayoutError
+from pipeline.media.probe import AudioInfo
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import DiskFullError
+from pipeline.errors import DiskFullError
 
 log = logging.getLogger(__name__)
 

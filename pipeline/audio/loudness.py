@@ -38,8 +38,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import ffmpeg
-from .config import LoudnessConfig
+from pipeline.config import LoudnessConfig
+from pipeline.media import ffmpeg
 
 log = logging.getLogger(__name__)
 

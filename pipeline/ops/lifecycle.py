@@ -26,16 +26,16 @@ import socket
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from .config import Config
-from .errors import InputError, SubtitleError, TransientError
-from .package import find_package
-from .publish import sha256_of, write_json
-from .submission import check_submission
-from .subtitles import normalise_language_tag
+from pipeline.config import Config
+from pipeline.delivery.publish import sha256_of, write_json
+from pipeline.errors import InputError, SubtitleError, TransientError
+from pipeline.intake.package import find_package
+from pipeline.intake.submission import check_submission
+from pipeline.subtitles import normalise_language_tag
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ CLAIM_SEPARATOR = "@"  # never in an asset id (lowercase letters, digits, dashes
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class DataRoot:
     path: Path
 
     @classmethod
-    def of(cls, config: Config) -> "DataRoot":
+    def of(cls, config: Config) -> DataRoot:
         """The data root of `config` (VERSIONER_HOME wins), its four folders created."""
         root = cls(config.paths.data_root().absolute())
         for folder in (root.inbox, root.work, root.outbox, root.quarantine):
@@ -93,7 +93,7 @@ class PackageState:
     failures: list[dict] = field(default_factory=list)
 
     @classmethod
-    def read(cls, folder: Path, asset_id: str) -> "PackageState":
+    def read(cls, folder: Path, asset_id: str) -> PackageState:
         path = folder / STATE_FILE
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -102,7 +102,7 @@ class PackageState:
             pass  # dropped into the inbox by hand, not through `versioner submit`
         except (ValueError, TypeError) as error:
             log.warning("%s: %s is unreadable (%s); counting attempts from zero", asset_id, path, error)
-        submitted = datetime.fromtimestamp(folder.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+        submitted = datetime.fromtimestamp(folder.stat().st_mtime, UTC).isoformat(timespec="seconds")
         return cls(asset_id, submitted)
 
     def write(self, folder: Path) -> None:

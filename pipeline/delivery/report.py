@@ -20,15 +20,15 @@ import io
 import logging
 import math
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from . import ffmpeg
-from .config import Config
-from .errors import FFmpegError
-from .publish import write_atomically
+from pipeline.config import Config
+from pipeline.delivery.publish import write_atomically
+from pipeline.errors import FFmpegError
+from pipeline.media import ffmpeg
 
 log = logging.getLogger(__name__)
 
@@ -348,7 +348,7 @@ def _loudness_section(results: list, config: Config) -> str:
 
 
 def _sync_text(analysis, language: str) -> str:
-    """The cue timing against the speech in the sound (pipeline.sync), where it was estimated."""
+    """The cue timing against the speech in the sound (pipeline.subtitles.sync), where it was estimated."""
     for estimate in getattr(analysis, "subtitle_sync", []):
         if estimate.language == language:
             if estimate.offset_s is None:
@@ -403,7 +403,7 @@ def report_html(submission, analysis, results: list, document: dict, config: Con
                 folder: Path, scratch: Path) -> str:
     """The whole page. `folder` holds the delivered files; `scratch` takes the contact sheets."""
     title = document["descriptive"]["title"]
-    made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = [f"<h1>QC report: {_e(title)}</h1>",
             f"<p class='note'>Asset <b>{_e(document['asset_id'])}</b> · made {_e(made)} · "
             f"pipeline {_e(document['provenance']['pipeline_version'])}</p>",

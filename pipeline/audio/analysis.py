@@ -1,0 +1,125 @@
+"""The audio-only passes before the render: loudness of every sound, the one gain (confirmed
+on a trial encode with the delivery's own codec), the M&E checks and the subtitle sync check."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.audio import loudness
+from pipeline.audio import me_checks as audio_checks
+from pipeline.audio.layouts import me_source, routing_graph
+from pipeline.audio.loudness import GainPlan
+from pipeline.audio.me_checks import MEReport
+from pipeline.config import Config
+from pipeline.intake.submission import Submission
+from pipeline.media import ffmpeg
+from pipeline.media.faults import _named_faults
+from pipeline.media.probe import sound_digest
+from pipeline.render.commands import RenderInputs, render_timeout
+from pipeline.subtitles import sync
+
+log = logging.getLogger(__name__)
+
+
+
+@dataclass
+class AudioAnalysis:
+    gain: GainPlan
+    me_report: MEReport | None
+    subtitle_sync: list[sync.SyncEstimate] = field(default_factory=list)
+    """Each language's cue timing against the speech in the sound (pipeline.subtitles.sync)."""
+    encoded_sound: dict[str, Path] = field(default_factory=dict)
+    """"mix" / "me" -> the sound as the accepted loudness trial encoded it: the render copies it
+    into every deliverable instead of encoding the same sound once per deliverable. The files
+    live in a temporary folder removed with this object (or by the render, once used)."""
+    sound_digests: dict[str, str] = field(default_factory=dict)
+    """"mix" / "me" -> sha256 of the audio packets of `encoded_sound`, whose loudness the trial
+    measured (`gain.trial`): an output with the same packets needs no measuring again."""
+
+
+
+
+def analyse_audio(submission: Submission, config: Config) -> AudioAnalysis:
+    """Audio-only passes: the loudness of the mix and the M&E, the gain (and limiter) that bring
+    the mix to target, confirmed on a trial encode of the sound (pipeline/loudness.py), and the
+    M&E checks. The accepted trial's files are the delivery's sound: kept for the render to copy
+    (`AudioAnalysis.encoded_sound`), in a temporary folder that goes with the analysis."""
+    sound_folder = Path(tempfile.mkdtemp(prefix="versioner-sound-"))
+    try:
+        analysis = _analyse_audio(submission, config, sound_folder)
+    except BaseException:
+        shutil.rmtree(sound_folder, ignore_errors=True)
+        raise
+    weakref.finalize(analysis, shutil.rmtree, str(sound_folder), True)
+    return analysis
+
+
+def _analyse_audio(submission: Submission, config: Config, sound_folder: Path) -> AudioAnalysis:
+    inputs = RenderInputs.of(submission)
+    timeout = render_timeout(inputs.duration_s, config)
+    with _named_faults(inputs.master.parent, inputs.master):
+        gain, encoded_sound = _plan_loudness(inputs, config, timeout, sound_folder)
+        report = audio_checks.check_me(inputs.master, inputs.audio_streams, inputs.roles, config.audio_checks,
+                                       timeout_s=timeout, seek_s=inputs.start_s, duration_s=inputs.duration_s,
+                                       demuxer=inputs.demuxer, sample_rate=config.delivery.sample_rate)
+    for check in report.checks if report else []:
+        (log.info if check.passed else log.warning)("%s: M&E check %s: %s", submission.asset_id, check.name, check.message)
+    digests = {label: sound_digest(path) for label, path in encoded_sound.items()}
+    return AudioAnalysis(gain, report, check_subtitle_sync(submission, config), encoded_sound, digests)
+
+
+def _plan_loudness(inputs: RenderInputs, config: Config, timeout: float,
+                   sound_folder: Path) -> tuple[GainPlan, dict[str, Path]]:
+    """The gain plan, and the files of the trial encode that confirmed it (in `sound_folder`;
+    none when no trial ran, or when the plan changed after the last one)."""
+    signals = {"mix": "mix"} | ({"me": "me"} if me_source(inputs.roles) else {})
+    graph = routing_graph(inputs.audio_streams, inputs.roles, signals, config.delivery.sample_rate)
+    command = loudness.measure_signals_command(inputs.master, graph, list(signals), inputs.start_s,
+                                               inputs.duration_s, demuxer=inputs.demuxer)
+    measured = loudness.measure_signals(command, list(signals), timeout)
+    plan = loudness.plan_gain(measured["mix"], config.loudness, measured.get("me"), config.delivery.sample_rate)
+    suffix = ".m4a" if config.delivery.audio_codec == "aac" else ".mov"
+    files = {label: sound_folder / f"{label}{suffix}" for label in signals}
+    tried: list[list[str]] = []  # the gain chain of each trial, in order
+
+    def trial(candidate: GainPlan) -> dict[str, loudness.Loudness]:
+        tried.append(candidate.filters())
+        return _trial_encode(inputs, graph, files, candidate, config, timeout)
+
+    plan = loudness.settle_plan(plan, config.loudness, trial,
+                                lossy_codec=not config.delivery.audio_codec.startswith("pcm"))
+    return plan, files if tried and tried[-1] == plan.filters() else {}
+
+
+def _trial_encode(inputs: RenderInputs, graph: list[str], outputs: dict[str, Path], gain: GainPlan,
+                  config: Config, timeout: float) -> dict[str, loudness.Loudness]:
+    """The planned sound (label -> file) encoded exactly as the render would encode it (audio
+    only), measured."""
+    from pipeline.render.commands import _audio_codec_args  # the render's own codec arguments, so the trial matches it
+
+    command = loudness.trial_command(inputs.master, graph, gain, _audio_codec_args(config.delivery), outputs,
+                                     inputs.start_s, inputs.duration_s, demuxer=inputs.demuxer)
+    ffmpeg.run(command, timeout_s=timeout, what="loudness trial encode")
+    return dict(zip(outputs, loudness.measure_files(list(outputs.values()), timeout_s=timeout)))
+
+
+def check_subtitle_sync(submission: Submission, config: Config) -> list[sync.SyncEstimate]:
+    """An audio-only pass: the speech of the dialogue stem (else the mix) against every
+    language's cues; an offset beyond `subtitles.rules.sync_warning_s` is a warning."""
+    inputs = RenderInputs.of(submission)
+    listen_to = sync.speech_source(inputs.roles, inputs.audio_streams, config.delivery.sample_rate)
+    if not submission.subtitles or listen_to is None:
+        return []
+    graph, label, source = listen_to
+    command = sync.speech_command(inputs.master, graph, label, inputs.start_s, inputs.duration_s,
+                                  demuxer=inputs.demuxer)
+    with _named_faults(inputs.master.parent, inputs.master):
+        speech = sync.measure_speech(command, source, render_timeout(inputs.duration_s, config))
+    return sync.check_sync(submission.subtitles, speech, config.subtitles.rules, submission.asset_id)
+
+

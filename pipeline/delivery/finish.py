@@ -1,0 +1,66 @@
+"""Findings per deliverable, sidecars, checksums, and the one rename that makes the delivery visible."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from pipeline.audio.analysis import AudioAnalysis
+from pipeline.config import Config
+from pipeline.delivery import ebucore, qc, report
+from pipeline.delivery import schema as sidecar_schema
+from pipeline.delivery.publish import publish_folder, write_checksums, write_json
+from pipeline.delivery.results import DeliverableResult, RenderReport
+from pipeline.delivery.sidecar import sidecar_document, write_subtitle_sidecars
+from pipeline.errors import DeliverableError
+from pipeline.intake.submission import Submission
+from pipeline.media.faults import _disk_full_as_error
+
+log = logging.getLogger(__name__)
+
+
+
+def deliverable_findings(submission: Submission, analysis: AudioAnalysis, result: DeliverableResult,
+                         config: Config) -> list[qc.QCFinding]:
+    """What a technician must look at for one deliverable (pipeline.delivery.qc explains the severities)."""
+    findings = []
+    if result.state != "delivered":
+        findings.append(qc.QCFinding("delivery", "error", f"not delivered: {result.reason}"))
+    if result.key == "international":
+        findings += qc.me_findings(analysis.me_report)
+    if result.key.startswith("subtitled-"):
+        sync_findings = [estimate.finding for estimate in analysis.subtitle_sync if estimate.finding]
+        findings += qc.subtitle_findings(result.key.removeprefix("subtitled-"),
+                                         submission.subtitle_findings + sync_findings)
+    if result.state == "delivered":
+        findings += qc.loudness_findings(result.technical, result.loudness, config.loudness)
+    return findings
+
+
+@_disk_full_as_error
+def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: Path, config: Config,
+                    started: datetime, run_id: str | None) -> RenderReport:
+    """Sidecars, checksums, and the one rename that makes the delivery visible."""
+    for result in results:
+        if result.state == "delivered" and not (deliver_dir / result.file).exists():
+            raise DeliverableError(result.key, "output vanished before publishing")
+        if result.state != "delivered" and result.file:
+            (deliver_dir / result.file).unlink(missing_ok=True)  # only verified files are published
+            result.file = None
+    write_subtitle_sidecars(submission, deliver_dir)
+    for result in results:
+        result.qc = [finding.to_dict() for finding in deliverable_findings(submission, analysis, result, config)]
+    document = sidecar_document(submission, analysis, results, config, started, run_id)
+    sidecar_schema.validate_sidecar(document)  # a violation is a bug: raise before anything is published
+    metadata_file = deliver_dir / f"{submission.asset_id}_metadata.json"
+    write_json(metadata_file, document)
+    ebucore.write_ebucore(deliver_dir / ebucore.filename(submission.asset_id), document)
+    report.write_report(deliver_dir / report.filename(submission.asset_id), submission, analysis, results,
+                        document, config)
+    write_checksums(deliver_dir)
+    folder = publish_folder(deliver_dir, out_dir / submission.asset_id)
+    for result in results:
+        if result.state != "delivered":
+            log.error("%s: %s not delivered: %s", submission.asset_id, result.key, result.reason)
+    return RenderReport(submission.asset_id, folder, results, folder / metadata_file.name)

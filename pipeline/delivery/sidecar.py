@@ -1,0 +1,79 @@
+"""The metadata sidecar document and the subtitle sidecars of a delivery."""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipeline import __version__, subtitles
+from pipeline.audio.analysis import AudioAnalysis
+from pipeline.config import Config
+from pipeline.delivery import ebucore, qc, report
+from pipeline.delivery.publish import sha256_of
+from pipeline.delivery.results import DeliverableResult
+from pipeline.intake.submission import Submission
+from pipeline.media import ffmpeg
+
+log = logging.getLogger(__name__)
+
+
+
+def write_subtitle_sidecars(submission: Submission, deliver_dir: Path) -> list[str]:
+    written = []
+    for language, track in sorted(submission.subtitles.items()):
+        for suffix, writer in ((".srt", subtitles.write_srt), (".vtt", subtitles.write_vtt)):
+            path = deliver_dir / f"{submission.asset_id}.{language}{suffix}"
+            writer(track, path)
+            written.append(path.name)
+    return written
+
+
+def sidecar_document(submission: Submission, analysis: AudioAnalysis, results: list[DeliverableResult],
+                     config: Config, started: datetime, run_id: str | None) -> dict:
+    source_sha256 = sha256_of(submission.package.master)  # once: a master can be tens of GB
+    deliverables = [_finite(result.to_dict()) for result in results]
+    return _finite({
+        "asset_id": submission.asset_id,
+        "descriptive": submission.descriptive.to_json_dict(),
+        "source": {"master": submission.package.master.name, "sha256": source_sha256,
+                   "technical": submission.media.to_dict() | {"path": submission.package.master.name},
+                   "audio_layout": {"name": submission.layout.name, "detected_by": submission.layout.how,
+                                    "channels": submission.layout.roles},
+                   "programme": {"start_s": submission.programme.start_s,
+                                 "duration_s": submission.programme.duration_s}},
+        "deliverables": deliverables,
+        "qc": {"verdict": qc.verdict_of(deliverables),
+               "loudness": {"standard": config.loudness.standard, "target_lufs": config.loudness.target_lufs,
+                            "tolerance_lu": config.loudness.tolerance_lu,
+                            "true_peak_dbtp": config.loudness.true_peak_dbtp,
+                            "source": analysis.gain.measured.to_dict(),
+                            "gain_db": analysis.gain.gain_db, "limiter": analysis.gain.limit},
+               "me_checks": analysis.me_report.to_dict() if analysis.me_report else None,
+               "subtitles": [finding.to_dict() for finding in submission.subtitle_findings],
+               "subtitle_sync": [estimate.to_dict() for estimate in analysis.subtitle_sync]},
+        "sidecars": {"subtitles": sorted(submission.subtitles),
+                     "qc_report": report.filename(submission.asset_id),
+                     "ebucore": ebucore.filename(submission.asset_id)},
+        "provenance": {"source_sha256": source_sha256, "config_hash": config.digest(),
+                       # names only: the folders of the machine that rendered are nobody's business
+                       "config_files": [Path(source).name for source in config.source],
+                       "pipeline_version": __version__,
+                       "ffmpeg_version": ffmpeg.capabilities().version, "flow_run_id": run_id,
+                       "started": started.isoformat(), "finished": datetime.now(UTC).isoformat()},
+    })
+
+
+def _finite(data):
+    """`data` with -inf / nan (the loudness of silence) as null: JSON has no infinity, and
+    `json.dumps` would write `-Infinity`, which strict readers (a browser's JSON.parse) refuse."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(value) for value in data]
+    return data
+
+

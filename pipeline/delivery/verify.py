@@ -1,0 +1,76 @@
+"""Every finished output read back: its streams, its duration, its loudness, its technical facts."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pipeline.audio import loudness
+from pipeline.audio.analysis import AudioAnalysis
+from pipeline.config import Config
+from pipeline.delivery.publish import sha256_of
+from pipeline.delivery.results import DeliverableResult
+from pipeline.intake.submission import Submission
+from pipeline.media.probe import MediaInfo, probe, sound_digest
+from pipeline.render.commands import render_timeout
+from pipeline.render.tags import AUDIO_ROLES
+
+log = logging.getLogger(__name__)
+
+
+
+def verify_outputs(submission: Submission, outputs: dict[str, Path], config: Config,
+                   analysis: AudioAnalysis | None = None) -> list[DeliverableResult]:
+    """Read every finished output back. Their loudness: where an output's sound is, packet for
+    packet, what the loudness trial encoded and measured (the render copies it in), that
+    measurement; the others measured in one audio-only ffmpeg run (not one per file)."""
+    known = _known_loudness(outputs, analysis)
+    unknown = {key: path for key, path in outputs.items() if key not in known}
+    timeout = render_timeout(submission.programme.duration_s, config)
+    if unknown:
+        known |= dict(zip(unknown, loudness.measure_files(list(unknown.values()), timeout_s=timeout)))
+    return [verify_output(submission, key, path, config, measured=known[key]) for key, path in outputs.items()]
+
+
+def _known_loudness(outputs: dict[str, Path], analysis: AudioAnalysis | None) -> dict[str, loudness.Loudness]:
+    if analysis is None or not analysis.sound_digests:
+        return {}
+    by_digest = {digest: analysis.gain.trial[label] for label, digest in analysis.sound_digests.items()
+                 if label in analysis.gain.trial}
+    digests = {key: sound_digest(path) for key, path in outputs.items()}
+    return {key: by_digest[digest] for key, digest in digests.items() if digest in by_digest}
+
+
+
+def verify_output(submission: Submission, key: str, path: Path, config: Config,
+                  measured: loudness.Loudness | None = None) -> DeliverableResult:
+    """Read a finished output back: it must have its streams and the programme's duration.
+    `measured`: its loudness when already measured (`verify_outputs`)."""
+    info = probe(path)
+    frame = submission.media.video.frame_s
+    problems = []
+    if info.video is None or not info.audio:
+        problems.append("missing its video or audio stream")
+    if abs(info.duration_s - submission.programme.duration_s) > frame * 1.5:
+        problems.append(f"lasts {info.duration_s:.3f} s instead of {submission.programme.duration_s:.3f} s")
+    if measured is None:
+        measured = loudness.measure_file(path, timeout_s=render_timeout(info.duration_s, config))
+    technical = technical_facts(path, info)
+    state, reason = ("failed", "; ".join(problems)) if problems else ("delivered", None)
+    return DeliverableResult(key, state, path.name, reason, technical, measured.to_dict(),
+                             short_term=measured.short_term)
+
+
+CHANNEL_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
+
+
+def technical_facts(path: Path, info: MediaInfo) -> dict:
+    """What an output is, read back from the file itself, for the sidecar and the QC report."""
+    audio = [stream.__dict__ | {"channel_layout": CHANNEL_LAYOUTS.get(stream.channels, f"{stream.channels} channels"),
+                                "roles": AUDIO_ROLES.get(stream.title, [])}
+             for stream in info.audio]
+    return {"container": path.suffix.lstrip("."), "format": info.container, "size_bytes": path.stat().st_size,
+            "duration_s": round(info.duration_s, 3), "sha256": sha256_of(path),
+            "video": info.to_dict()["video"], "audio": audio, "subtitle_streams": info.subtitle_streams}
+
+

@@ -1,0 +1,1 @@
+"""What comes in: the package folder, its descriptive metadata, and the checks of a submission."""

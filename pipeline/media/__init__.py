@@ -1,0 +1,1 @@
+"""Running ffmpeg and reading media: the one process runner, the probe, timecode, fault naming."""

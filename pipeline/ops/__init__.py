@@ -1,0 +1,1 @@
+"""Operations: the lifecycle of a package on disk (inbox, work, outbox, quarantine)."""

@@ -1,0 +1,2 @@
+"""The render: pure ffmpeg command builders, the metadata embedded in every file, and the
+render step that runs them."""

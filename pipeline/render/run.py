@@ -1,0 +1,136 @@
+"""The render step: the one ffmpeg run for every encoded picture, then the stream-copy
+deliverables, into the staging folder."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from pipeline import subtitles
+from pipeline.audio.analysis import AudioAnalysis
+from pipeline.config import Config
+from pipeline.deliverables import DeliverableSpec
+from pipeline.delivery import report
+from pipeline.delivery.publish import ensure_free_space
+from pipeline.intake.submission import Submission
+from pipeline.media import ffmpeg
+from pipeline.media.faults import _disk_full_as_error, _named_faults
+from pipeline.media.ffmpeg import Progress
+from pipeline.render.commands import (
+    RenderInputs,
+    build_copy_command,
+    build_render_command,
+    picture_copy_blockers,
+    prepare_work_dir,
+    render_timeout,
+)
+from pipeline.render.tags import audio_stream_tags, container_tags, metadata_args, subtitle_stream_tags
+
+log = logging.getLogger(__name__)
+
+
+
+# Bits per pixel of an encoded picture, on the high side, for the free-space estimate.
+_BITS_PER_PIXEL = {"libx264": 0.3, "prores_ks": 4.0}
+
+
+def estimate_output_bytes(submission: Submission, specs: list[DeliverableSpec], config: Config) -> int:
+    """About how much a render writes: each media deliverable at a generous bit rate for its
+    codec and size, plus the M&E audio kept in the work dir until the international mux."""
+    profile = config.delivery
+    width, height = _delivery_size(submission, config)
+    picture = width * height * submission.fps * _BITS_PER_PIXEL.get(profile.video_codec, 4.0) / 8
+    audio = profile.sample_rate * 2 * 3 if profile.audio_codec.startswith("pcm") else 48_000
+    per_second = len(specs) * (picture + audio) + audio
+    return int(per_second * submission.programme.duration_s)
+
+
+
+def _metadata_for(submission: Submission, spec: DeliverableSpec) -> list[str]:
+    tags = container_tags(submission.descriptive, submission.asset_id, spec)
+    return metadata_args(tags, audio_stream_tags(spec), subtitle_stream_tags(spec))
+
+
+@_disk_full_as_error
+def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: list[DeliverableSpec],
+                        work_dir: Path, deliver_dir: Path, config: Config,
+                        on_progress: Callable[[Progress], None] | None = None) -> dict[str, Path]:
+    """The one ffmpeg run for every encoded picture, then the stream-copy deliverables."""
+    # ffmpeg runs inside the work dir (plain relative names in the filter graph): every other
+    # path it is given must be absolute, or an `--out` relative to the caller lands nowhere.
+    work_dir, deliver_dir = Path(work_dir).absolute(), Path(deliver_dir).absolute()
+    ensure_free_space(deliver_dir, estimate_output_bytes(submission, specs, config) + config.limits.min_free_bytes)
+    prepare_work_dir(work_dir)
+    soft_tracks = _write_subtitle_scripts(submission, specs, work_dir, config)
+    metadata = {spec.key: _metadata_for(submission, spec) for spec in specs}
+    encoded_sound = {label: path for label, path in analysis.encoded_sound.items() if path.exists()}
+    render_plan = build_render_command(RenderInputs.of(submission), specs, analysis.gain, config, deliver_dir,
+                                       submission.asset_id, metadata, subtitle_files=soft_tracks,
+                                       keyframes=_contact_sheet_times(submission, specs),
+                                       encoded_sound=encoded_sound)
+    if config.delivery.allow_stream_copy:
+        blockers = picture_copy_blockers(RenderInputs.of(submission), config.delivery)
+        log.info("%s: master's picture %s", submission.asset_id,
+                 "stream-copied (it meets the delivery profile)" if not blockers
+                 else "encoded: " + "; ".join(blockers))
+    with _named_faults(deliver_dir, submission.package.master):
+        ffmpeg.run(render_plan.command, timeout_s=render_timeout(submission.programme.duration_s, config),
+                   total_s=submission.programme.duration_s, on_progress=on_progress, cwd=work_dir, what="render")
+    outputs = dict(render_plan.outputs)
+    for spec in specs:
+        if spec.picture == "copy-clean" and spec.key not in outputs:  # else copied from the master
+            path = deliver_dir / spec.filename(submission.asset_id, config.delivery.container)
+            sound = render_plan.me_audio if spec.audio == "me" else outputs["master-clean"]
+            command = build_copy_command(outputs["master-clean"], sound, path, metadata[spec.key],
+                                         subtitle_source=soft_tracks.get(spec.subtitle_language)
+                                         if spec.soft_subtitles else None)
+            with _named_faults(deliver_dir):
+                ffmpeg.run(command, timeout_s=render_timeout(submission.programme.duration_s, config) / 4,
+                           what=f"{spec.key} mux")
+            outputs[spec.key] = path
+    for used in [render_plan.me_audio, *encoded_sound.values()]:
+        if used is not None:
+            used.unlink(missing_ok=True)
+    return outputs
+
+
+def _contact_sheet_times(submission: Submission, specs: list[DeliverableSpec]) -> dict[str, list[float]]:
+    """Where the QC report will cut each deliverable's frames (pipeline.delivery.report), for the render to
+    make them keyframes: cutting a frame then decodes that frame, not everything since the
+    keyframe before (up to 10 s of picture at x264's default keyint). Without this, the report's
+    frames cost a tenth of the render's CPU on a 1080p minute."""
+    times = {}
+    for spec in specs:
+        track = submission.subtitles.get(spec.key.removeprefix("subtitled-")) if spec.subtitle_language else None
+        cues = [(cue.start_ms + cue.end_ms) / 2000 for cue in track.cues] if track else []
+        times[spec.key] = report.thumbnail_times(submission.programme.duration_s, cues)
+    return times
+
+
+def _write_subtitle_scripts(submission: Submission, specs: list[DeliverableSpec], work_dir: Path,
+                            config: Config) -> dict[str, Path]:
+    """The ASS script of each burned language, and the SRT of each soft subtitle track (the
+    frame-snapped cues in programme time), in the work dir. Returns language -> SRT file."""
+    soft_tracks: dict[str, Path] = {}
+    for spec in specs:
+        if spec.subtitle_language is None:
+            continue
+        track = submission.subtitles[spec.subtitle_language]
+        if spec.picture == "burn":
+            size = _delivery_size(submission, config)
+            subtitles.write_ass(track, work_dir / f"subtitles-{spec.subtitle_language}.ass",
+                                config.subtitles.style, size[0], size[1], config.subtitles.rules.max_lines)
+        if spec.soft_subtitles:
+            soft_tracks[spec.subtitle_language] = work_dir / f"subtitles-{spec.subtitle_language}.srt"
+            subtitles.write_srt(track, soft_tracks[spec.subtitle_language])
+    return soft_tracks
+
+
+def _delivery_size(submission: Submission, config: Config) -> tuple[int, int]:
+    from pipeline.render.commands import scaled_size
+
+    video = submission.media.video
+    return scaled_size(video, config.delivery) or (video.width, video.height)
+
+

@@ -1,0 +1,335 @@
+"""Reading untrusted subtitle files: bytes to text (BOMs, code pages), text to cues."""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pysrt
+from charset_normalizer import from_bytes
+
+from pipeline.errors import SubtitleError
+from pipeline.subtitles.model import Cue, NoCueError, SubtitleTrack, format_timecode
+
+logger = logging.getLogger(__name__)
+
+Severity = Literal["warning", "error"]
+
+# --------------------------------------------------------------------------------------------
+# Reading: bytes -> text
+
+_BOMS = (
+    # UTF-32 first: its little-endian mark begins with the UTF-16 one.
+    (codecs.BOM_UTF32_LE, "utf-32-le", "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8", "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "utf-16-be"),
+)
+
+# The "ANSI" code page a Windows subtitle editor saves in for a language. Short subtitle files
+# give charset detectors too little text to tell these pages apart (a French file comes back as
+# Windows-1250, a Polish one as nothing at all), so the language the file is declared to be in
+# decides; detection is used only for languages without an entry here.
+_WINDOWS_CODE_PAGE = {
+    **dict.fromkeys(("en", "fr", "de", "es", "it", "pt", "nl", "sv", "no", "nb", "nn", "da",
+                     "fi", "is", "ga", "ca", "eu", "gl", "af", "sw", "id", "ms"), "windows-1252"),
+    **dict.fromkeys(("cs", "pl", "sk", "sl", "hu", "hr", "bs", "ro", "sq"), "windows-1250"),
+    **dict.fromkeys(("ru", "uk", "bg", "mk", "be"), "windows-1251"),
+    "el": "windows-1253", "tr": "windows-1254", "he": "windows-1255",
+    **dict.fromkeys(("ar", "fa", "ur"), "windows-1256"),
+    **dict.fromkeys(("et", "lv", "lt"), "windows-1257"),
+    "vi": "windows-1258",
+}
+_DETECTABLE_CODE_PAGES = ("cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1257")
+_MAX_CONTROL_SHARE = 0.1
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    try:
+        if not path.exists():
+            raise SubtitleError(path, "does not exist", "check the package's file names")
+        if not path.is_file():
+            raise SubtitleError(path, "is not a regular file",
+                                "submit the subtitles as a plain .srt file")
+        size = path.stat().st_size
+        if size <= max_bytes:
+            with path.open("rb") as handle:
+                raw = handle.read(max_bytes + 1)
+            size = len(raw)
+    except OSError as error:
+        raise SubtitleError(path, f"cannot be read: {error.strerror}",
+                            "check that the file exists and is readable") from None
+    if size > max_bytes:
+        raise SubtitleError(path, f"is {size} bytes, over the limit of {max_bytes} bytes",
+                            "split or check it is really an SRT file")
+    return raw
+
+
+def _decode(path: Path, raw: bytes, language: str) -> tuple[str, str]:
+    """The file's text and the encoding it was read in: BOM, then UTF-8, then a Windows page."""
+    for bom, encoding, label in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw[len(bom):].decode(encoding), label
+            except UnicodeDecodeError as error:
+                bad_byte = error.start + len(bom)
+                problem = (f"starts with a {encoding} byte-order mark but byte {bad_byte} "
+                           f"is not valid {encoding}")
+                raise SubtitleError(path, problem, "save it again as UTF-8") from None
+    if b"\x00" in raw:
+        raise SubtitleError(path, "contains NUL bytes: it is a binary file, or UTF-16 without a "
+                            "byte-order mark", "export the subtitles again as SRT in UTF-8")
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    for encoding in (_legacy_code_page(raw, language), "windows-1252"):
+        try:
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    # Latin-1 maps every byte; it is what is left when Windows-1252 has no character for a byte.
+    return raw.decode("latin-1"), "latin-1"
+
+
+def _legacy_code_page(raw: bytes, language: str) -> str:
+    subtags = language.lower().split("-")
+    if subtags[0] == "sr":
+        # Serbian is written in both scripts; the script subtag says which, else the letters do.
+        if "latn" in subtags[1:]:
+            return "windows-1250"
+        if "cyrl" in subtags[1:] or _mostly_cyrillic(raw.decode("cp1251", errors="replace")):
+            return "windows-1251"
+        return "windows-1250"
+    if subtags[0] in _WINDOWS_CODE_PAGE:
+        return _WINDOWS_CODE_PAGE[subtags[0]]
+    return _detect_code_page(raw)
+
+
+def _mostly_cyrillic(text: str) -> bool:
+    letters = [ch for ch in text if ch.isalpha()]
+    cyrillic = sum(1 for ch in letters if "\u0400" <= ch <= "\u04ff")
+    return cyrillic * 2 > len(letters)
+
+
+def _detect_code_page(raw: bytes) -> str:
+    matches = list(from_bytes(raw, cp_isolation=list(_DETECTABLE_CODE_PAGES)))
+    if not matches:
+        return "windows-1252"
+    least_chaos = min(match.chaos for match in matches)
+    # On a tie Windows-1252 wins: it is the page the design promises to read.
+    tied = [match.encoding for match in matches if match.chaos <= least_chaos]
+    encoding = "cp1252" if "cp1252" in tied else tied[0]
+    return encoding.replace("cp", "windows-")
+
+
+def _refuse_binary(path: Path, text: str) -> None:
+    if "\x00" in text:
+        raise SubtitleError(path, "contains NUL characters: it is not a text file",
+                            "export the subtitles as SRT (SubRip text)")
+    controls = sum(1 for ch in text if _is_control(ch) and ch not in "\t\n\r")
+    if text and controls / len(text) > _MAX_CONTROL_SHARE:
+        share = round(100 * controls / len(text))
+        raise SubtitleError(path, f"is not a text file ({share}% of it is control characters)",
+                            "export the subtitles as SRT (SubRip text)")
+
+
+def _is_control(ch: str) -> bool:
+    return ch < " " or "\x7f" <= ch <= "\x9f"
+
+
+# --------------------------------------------------------------------------------------------
+# Reading: text -> cues
+
+_TIMING_LINE = re.compile(
+    r"(\d{1,3}):([0-5]\d):([0-5]\d)([,.])(\d{3})[ \t]*-->[ \t]*"
+    r"(\d{1,3}):([0-5]\d):([0-5]\d)([,.])(\d{3})(?:[ \t].*)?",
+    re.ASCII,
+)
+_CUE_NUMBER = re.compile(r"[0-9]{1,9}")
+# Control characters a stray editor left (DOS end-of-file marks, form feeds, a BOM in the
+# middle of two joined files) go; tabs and Unicode line/paragraph separators become spaces, so
+# that every tool (pysrt splits on them) sees the same lines we number.
+_LINE_CLEANUP = {
+    **{code: None for code in (*range(0x00, 0x20), *range(0x7F, 0xA0))},
+    0x09: " ", 0x2028: " ", 0x2029: " ", 0xFEFF: None,
+}
+
+
+@dataclass(frozen=True)
+class _Timing:
+    line_no: int
+    start_ms: int
+    end_ms: int
+    srt_line: str
+    """The timing as SRT spells it (comma before milliseconds, no position suffix)."""
+    used_dot: bool
+
+
+@dataclass(frozen=True)
+class _CueBlock:
+    timing: _Timing
+    number: int | None
+    text_lines: tuple[str, ...]
+
+
+def _clean_lines(text: str) -> tuple[list[str], bool]:
+    """The text split at CRLF, CR or LF, each line cleaned; and whether cleaning changed any."""
+    raw_lines = re.split(r"\r\n|\r|\n", text)
+    lines = [line.translate(_LINE_CLEANUP).rstrip() for line in raw_lines]
+    changed = any(line.translate(_LINE_CLEANUP) != line for line in raw_lines)
+    return lines, changed
+
+
+def _find_timings(path: Path, lines: list[str], max_cues: int) -> list[tuple[int, _Timing]]:
+    positions = [at for at, line in enumerate(lines) if "-->" in line]
+    if not positions:
+        raise SubtitleError(path, "is not an SRT file: no cue timing line such as "
+                            "'00:00:01,000 --> 00:00:03,500' was found",
+                            "export the subtitles as SRT (SubRip)")
+    if len(positions) > max_cues:
+        raise SubtitleError(path, f"has {len(positions)} cues, over the limit of {max_cues}",
+                            "split it or check it is really one programme's subtitles")
+    return [(at, _parse_timing(path, at + 1, lines[at])) for at in positions]
+
+
+def _parse_timing(path: Path, line_no: int, line: str) -> _Timing:
+    match = _TIMING_LINE.fullmatch(line.strip())
+    if match is None:
+        shown = line.strip()[:80]
+        raise SubtitleError(path, f"this timing line cannot be read: '{shown}'",
+                            "write it as HH:MM:SS,mmm --> HH:MM:SS,mmm, "
+                            "e.g. 00:01:02,500 --> 00:01:05,000", line=line_no)
+    parts = match.groups()
+    start_ms = _to_ms(parts[0:3], parts[4])
+    end_ms = _to_ms(parts[5:8], parts[9])
+    if end_ms < start_ms:
+        raise SubtitleError(path, f"the cue ends ({format_timecode(end_ms)}) before it starts "
+                            f"({format_timecode(start_ms)})", "correct the cue's end time",
+                            line=line_no)
+    srt_line = f"{':'.join(parts[0:3])},{parts[4]} --> {':'.join(parts[5:8])},{parts[9]}"
+    return _Timing(line_no, start_ms, end_ms, srt_line, "." in (parts[3], parts[8]))
+
+
+def _to_ms(hms: tuple[str, ...], millis: str) -> int:
+    hours, minutes, seconds = (int(part) for part in hms)
+    return ((hours * 60 + minutes) * 60 + seconds) * 1000 + int(millis)
+
+
+def _number_line(lines: list[str], timing_at: int, previous_timing_at: int | None) -> int | None:
+    """Where the cue number of the timing line at `timing_at` is, if it has one.
+
+    It is the last non-blank line before the timing line, when made of digits. Right after the
+    previous timing line, though, a line of digits is that cue's text ("1995"), not a number.
+    """
+    floor = 0 if previous_timing_at is None else previous_timing_at + 2
+    at = timing_at - 1
+    while at >= floor and not lines[at]:
+        at -= 1
+    if at >= floor and _CUE_NUMBER.fullmatch(lines[at].strip()):
+        return at
+    return None
+
+
+def _cue_blocks(lines: list[str],
+                timings: list[tuple[int, _Timing]]) -> tuple[list[_CueBlock], int]:
+    """The cues, each with its number and text; and how many lines came before the first cue.
+
+    Blank lines do not delimit cues here (files miss them or double them); timing lines do.
+    """
+    positions = [at for at, _ in timings]
+    number_lines = [_number_line(lines, at, positions[k - 1] if k else None)
+                    for k, at in enumerate(positions)]
+    blocks = []
+    for k, (at, timing) in enumerate(timings):
+        if k + 1 < len(timings):
+            text_end = number_lines[k + 1] if number_lines[k + 1] is not None else positions[k + 1]
+        else:
+            text_end = len(lines)
+        text = tuple(line for line in lines[at + 1:text_end] if line)
+        number_at = number_lines[k]
+        number = int(lines[number_at]) if number_at is not None else None
+        blocks.append(_CueBlock(timing, number, text))
+    first = number_lines[0] if number_lines[0] is not None else positions[0]
+    leading = sum(1 for line in lines[:first] if line)
+    return blocks, leading
+
+
+def _parse_with_pysrt(path: Path, blocks: list[_CueBlock]) -> list[pysrt.SubRipItem]:
+    """pysrt parses the cues; we check it read every cue we saw, at the times we saw.
+
+    pysrt skips what it cannot read without a word, so a damaged file could otherwise be read
+    half-way and burned in with cues missing.
+    """
+    source = "".join(
+        f"{n}\n{block.timing.srt_line}\n" + "".join(f"{line}\n" for line in block.text_lines) + "\n"
+        for n, block in enumerate(blocks, 1))
+    try:
+        items = list(pysrt.SubRipFile.from_string(
+            source, error_handling=pysrt.SubRipFile.ERROR_RAISE))
+    except pysrt.Error as error:
+        raise SubtitleError(path, f"cannot be parsed as SRT ({type(error).__name__})",
+                            "export the subtitles as SRT (SubRip) again") from None
+    if len(items) != len(blocks):
+        raise SubtitleError(path, f"has {len(blocks)} timing lines but only {len(items)} cues "
+                            "could be read", "export the subtitles as SRT (SubRip) again")
+    for item, block in zip(items, blocks):
+        if (item.start.ordinal, item.end.ordinal) != (block.timing.start_ms, block.timing.end_ms):
+            raise SubtitleError(path, "this cue's timing was read two different ways",
+                                "write it as HH:MM:SS,mmm --> HH:MM:SS,mmm",
+                                line=block.timing.line_no)
+    return items
+
+
+def _numbered_cues(blocks: list[_CueBlock],
+                   items: list[pysrt.SubRipItem]) -> tuple[list[Cue], list[str]]:
+    """The cues sorted by start time (then end, then file order) and numbered 1..n."""
+    order = sorted(range(len(items)),
+                   key=lambda k: (items[k].start.ordinal, items[k].end.ordinal, k))
+    cues = [Cue(n, items[k].start.ordinal, items[k].end.ordinal, items[k].text)
+            for n, k in enumerate(order, 1)]
+    notes = []
+    if order != sorted(order):
+        notes.append("sorted cues by start time")
+    if [blocks[k].number for k in order] != list(range(1, len(order) + 1)):
+        notes.append(f"renumbered cues 1 to {len(order)} "
+                     "(numbers were missing, repeated or out of order)")
+    if any(block.timing.used_dot for block in blocks):
+        notes.append("read '.' before milliseconds as ','")
+    return cues, notes
+
+
+def read_srt(path: str | Path, language: str, max_bytes: int, max_cues: int) -> SubtitleTrack:
+    """Read an untrusted SRT file into a track, or raise SubtitleError naming the file and line.
+
+    Accepts UTF-8 (with or without BOM), UTF-16 with BOM, Windows code pages (Windows-1252 and
+    Latin-1 for western languages); CRLF or LF; missing or doubled blank lines; missing or
+    disordered cue numbers; '.' before milliseconds. Styling tags are kept.
+    """
+    path = Path(path)
+    raw = _read_bytes(path, max_bytes)
+    text, encoding = _decode(path, raw, language)
+    _refuse_binary(path, text)
+    if not text.replace("\ufeff", "").strip():
+        raise NoCueError(path, "is empty: it has no cue",
+                         "export the subtitles again, or leave the file out of the package")
+    lines, cleaned = _clean_lines(text)
+    timings = _find_timings(path, lines, max_cues)
+    blocks, leading = _cue_blocks(lines, timings)
+    cues, notes = _numbered_cues(blocks, _parse_with_pysrt(path, blocks))
+    if encoding != "utf-8":
+        notes.insert(0, f"detected encoding {encoding}")
+    if leading:
+        notes.append(f"ignored {leading} line(s) of text before the first cue")
+        logger.warning("%s: ignored %d line(s) before the first cue", path, leading)
+    if cleaned:
+        notes.append("removed control characters and turned tabs into spaces")
+    logger.info("read %d cues from %s (%s)", len(cues), path, encoding)
+    return SubtitleTrack(language, path, cues, encoding, notes)
+
+

@@ -1,0 +1,166 @@
+"""Subtitle timing: frame snapping, retiming to the programme, and which clock a file is timed to."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import re
+from typing import Literal
+
+from pipeline.subtitles.model import Cue, Finding, NoCueError, SubtitleTrack, format_timecode
+
+logger = logging.getLogger(__name__)
+
+Severity = Literal["warning", "error"]
+
+# --------------------------------------------------------------------------------------------
+# Frames
+
+
+def _first_frame_at_or_after(ms: int, fps: float) -> int:
+    # The epsilon keeps a time that is exactly a frame's start on that frame despite float error.
+    return math.ceil(ms * fps / 1000 - 1e-6)
+
+
+def _frame_start_ms(frame: int, fps: float) -> int:
+    """Frame `frame`'s start, rounded *down* to the millisecond.
+
+    Rounding down keeps the time at or before the frame's own timestamp, so a renderer that
+    shows a cue when `start <= frame time` shows it on this frame; rounding up (34 ms for frame 1
+    at 29.97 fps, whose timestamp is 33.37 ms) would push the cue to the next frame. Frames are
+    more than a millisecond apart, so the value still lies after the previous frame.
+    """
+    return math.floor(frame * 1000 / fps + 1e-6)
+
+
+def snap_to_frames(track: SubtitleTrack, fps: float) -> SubtitleTrack:
+    """Move each cue's start and end up to the frame on which it appears / disappears.
+
+    A cue appears on the first frame at or after its start and is gone by the first frame at or
+    after its end. Times already on a frame stay; snapping twice changes nothing. A cue shorter
+    than a frame may end up zero-length: on screen it would never appear either (QC reports it).
+    """
+    if fps <= 0:
+        raise ValueError(f"frame rate must be positive, got {fps}")
+
+    def snap(ms: int) -> int:
+        return _frame_start_ms(_first_frame_at_or_after(ms, fps), fps)
+
+    cues = [dataclasses.replace(cue, start_ms=snap(cue.start_ms), end_ms=snap(cue.end_ms))
+            for cue in track.cues]
+    note = f"snapped to frames at {fps:g} fps"
+    return dataclasses.replace(track, cues=cues, notes=[*track.notes, note])
+
+
+# --------------------------------------------------------------------------------------------
+# Retiming to the programme
+
+
+def _retime_finding(track: SubtitleTrack, cue: Cue, rule: str, limit: str, message: str) -> Finding:
+    timecode = format_timecode(cue.start_ms)
+    span = f"{timecode} --> {format_timecode(cue.end_ms)}"
+    return Finding(track.language, cue.index, timecode, rule, span, limit,
+                   f"{track.language} cue {cue.index} at {timecode} (in the SRT): {message}")
+
+
+def retime(track: SubtitleTrack, offset_ms: int,
+           programme_ms: int) -> tuple[SubtitleTrack, list[Finding]]:
+    """Shift the cues by -offset_ms onto the programme's timeline [0, programme_ms).
+
+    `offset_ms` is where the programme starts in the SRT's time (the line-up cut from the master,
+    or the master's start timecode). Cues wholly outside are dropped, cues across an edge are
+    clipped; both are reported, with the cue's number and time as the SRT has them.
+    """
+    first, last = max(offset_ms, 0), max(offset_ms + programme_ms, 0)
+    window = f"{format_timecode(first)} --> {format_timecode(last)}"
+    kept: list[tuple[int, int, str]] = []
+    findings = []
+    for cue in track.cues:
+        start, end = cue.start_ms - offset_ms, cue.end_ms - offset_ms
+        if end <= 0 or start >= programme_ms:
+            findings.append(_retime_finding(
+                track, cue, "dropped_outside_programme", window,
+                f"dropped: it lies wholly outside the programme ({window})"))
+            continue
+        clipped = (max(start, 0), min(end, programme_ms))
+        if clipped != (start, end):
+            findings.append(_retime_finding(track, cue, "clipped", window,
+                                            f"clipped to the programme ({window})"))
+        kept.append((*clipped, cue.text))
+    if not kept:
+        raise NoCueError(track.source, f"every cue lies outside the programme ({window} in the "
+                         "SRT's time)", "check that the SRT belongs to this master and is timed "
+                         "from the start of the master file")
+    cues = [Cue(n, start, end, text) for n, (start, end, text) in enumerate(kept, 1)]
+    note = f"shifted by {-offset_ms} ms onto the programme"
+    return dataclasses.replace(track, cues=cues, notes=[*track.notes, note]), findings
+
+
+# --------------------------------------------------------------------------------------------
+# Which clock an SRT is timed to: the file's, or the master's start timecode
+
+_START_TIMECODE = re.compile(r"(\d{1,2}):([0-5]\d):([0-5]\d)[:;.,](\d{2})", re.ASCII)
+
+
+def timecode_ms(timecode: str, fps: float) -> int | None:
+    """A start timecode (HH:MM:SS:FF; ';' before the frames for drop-frame) as the time its
+    label reads, in ms; None when it is not a timecode at this frame rate.
+
+    The label is what an SRT timed to the timecode holds: a subtitle editor showing 10:00:01:00
+    writes 10:00:01,000. A labelled second has round(fps) frames.
+    """
+    match = _START_TIMECODE.fullmatch(timecode.strip())
+    nominal = round(fps) if fps > 0 else 0
+    if match is None or nominal == 0:
+        return None
+    hours, minutes, seconds, frames = (int(part) for part in match.groups())
+    if frames >= nominal:
+        return None
+    return ((hours * 60 + minutes) * 60 + seconds) * 1000 + round(frames * 1000 / nominal)
+
+
+def _any_cue_inside(track: SubtitleTrack, start_ms: int, length_ms: int) -> bool:
+    return any(cue.end_ms > start_ms and cue.start_ms < start_ms + length_ms for cue in track.cues)
+
+
+def _span(start_ms: int, length_ms: int) -> str:
+    return f"{format_timecode(start_ms)} --> {format_timecode(start_ms + length_ms)}"
+
+
+def programme_offset(track: SubtitleTrack, programme_start_ms: int, programme_ms: int,
+                     master_ms: int, start_timecode: str | None,
+                     fps: float) -> tuple[int, list[Finding]]:
+    """Where the programme starts in the SRT's own time, for `retime`.
+
+    An SRT is timed from the first frame of the file (00:00:00,000), unless it is timed to the
+    master's start timecode: edit suites start masters at 10:00:00:00 and their SRTs follow
+    (first cue at 10:00:01,000). That is taken to be the case when no cue lands inside the
+    programme in the file's time but some do from the timecode, or when the first cue is at or
+    after the timecode and some cue would start past the end of the file. The shift is reported;
+    an SRT that fits neither clock raises NoCueError naming both windows it tried.
+    """
+    origin = timecode_ms(start_timecode, fps) if start_timecode else None
+    if not origin or not track.cues:
+        return programme_start_ms, []
+    first = min(cue.start_ms for cue in track.cues)
+    fits_file = _any_cue_inside(track, programme_start_ms, programme_ms)
+    fits_timecode = _any_cue_inside(track, origin + programme_start_ms, programme_ms)
+    timed_to_timecode = first >= origin and any(cue.start_ms >= master_ms for cue in track.cues)
+    if fits_timecode and (timed_to_timecode or not fits_file):
+        moved = format_timecode(origin)
+        finding = Finding(track.language, None, format_timecode(first), "timed_to_timecode",
+                          format_timecode(first), start_timecode,
+                          f"{track.language}: the SRT is timed to the master's start timecode "
+                          f"{start_timecode} (first cue at {format_timecode(first)}); every cue "
+                          f"moved {moved} earlier onto the file's time")
+        return origin + programme_start_ms, [finding]
+    if fits_file:
+        return programme_start_ms, []
+    raise NoCueError(track.source, "no cue lies inside the programme, neither in the file's time "
+                     f"({_span(programme_start_ms, programme_ms)}) nor timed to the master's start "
+                     f"timecode {start_timecode} ({_span(origin + programme_start_ms, programme_ms)})",
+                     "time the SRT from the first frame of the master file (00:00:00,000) or from "
+                     f"its start timecode {start_timecode}, and check it belongs to this master")
+
+
