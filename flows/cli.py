@@ -11,6 +11,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.delivery.results import RenderReport
 
 from flows.cli_operations import add_operation_commands
 
@@ -47,14 +51,14 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _print_report(result: dict) -> None:
-    print(f"asset {result['asset_id']}: {result['folder']}")
-    for item in result["deliverables"]:
-        if item["state"] == "delivered":
-            print(f"  made    {item['key']:<22} {Path(result['folder']) / item['file']}")
+def _print_report(report: RenderReport) -> None:
+    print(f"asset {report.asset_id}: {report.folder}")
+    for item in report.deliverables:
+        if item.delivered:
+            print(f"  made    {item.key:<22} {report.folder / (item.file or '')}")
         else:
-            print(f"  FAILED  {item['key']:<22} {item['reason']}")
-    print(f"  metadata {result['metadata_file']}")
+            print(f"  FAILED  {item.key:<22} {item.reason}")
+    print(f"  metadata {report.metadata_file}")
 
 
 def command_render(args) -> int:
@@ -66,10 +70,10 @@ def command_render(args) -> int:
     from flows.render import progress_listeners, render_master
 
     progress_listeners.append(ProgressBar())
-    result = render_master(package_dir=str(args.package), out_dir=str(args.out),
+    report = render_master(package_dir=str(args.package), out_dir=str(args.out),
                            config_file=str(args.config) if args.config else None)
-    _print_report(result)
-    return EXIT_PARTIAL if result["exit_code"] else EXIT_OK
+    _print_report(report)
+    return EXIT_PARTIAL if report.exit_code else EXIT_OK
 
 
 def command_demo(args) -> int:
@@ -84,8 +88,8 @@ def command_check(args) -> int:
     submission = check_submission(args.package, load_config(args.config))
     media = submission.media
     print(f"ok: {submission.package.root} is asset {submission.asset_id}")
-    print(f"  master   {submission.package.master.name}: {media.video.width}x{media.video.height} "
-          f"{float(media.video.fps):.3f} fps, {media.duration_s:.2f} s")
+    print(f"  master   {submission.package.master.name}: {media.picture.width}x{media.picture.height} "
+          f"{float(media.picture.fps):.3f} fps, {media.duration_s:.2f} s")
     print(f"  audio    layout {submission.layout.name} (from {submission.layout.how})")
     for language, track in sorted(submission.subtitles.items()):
         print(f"  subtitles {language}: {len(track.cues)} cues")

@@ -1,5 +1,5 @@
 """The flow `render_from_inbox`: one pending package of the data root through its lifecycle
-(DESIGN.md section 7), as one flow run named `render <asset_id>`.
+(docs/design.md section 7), as one flow run named `render <asset_id>`.
 
 claim (one rename; a run that loses the race does nothing) -> already delivered with the same
 master and config? done -> render into the outbox -> drop the claimed copy. Bad input goes to
@@ -17,13 +17,13 @@ from __future__ import annotations
 import os
 import re
 import socket
-from pathlib import Path
 
 from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_table_artifact
 from prefect.states import Completed, Failed, State
 
 from pipeline.config import Config, load_config
+from pipeline.delivery.results import RenderReport
 from pipeline.errors import DiskFullError, FFmpegError, InputError
 from pipeline.media.ffmpeg import quote
 from pipeline.ops import lifecycle
@@ -65,25 +65,24 @@ def _render_claimed(root: lifecycle.DataRoot, claimed: lifecycle.Claim, config: 
             return Completed(name=SKIPPED, message=message, data={"asset_id": asset_id, "outcome": SKIPPED})
         if claimed.state.attempts:
             logger.info("%s: attempt %d of %d", asset_id, claimed.state.attempts + 1, config.limits.max_attempts)
-        result = render_steps(str(claimed.path), root.outbox, config, scratch_root=claimed.render_dir)
+        report = render_steps(str(claimed.path), root.outbox, config, scratch_root=claimed.render_dir)
     except BaseException as error:  # a cancelled run too: it must not leave its claim behind
         outcome = lifecycle.settle_failure(root, claimed, error, config, run_id)
         if not isinstance(error, Exception):
             raise
         return _failed(asset_id, error, outcome, config)
     lifecycle.settle_delivered(root, claimed)
-    return _delivered(asset_id, result)
+    return _delivered(asset_id, report)
 
 
-def _delivered(asset_id: str, result: dict) -> State:
-    failed = [item for item in result["deliverables"] if item["state"] != "delivered"]
-    _package_table(asset_id, _deliverable_rows(result), f"{asset_id}: delivered to {result['folder']}")
-    result = {**result, "outcome": INCOMPLETE if failed else DELIVERED}
-    if failed:
-        names = ", ".join(f"{item['key']} ({item.get('reason', 'failed')})" for item in failed)
-        return Completed(name=INCOMPLETE, data=result,
-                         message=f"{asset_id}: delivered to {result['folder']} without {names}")
-    return Completed(name=DELIVERED, data=result, message=f"{asset_id}: delivered to {result['folder']}")
+def _delivered(asset_id: str, report: RenderReport) -> State:
+    _package_table(asset_id, _deliverable_rows(report), f"{asset_id}: delivered to {report.folder}")
+    outcome = INCOMPLETE if report.failed else DELIVERED
+    data = report.to_dict() | {"outcome": outcome}  # a state's data crosses processes: plain JSON
+    if report.failed:
+        names = ", ".join(f"{item.key} ({item.reason or 'failed'})" for item in report.failed)
+        return Completed(name=INCOMPLETE, data=data, message=f"{asset_id}: delivered to {report.folder} without {names}")
+    return Completed(name=DELIVERED, data=data, message=f"{asset_id}: delivered to {report.folder}")
 
 
 def _failed(asset_id: str, error: Exception, outcome: lifecycle.Outcome, config: Config) -> State:
@@ -129,15 +128,14 @@ def _indented(text: str) -> str:
     return "\n".join(f"    {line}" for line in text.splitlines()) or "    (ffmpeg wrote nothing)"
 
 
-def _deliverable_rows(result: dict) -> list[dict]:
+def _deliverable_rows(report: RenderReport) -> list[dict]:
     rows = []
-    for item in result["deliverables"]:
-        technical, loudness = item.get("technical", {}), item.get("loudness", {})
-        path = str(Path(result["folder"]) / item["file"]) if item.get("file") else None
-        rows.append({"deliverable": item["key"], "state": item["state"],
-                     "duration_s": technical.get("duration_s"), "render_s": item.get("seconds"),
-                     "loudness_lufs": loudness.get("integrated_lufs"), "path": path,
-                     "reason": item.get("reason")})
+    for item in report.deliverables:
+        rows.append({"deliverable": item.key, "state": str(item.state),
+                     "duration_s": item.technical.duration_s if item.technical else None,
+                     "render_s": item.seconds,
+                     "loudness_lufs": item.loudness.get("integrated_lufs"),
+                     "path": str(report.folder / item.file) if item.file else None, "reason": item.reason})
     return rows
 
 

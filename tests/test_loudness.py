@@ -96,14 +96,14 @@ def _loud(lufs: float, peak: float) -> Loudness:
 
 
 def test_a_master_whose_peaks_fit_gets_a_gain_and_no_limiter():
-    gain = plan_gain(_loud(-30.0, -12.0), TARGET, me=_loud(-33.0, -14.0))
+    gain = plan_gain(_loud(-30.0, -12.0), TARGET, others={"me": _loud(-33.0, -14.0)})
     assert (gain.gain_db, gain.limit) == (7.0, False)
     assert gain.filters() == ["volume=7.00dB"]
 
 
 def test_a_limiter_follows_the_gain_only_where_the_gain_breaks_the_ceiling():
     assert plan_gain(_loud(-30.0, -3.0), TARGET).limit  # +7 dB would peak at +4 dBTP
-    assert plan_gain(_loud(-30.0, -12.0), TARGET, me=_loud(-31.0, -6.5)).limit  # the M&E would
+    assert plan_gain(_loud(-30.0, -12.0), TARGET, others={"me": _loud(-31.0, -6.5)}).limit  # the M&E would
     assert not plan_gain(_loud(-12.0, 0.0), TARGET).limit  # -11 dB brings the peaks down
 
 
@@ -115,7 +115,7 @@ def test_the_limiter_runs_oversampled_without_renormalising_or_delaying():
 
 
 def test_a_trial_that_misses_is_corrected():
-    plan = plan_gain(_loud(-30.0, -12.0), TARGET, me=_loud(-33.0, -8.0))  # +7 dB: M&E to -1.0
+    plan = plan_gain(_loud(-30.0, -12.0), TARGET, others={"me": _loud(-33.0, -8.0)})  # +7 dB: M&E to -1.0
     assert not plan.limit
     assert corrected_plan(plan, {"mix": _loud(-23.02, -5.0), "me": _loud(-26.0, -1.2)}, TARGET) is None
     # The codec took 0.4 LU: the gain makes up for it.

@@ -1,4 +1,4 @@
-"""The render sits on the floor of DESIGN.md section 9: one ffmpeg process decodes the master
+"""The render sits on the floor of docs/design.md section 9: one ffmpeg process decodes the master
 once and encodes the picture once per picture that differs (the clean master and each burned-in
 language), the international version reuses the clean master's encoded picture, and a master
 whose picture already meets the delivery profile is not encoded at all when the config allows.
@@ -20,17 +20,17 @@ import pytest
 from pipeline.audio import loudness
 from pipeline.audio.loudness import GainPlan, Loudness
 from pipeline.config import load_config
-from pipeline.deliverables import DeliverableSpec
+from pipeline.deliverables import MUSIC_AND_EFFECTS, Deliverable, full_mix
 from pipeline.media.ffmpeg import ffmpeg_binary
 from pipeline.media.probe import AudioInfo, VideoInfo
 from pipeline.render.commands import RenderInputs, build_render_command, encoder_threads, picture_copy_blockers
 from pipeline.sequence import render_package
 
 SPECS = [
-    DeliverableSpec("master-clean", "mix", "Full mix", "en", "encode", "clean"),
-    DeliverableSpec("international", "me", "Music and effects", "zxx", "copy-clean", "international"),
-    DeliverableSpec("subtitled-en", "mix", "Full mix", "en", "burn", "en", "en"),
-    DeliverableSpec("subtitled-fr", "mix", "Full mix", "en", "burn", "fr", "fr"),
+    Deliverable("master-clean", full_mix("en"), "encode", "clean"),
+    Deliverable("international", MUSIC_AND_EFFECTS, "copy-clean", "international"),
+    Deliverable("subtitled-en", full_mix("en"), "burn", "en", "en"),
+    Deliverable("subtitled-fr", full_mix("en"), "burn", "fr", "fr"),
 ]
 GAIN = GainPlan(-2.0, False, -2.0, Loudness(-21.0, -6.0, 4.0))
 

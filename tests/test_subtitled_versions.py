@@ -75,15 +75,15 @@ def test_the_render_command_muxes_each_soft_track_into_its_own_version(tmp_path)
     from fractions import Fraction
 
     from pipeline.audio.loudness import GainPlan, Loudness
-    from pipeline.deliverables import DeliverableSpec
+    from pipeline.deliverables import Deliverable, full_mix
     from pipeline.media.probe import VideoInfo
     from pipeline.render.commands import RenderInputs, build_copy_command, build_render_command
 
     def version(language, picture):
-        return DeliverableSpec(f"subtitled-{language}", "mix", "Full mix", "en", picture, "note",
+        return Deliverable(f"subtitled-{language}", full_mix("en"), picture, "note",
                                language, soft_subtitles=True)
 
-    specs = [DeliverableSpec("master-clean", "mix", "Full mix", "en", "encode", "note"),
+    specs = [Deliverable("master-clean", full_mix("en"), "encode", "note"),
              version("fr", "burn"), version("uk", "burn")]
     inputs = RenderInputs(tmp_path / "show.mov", VideoInfo(0, "h264", 640, 360, Fraction(25), "yuv420p"),
                           ["mix_l", "mix_r"], [None], 0.0, 4.0)

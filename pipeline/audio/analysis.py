@@ -12,13 +12,14 @@ from pathlib import Path
 
 from pipeline.audio import loudness
 from pipeline.audio import me_checks as audio_checks
-from pipeline.audio.layouts import me_source, routing_graph
+from pipeline.audio.layouts import routing_graph
 from pipeline.audio.loudness import GainPlan
 from pipeline.audio.me_checks import MEReport
 from pipeline.config import Config
+from pipeline.deliverables import Sound, plan_deliverables
 from pipeline.intake.submission import Submission
 from pipeline.media import ffmpeg
-from pipeline.media.faults import _named_faults
+from pipeline.media.faults import named_faults
 from pipeline.media.probe import sound_digest
 from pipeline.render.commands import RenderInputs, render_timeout
 from pipeline.subtitles import sync
@@ -34,24 +35,28 @@ class AudioAnalysis:
     subtitle_sync: list[sync.SyncEstimate] = field(default_factory=list)
     """Each language's cue timing against the speech in the sound (pipeline.subtitles.sync)."""
     encoded_sound: dict[str, Path] = field(default_factory=dict)
-    """"mix" / "me" -> the sound as the accepted loudness trial encoded it: the render copies it
+    """Signal -> the sound as the accepted loudness trial encoded it: the render copies it
     into every deliverable instead of encoding the same sound once per deliverable. The files
     live in a temporary folder removed with this object (or by the render, once used)."""
     sound_digests: dict[str, str] = field(default_factory=dict)
-    """"mix" / "me" -> sha256 of the audio packets of `encoded_sound`, whose loudness the trial
+    """Signal -> sha256 of the audio packets of `encoded_sound`, whose loudness the trial
     measured (`gain.trial`): an output with the same packets needs no measuring again."""
 
 
 
 
-def analyse_audio(submission: Submission, config: Config) -> AudioAnalysis:
-    """Audio-only passes: the loudness of the mix and the M&E, the gain (and limiter) that bring
-    the mix to target, confirmed on a trial encode of the sound (pipeline/loudness.py), and the
-    M&E checks. The accepted trial's files are the delivery's sound: kept for the render to copy
+def analyse_audio(submission: Submission, config: Config, sounds: list[Sound] | None = None) -> AudioAnalysis:
+    """Audio-only passes: the loudness of every sound the deliverables carry (`sounds`; default:
+    those of the deliverables planned for this submission), the gain (and limiter) that brings
+    the sound held to the target (the full mix) there, applied alike to the others (the M&E),
+    confirmed on a trial encode (pipeline/audio/loudness.py); and the M&E checks. The accepted
+    trial's files are the delivery's sound: kept for the render to copy
     (`AudioAnalysis.encoded_sound`), in a temporary folder that goes with the analysis."""
+    if sounds is None:
+        sounds = [deliverable.sound for deliverable in plan_deliverables(submission, config)[0]]
     sound_folder = Path(tempfile.mkdtemp(prefix="versioner-sound-"))
     try:
-        analysis = _analyse_audio(submission, config, sound_folder)
+        analysis = _analyse_audio(submission, config, sounds, sound_folder)
     except BaseException:
         shutil.rmtree(sound_folder, ignore_errors=True)
         raise
@@ -59,30 +64,36 @@ def analyse_audio(submission: Submission, config: Config) -> AudioAnalysis:
     return analysis
 
 
-def _analyse_audio(submission: Submission, config: Config, sound_folder: Path) -> AudioAnalysis:
+def _analyse_audio(submission: Submission, config: Config, sounds: list[Sound], sound_folder: Path) -> AudioAnalysis:
     inputs = RenderInputs.of(submission)
     timeout = render_timeout(inputs.duration_s, config)
-    with _named_faults(inputs.master.parent, inputs.master):
-        gain, encoded_sound = _plan_loudness(inputs, config, timeout, sound_folder)
+    with named_faults(inputs.master.parent, inputs.master):
+        gain, encoded_sound = _plan_loudness(inputs, sounds, config, timeout, sound_folder)
         report = audio_checks.check_me(inputs.master, inputs.audio_streams, inputs.roles, config.audio_checks,
                                        timeout_s=timeout, seek_s=inputs.start_s, duration_s=inputs.duration_s,
                                        demuxer=inputs.demuxer, sample_rate=config.delivery.sample_rate)
     for check in report.checks if report else []:
         (log.info if check.passed else log.warning)("%s: M&E check %s: %s", submission.asset_id, check.name, check.message)
-    digests = {label: sound_digest(path) for label, path in encoded_sound.items()}
+    digests = {label: digest for label, path in encoded_sound.items() if (digest := sound_digest(path))}
     return AudioAnalysis(gain, report, check_subtitle_sync(submission, config), encoded_sound, digests)
 
 
-def _plan_loudness(inputs: RenderInputs, config: Config, timeout: float,
+def _plan_loudness(inputs: RenderInputs, sounds: list[Sound], config: Config, timeout: float,
                    sound_folder: Path) -> tuple[GainPlan, dict[str, Path]]:
     """The gain plan, and the files of the trial encode that confirmed it (in `sound_folder`;
     none when no trial ran, or when the plan changed after the last one)."""
-    signals = {"mix": "mix"} | ({"me": "me"} if me_source(inputs.roles) else {})
+    by_signal = {sound.signal: sound for sound in sounds}
+    targeted = [sound.signal for sound in by_signal.values() if sound.held_to_target]
+    if len(targeted) != 1:
+        raise ValueError(f"exactly one sound must be held to the loudness target, not {targeted}")
+    reference = targeted[0]
+    signals = {signal: sound.pan for signal, sound in sorted(by_signal.items(), key=lambda item: item[0] != reference)}
     graph = routing_graph(inputs.audio_streams, inputs.roles, signals, config.delivery.sample_rate)
     command = loudness.measure_signals_command(inputs.master, graph, list(signals), inputs.start_s,
                                                inputs.duration_s, demuxer=inputs.demuxer)
     measured = loudness.measure_signals(command, list(signals), timeout)
-    plan = loudness.plan_gain(measured["mix"], config.loudness, measured.get("me"), config.delivery.sample_rate)
+    others = {signal: loud for signal, loud in measured.items() if signal != reference}
+    plan = loudness.plan_gain(measured[reference], config.loudness, others, config.delivery.sample_rate, reference)
     suffix = ".m4a" if config.delivery.audio_codec == "aac" else ".mov"
     files = {label: sound_folder / f"{label}{suffix}" for label in signals}
     tried: list[list[str]] = []  # the gain chain of each trial, in order
@@ -118,7 +129,7 @@ def check_subtitle_sync(submission: Submission, config: Config) -> list[sync.Syn
     graph, label, source = listen_to
     command = sync.speech_command(inputs.master, graph, label, inputs.start_s, inputs.duration_s,
                                   demuxer=inputs.demuxer)
-    with _named_faults(inputs.master.parent, inputs.master):
+    with named_faults(inputs.master.parent, inputs.master):
         speech = sync.measure_speech(command, source, render_timeout(inputs.duration_s, config))
     return sync.check_sync(submission.subtitles, speech, config.subtitles.rules, submission.asset_id)
 

@@ -21,7 +21,7 @@ lowered by the overshoot found (the limiter engaged if the gain alone now breaks
 the gain raised by the loudness the limiter or the codec took. The render then encodes the
 same samples the same way, so the delivered file measures what the trial measured.
 
-The M&E (DESIGN.md section 2) gets the same chain as the mix: the same gain, and the same
+The M&E (docs/design.md section 2) gets the same chain as the mix: the same gain, and the same
 limiter settings when the mix has one. Each limiter reacts to its own signal: the M&E is
 reduced only where it would itself break the ceiling, never where the original narration
 peaked (a linked limiter would print dips of a voice that is no longer there into the M&E, and
@@ -78,7 +78,7 @@ class Loudness:
         return not math.isfinite(self.integrated_lufs) or self.integrated_lufs <= ABSOLUTE_GATE_LUFS
 
     def to_dict(self, with_curve: bool = False) -> dict:
-        data = {"integrated_lufs": self.integrated_lufs, "true_peak_dbtp": self.true_peak_dbtp,
+        data: dict[str, object] = {"integrated_lufs": self.integrated_lufs, "true_peak_dbtp": self.true_peak_dbtp,
                 "lra_lu": self.lra_lu}
         if with_curve:
             data["short_term"] = self.short_term
@@ -200,15 +200,18 @@ class GainPlan:
     """True when the gain alone would break the true-peak ceiling, so a limiter follows it."""
     limiter_ceiling_dbfs: float
     measured: Loudness
-    """The full mix of the master, before any gain."""
-    me_measured: Loudness | None = None
-    """The M&E of the master, before any gain (None when the layout has none)."""
+    """The sound held to the target (the full mix) in the master, before any gain."""
+    others: Mapping[str, Loudness] = field(default_factory=dict)
+    """Signal -> each sound that takes the same gain without being targeted (the M&E), as
+    measured in the master before any gain."""
     sample_rate: int = 48000
     trial: dict[str, Loudness] = field(default_factory=dict)
-    """What the last trial encode measured ("mix", "me"), when there was one."""
+    """Signal -> what the last trial encode measured, when there was one."""
+    reference: str = "mix"
+    """The signal of `measured`, held to the target."""
 
     def filters(self) -> list[str]:
-        """The filter chain applied identically to the mix and the M&E."""
+        """The filter chain applied identically to every sound (the mix and the M&E)."""
         chain = [f"volume={self.gain_db:.2f}dB"]
         if self.limit:
             linear = 10 ** (self.limiter_ceiling_dbfs / 20)
@@ -220,9 +223,9 @@ class GainPlan:
         return chain
 
     def predicted_peaks(self) -> dict[str, float]:
-        """The true peak of each signal ("mix", "me") going into the encoder."""
+        """The true peak of each signal going into the encoder."""
         peaks = {}
-        for label, loud in (("mix", self.measured), ("me", self.me_measured)):
+        for label, loud in {self.reference: self.measured, **self.others}.items():
             if loud is not None and math.isfinite(loud.true_peak_dbtp):
                 peak = loud.true_peak_dbtp + self.gain_db
                 peaks[label] = min(peak, self.limiter_ceiling_dbfs) if self.limit else peak
@@ -235,23 +238,25 @@ class GainPlan:
     def to_dict(self) -> dict:
         data = {"gain_db": self.gain_db, "limiter": self.limit,
                 "limiter_ceiling_dbfs": round(self.limiter_ceiling_dbfs, 2) if self.limit else None,
-                "source_mix": self.measured.to_dict(),
-                "source_me": self.me_measured.to_dict() if self.me_measured else None}
+                f"source_{self.reference}": self.measured.to_dict(),
+                **{f"source_{label}": loud.to_dict() for label, loud in self.others.items()}}
         if self.trial:
             data["trial"] = {label: loud.to_dict() for label, loud in self.trial.items()}
         return data
 
 
-def plan_gain(measured: Loudness, target: LoudnessConfig, me: Loudness | None = None,
-              sample_rate: int = 48000) -> GainPlan:
-    """One gain from the measured mix to the target; a limiter only where the gain would break
-    the ceiling (by the mix's own peaks or the M&E's, which gets the same gain)."""
+def plan_gain(measured: Loudness, target: LoudnessConfig, others: Mapping[str, Loudness] | None = None,
+              sample_rate: int = 48000, reference: str = "mix") -> GainPlan:
+    """One gain from the measured sound held to the target (the mix) to the target; a limiter
+    only where the gain would break the ceiling, by that sound's own peaks or those of the
+    `others` (the M&E), which get the same gain."""
+    others = dict(others or {})
     ceiling = target.true_peak_dbtp - target.limiter_headroom_db
     if measured.silent:
         log.warning("loudness: the full mix is silent; no gain applied")
-        return GainPlan(0.0, False, ceiling, measured, me, sample_rate)
+        return GainPlan(0.0, False, ceiling, measured, others, sample_rate, reference=reference)
     gain = round(target.target_lufs - measured.integrated_lufs, 2)
-    plan = GainPlan(gain, False, ceiling, measured, me, sample_rate)
+    plan = GainPlan(gain, False, ceiling, measured, others, sample_rate, reference=reference)
     limit = plan.predicted_peak_dbtp() > target.true_peak_dbtp
     plan = replace(plan, limit=limit)
     log.info("loudness: measured %.2f LUFS, true peak %.1f dBTP; gain %+.2f dB%s", measured.integrated_lufs,
@@ -274,7 +279,7 @@ def corrected_plan(plan: GainPlan, trial: Mapping[str, Loudness], target: Loudne
     mix at the target (within a quarter of the tolerance, at most 0.1 LU) and every signal at
     least TRUE_PEAK_MARGIN_DB under the ceiling. `slope`: LU of output per dB of gain (under 1
     where a limiter holds the peaks, so a shortfall needs more gain than its size)."""
-    mix = trial["mix"]
+    mix = trial[plan.reference]
     peak = max((loud.true_peak_dbtp for loud in trial.values() if not loud.silent), default=-math.inf)
     loudness_error = target.target_lufs - mix.integrated_lufs
     ceiling = target.true_peak_dbtp - TRUE_PEAK_MARGIN_DB
@@ -312,9 +317,9 @@ def settle_plan(plan: GainPlan, target: LoudnessConfig, run_trial: Callable[[Gai
     tried: list[tuple[GainPlan, float]] = []
     for attempt in range(1, MAX_TRIALS + 1):
         trial = run_trial(plan)
-        log.info("loudness trial %d: mix %.2f LUFS, peaks %s", attempt, trial["mix"].integrated_lufs,
+        log.info("loudness trial %d: %s %.2f LUFS, peaks %s", attempt, plan.reference, trial[plan.reference].integrated_lufs,
                  ", ".join(f"{label} {loud.true_peak_dbtp:.1f} dBTP" for label, loud in trial.items()))
-        tried.append((plan, trial["mix"].integrated_lufs))
+        tried.append((plan, trial[plan.reference].integrated_lufs))
         corrected = corrected_plan(plan, trial, target, _slope(tried))
         if corrected is None:
             return replace(plan, trial=dict(trial))

@@ -1,10 +1,9 @@
 """The clean master: the programme's picture conformed to the profile, full mix, nothing burned."""
 
-from pipeline.deliverables import DeliverableSpec
+from pipeline.deliverables import Deliverable, full_mix
 
 
-def plan(submission, config) -> list[DeliverableSpec]:
-    return [DeliverableSpec(
-        key="master-clean", audio="mix", audio_title="Full mix",
-        audio_language=submission.descriptive.language or "und", picture="encode",
+def plan(submission, config) -> list[Deliverable]:
+    return [Deliverable(
+        version="master-clean", sound=full_mix(submission.descriptive.language), picture="encode",
         version_note="Clean master: full mix, no burned-in text. Subtitles are delivered as sidecar files.")]

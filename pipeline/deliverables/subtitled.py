@@ -4,7 +4,19 @@
 own: the version then takes the clean master's encoded picture and mix by stream copy, so it
 costs no encode at all."""
 
-from pipeline.deliverables import DeliverableSpec
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.deliverables import Deliverable, full_mix
+from pipeline.delivery.qc import subtitle_findings
+
+
+@dataclass(frozen=True)
+class SubtitledVersion(Deliverable):
+    def findings(self, submission, analysis) -> list:
+        sync_findings = [estimate.finding for estimate in analysis.subtitle_sync if estimate.finding]
+        return subtitle_findings(self.subtitle_language or "", submission.subtitle_findings + sync_findings)
 
 
 def _version_note(language: str, burn_in: bool, soft_track: bool) -> str:
@@ -17,14 +29,12 @@ def _version_note(language: str, burn_in: bool, soft_track: bool) -> str:
             "(switch them on in the player), full mix.")
 
 
-def plan(submission, config) -> list[DeliverableSpec]:
+def plan(submission, config) -> list[Deliverable]:
     burn_in, soft_track = config.subtitles.burn_in, config.subtitles.soft_track
     if not (burn_in or soft_track):
         return []  # subtitles go out as the SRT and WebVTT sidecars only
-    return [DeliverableSpec(
-        key=f"subtitled-{language}", audio="mix", audio_title="Full mix",
-        audio_language=submission.descriptive.language or "und",
-        picture="burn" if burn_in else "copy-clean",
-        subtitle_language=language, soft_subtitles=soft_track,
+    return [SubtitledVersion(
+        version=f"subtitled-{language}", sound=full_mix(submission.descriptive.language),
+        picture="burn" if burn_in else "copy-clean", subtitle_language=language, soft_subtitles=soft_track,
         version_note=_version_note(language, burn_in, soft_track))
         for language in sorted(submission.subtitles)]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pipeline.audio.analysis import AudioAnalysis
 from pipeline.config import Config
+from pipeline.deliverables import Deliverable, plan_deliverables
 from pipeline.delivery import ebucore, qc, report
 from pipeline.delivery import schema as sidecar_schema
 from pipeline.delivery.publish import publish_folder, write_checksums, write_json
@@ -15,7 +16,7 @@ from pipeline.delivery.results import DeliverableResult, RenderReport
 from pipeline.delivery.sidecar import sidecar_document, write_subtitle_sidecars
 from pipeline.errors import DeliverableError
 from pipeline.intake.submission import Submission
-from pipeline.media.faults import _disk_full_as_error
+from pipeline.media.faults import disk_full_as_error
 
 log = logging.getLogger(__name__)
 
@@ -23,29 +24,32 @@ log = logging.getLogger(__name__)
 
 def deliverable_findings(submission: Submission, analysis: AudioAnalysis, result: DeliverableResult,
                          config: Config) -> list[qc.QCFinding]:
-    """What a technician must look at for one deliverable (pipeline.delivery.qc explains the severities)."""
+    """What a technician must look at for one deliverable (pipeline.delivery.qc explains the
+    severities): whether it was delivered, the findings its kind carries (the M&E checks of the
+    international version, a language's subtitle QC), and its file's loudness."""
     findings = []
-    if result.state != "delivered":
+    if not result.delivered:
         findings.append(qc.QCFinding("delivery", "error", f"not delivered: {result.reason}"))
-    if result.key == "international":
-        findings += qc.me_findings(analysis.me_report)
-    if result.key.startswith("subtitled-"):
-        sync_findings = [estimate.finding for estimate in analysis.subtitle_sync if estimate.finding]
-        findings += qc.subtitle_findings(result.key.removeprefix("subtitled-"),
-                                         submission.subtitle_findings + sync_findings)
-    if result.state == "delivered":
-        findings += qc.loudness_findings(result.technical, result.loudness, config.loudness)
+    deliverable = result.deliverable or _planned(submission, config).get(result.key)
+    if deliverable is not None:
+        findings += deliverable.findings(submission, analysis)
+        if result.delivered:
+            findings += qc.loudness_findings(deliverable.sound, result.loudness, config.loudness)
     return findings
 
 
-@_disk_full_as_error
+def _planned(submission: Submission, config: Config) -> dict[str, Deliverable]:
+    return {deliverable.key: deliverable for deliverable in plan_deliverables(submission, config)[0]}
+
+
+@disk_full_as_error
 def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: Path, config: Config,
                     started: datetime, run_id: str | None) -> RenderReport:
     """Sidecars, checksums, and the one rename that makes the delivery visible."""
     for result in results:
-        if result.state == "delivered" and not (deliver_dir / result.file).exists():
+        if result.delivered and not (deliver_dir / result.file).exists():
             raise DeliverableError(result.key, "output vanished before publishing")
-        if result.state != "delivered" and result.file:
+        if not result.delivered and result.file:
             (deliver_dir / result.file).unlink(missing_ok=True)  # only verified files are published
             result.file = None
     write_subtitle_sidecars(submission, deliver_dir)
@@ -60,7 +64,4 @@ def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: P
                         document, config)
     write_checksums(deliver_dir)
     folder = publish_folder(deliver_dir, out_dir / submission.asset_id)
-    for result in results:
-        if result.state != "delivered":
-            log.error("%s: %s not delivered: %s", submission.asset_id, result.key, result.reason)
     return RenderReport(submission.asset_id, folder, results, folder / metadata_file.name)

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pipeline.config import LoudnessConfig
+
+if TYPE_CHECKING:
+    from pipeline.deliverables import Sound
 
 Verdict = Literal["pass", "warning", "fail"]
 Severity = Literal["warning", "error"]
@@ -36,36 +39,32 @@ class QCFinding:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
 
-def carries_full_mix(technical: dict) -> bool:
-    """True when the file's first audio stream is a full mix (its loudness is targeted); an M&E
-    is measured, never targeted (DESIGN.md section 2)."""
-    audio = technical.get("audio") or []
-    roles = audio[0].get("roles", []) if audio else []
-    return bool(roles) and all(role.startswith("mix") for role in roles)
-
-
-def loudness_findings(technical: dict, measured: dict, target: LoudnessConfig) -> list[QCFinding]:
+def loudness_findings(sound: Sound, measured: dict, target: LoudnessConfig) -> list[QCFinding]:
+    """The delivered file's loudness against the target: the sound held to the target must be
+    on it and under the ceiling; a sound that keeps its gain (the M&E) is measured, never
+    targeted (docs/design.md section 2), and only its peaks are a warning."""
     integrated = measured.get("integrated_lufs")
     peak = measured.get("true_peak_dbtp")
     findings: list[QCFinding] = []
     if integrated is None or peak is None:
         return [QCFinding("loudness.measured", "error", "the file's loudness could not be measured")]
     ceiling = f"<= {target.true_peak_dbtp:.1f} dBTP"
-    if carries_full_mix(technical):
+    name = sound.title.lower()
+    if sound.held_to_target:
         low, high = target.target_lufs - target.tolerance_lu, target.target_lufs + target.tolerance_lu
         if not (math.isfinite(integrated) and low <= integrated <= high):
             findings.append(QCFinding(
                 "loudness.integrated", "error",
-                f"the full mix measures {integrated:.1f} LUFS, off the {target.standard} target "
+                f"the {name} measures {integrated:.1f} LUFS, off the {target.standard} target "
                 f"of {target.target_lufs:.1f} LUFS +/- {target.tolerance_lu:.1f} LU",
                 f"{integrated:.1f} LUFS", f"{low:.1f} to {high:.1f} LUFS"))
         if peak > target.true_peak_dbtp:
             findings.append(QCFinding("loudness.true_peak", "error",
-                                      f"the full mix peaks at {peak:.1f} dBTP, over the ceiling",
+                                      f"the {name} peaks at {peak:.1f} dBTP, over the ceiling",
                                       f"{peak:.1f} dBTP", ceiling))
     elif peak > target.true_peak_dbtp:
         findings.append(QCFinding("loudness.true_peak", "warning",
-                                  f"the M&E peaks at {peak:.1f} dBTP, over the ceiling (it keeps the "
+                                  f"the {name} peaks at {peak:.1f} dBTP, over the ceiling (it keeps the "
                                   "mix's gain, so a dubbing studio will have to bring it down)",
                                   f"{peak:.1f} dBTP", ceiling))
     return findings

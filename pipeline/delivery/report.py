@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 
 from pipeline.config import Config
 from pipeline.delivery.publish import write_atomically
+from pipeline.delivery.results import TechnicalFacts
 from pipeline.errors import FFmpegError
 from pipeline.media import ffmpeg
 
@@ -100,26 +101,26 @@ def contact_sheet_command(source: Path, times: list[float], width: int, height: 
                       "-update", "1", str(output)]
 
 
-def _contact_sheet(path: Path, technical: dict, times: list[float], scratch: Path) -> str:
+def _contact_sheet(path: Path, technical: TechnicalFacts, times: list[float], scratch: Path) -> str:
     """The sheet as a data URI, or raise FFmpegError."""
-    video = technical["video"]
+    video = technical.video or {}
     output = scratch / f"{path.stem}.png"
     command = contact_sheet_command(path, times, video["width"], video["height"], output)
     ffmpeg.run(command, timeout_s=60 + 10 * len(times), what=f"contact sheet of {path.name}")
     return _png_uri(output.read_bytes())
 
 
-def _cue_midpoints(submission, key: str) -> list[float]:
-    track = submission.subtitles.get(key.removeprefix("subtitled-")) if key.startswith("subtitled-") else None
+def _cue_midpoints(submission, language: str | None) -> list[float]:
+    track = submission.subtitles.get(language) if language else None
     return [(cue.start_ms + cue.end_ms) / 2000 for cue in track.cues] if track else []
 
 
 def _contact_sheet_section(submission, result, folder: Path, scratch: Path) -> str:
     technical = result.technical
-    if not technical.get("video"):
+    if technical is None or not technical.video:
         return "<p class='note'>No picture to show.</p>"
-    cues = _cue_midpoints(submission, result.key)
-    times = thumbnail_times(technical["duration_s"], cues)
+    cues = _cue_midpoints(submission, result.deliverable.subtitle_language if result.deliverable else None)
+    times = thumbnail_times(technical.duration_s, cues)
     try:
         uri = _contact_sheet(folder / result.file, technical, times, scratch)
     except FFmpegError as error:
@@ -135,7 +136,7 @@ def _contact_sheet_section(submission, result, folder: Path, scratch: Path) -> s
 
 def loudness_chart(results: list, config: Config) -> bytes | None:
     """Short-term loudness of each delivered file over time, against the target and tolerance."""
-    curves = [result for result in results if result.state == "delivered" and result.short_term]
+    curves = [result for result in results if result.delivered and result.short_term]
     if not curves:
         return None
     target = config.loudness
@@ -153,7 +154,7 @@ def loudness_chart(results: list, config: Config) -> bytes | None:
         if integrated is not None and math.isfinite(integrated):
             axis.axhline(integrated, color="#1d4ed8", linestyle=":", linewidth=1, label="integrated")
         axis.set_ylim(target.target_lufs - 30, target.target_lufs + 12)
-        axis.set_xlim(0, max(result.technical.get("duration_s", 0), times[-1] if times else 0))
+        axis.set_xlim(0, max(result.technical.duration_s if result.technical else 0, times[-1] if times else 0))
         axis.set_ylabel("LUFS")
         axis.grid(alpha=0.3)
         axis.set_title(_loudness_title(result), fontsize=10, loc="left")
@@ -167,8 +168,7 @@ def _loudness_title(result) -> str:
     measured = result.loudness
     parts = [f"{result.key}:", f"I {measured.get('integrated_lufs', math.nan):.1f} LUFS",
              f"TP {measured.get('true_peak_dbtp', math.nan):.1f} dBTP", f"LRA {measured.get('lra_lu', math.nan):.1f} LU"]
-    audio = result.technical.get("audio") or []
-    if audio and audio[0].get("roles", [""])[0].startswith("me"):
+    if result.deliverable is not None and not result.deliverable.sound.held_to_target:
         parts.append("(M&E: measured, not targeted; same gain as the mix)")
     return " ".join(parts)
 
@@ -326,7 +326,7 @@ def _deliverables_section(submission, results: list, document: dict, folder: Pat
         item = entries[result.key]
         parts.append(f"<h3 id='deliverable-{_e(result.key)}'>{_e(result.key)} · "
                      f"<span class='state-{_e(result.state)}'>{_e(result.state)}</span></h3>")
-        if result.state == "delivered" and result.file:
+        if result.delivered and result.file:
             parts.append(_contact_sheet_section(submission, result, folder, scratch))
         parts.append(_findings_table(item.get("qc", [])))
     return "".join(parts)

@@ -1,31 +1,62 @@
-"""What a render produced: one result per deliverable and the report of the whole package."""
+"""What a render produced: one result per deliverable and the report of the whole package.
+Typed inside; `to_dict()` only at the JSON and Prefect edges."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from pipeline.deliverables import Deliverable
 
+
+class DeliverableState(StrEnum):
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class TechnicalFacts:
+    """What an output is, read back from the file itself (pipeline.delivery.verify)."""
+
+    container: str
+    format: str
+    size_bytes: int
+    duration_s: float
+    sha256: str
+    video: dict | None
+    audio: list[dict]
+    subtitle_streams: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
 class DeliverableResult:
     key: str
-    state: str  # "delivered" | "failed"
+    state: DeliverableState
     file: str | None = None
     reason: str | None = None
-    technical: dict = field(default_factory=dict)
+    technical: TechnicalFacts | None = None
     loudness: dict = field(default_factory=dict)
     seconds: float = 0.0
     qc: list[dict] = field(default_factory=list)
     """QC findings of this deliverable (pipeline.delivery.qc.QCFinding.to_dict()), set before publishing."""
     short_term: list[tuple[float, float]] = field(default_factory=list, repr=False)
     """The short-term loudness curve, for the QC report only: too long for the JSON sidecar."""
+    deliverable: Deliverable | None = field(default=None, repr=False)
+    """What was planned (None for a version that could not even be planned)."""
+
+    @property
+    def delivered(self) -> bool:
+        return self.state == DeliverableState.DELIVERED
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, {}, "") and k != "short_term"}
+        data = {"key": self.key, "state": str(self.state), "file": self.file, "reason": self.reason,
+                "technical": self.technical.to_dict() if self.technical else None,
+                "loudness": self.loudness, "seconds": self.seconds, "qc": self.qc}
+        return {key: value for key, value in data.items() if value not in (None, {}, "")}
 
 
 @dataclass
@@ -37,10 +68,14 @@ class RenderReport:
 
     @property
     def failed(self) -> list[DeliverableResult]:
-        return [item for item in self.deliverables if item.state != "delivered"]
+        return [item for item in self.deliverables if not item.delivered]
 
     @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
 
-
+    def to_dict(self) -> dict:
+        """For a Prefect state's data and the CLI's JSON output."""
+        return {"asset_id": self.asset_id, "folder": str(self.folder), "exit_code": self.exit_code,
+                "deliverables": [result.to_dict() for result in self.deliverables],
+                "metadata_file": str(self.metadata_file)}

@@ -8,19 +8,19 @@ from pathlib import Path
 from pipeline.audio import loudness
 from pipeline.audio.analysis import AudioAnalysis
 from pipeline.config import Config
+from pipeline.deliverables import Deliverable
 from pipeline.delivery.publish import sha256_of
-from pipeline.delivery.results import DeliverableResult
+from pipeline.delivery.results import DeliverableResult, DeliverableState, TechnicalFacts
 from pipeline.intake.submission import Submission
 from pipeline.media.probe import MediaInfo, probe, sound_digest
 from pipeline.render.commands import render_timeout
-from pipeline.render.tags import AUDIO_ROLES
 
 log = logging.getLogger(__name__)
 
 
 
-def verify_outputs(submission: Submission, outputs: dict[str, Path], config: Config,
-                   analysis: AudioAnalysis | None = None) -> list[DeliverableResult]:
+def verify_outputs(submission: Submission, deliverables: list[Deliverable], outputs: dict[str, Path],
+                   config: Config, analysis: AudioAnalysis | None = None) -> list[DeliverableResult]:
     """Read every finished output back. Their loudness: where an output's sound is, packet for
     packet, what the loudness trial encoded and measured (the render copies it in), that
     measurement; the others measured in one audio-only ffmpeg run (not one per file)."""
@@ -29,7 +29,8 @@ def verify_outputs(submission: Submission, outputs: dict[str, Path], config: Con
     timeout = render_timeout(submission.programme.duration_s, config)
     if unknown:
         known |= dict(zip(unknown, loudness.measure_files(list(unknown.values()), timeout_s=timeout)))
-    return [verify_output(submission, key, path, config, measured=known[key]) for key, path in outputs.items()]
+    by_key = {deliverable.key: deliverable for deliverable in deliverables}
+    return [verify_output(submission, by_key[key], path, config, measured=known[key]) for key, path in outputs.items()]
 
 
 def _known_loudness(outputs: dict[str, Path], analysis: AudioAnalysis | None) -> dict[str, loudness.Loudness]:
@@ -42,12 +43,12 @@ def _known_loudness(outputs: dict[str, Path], analysis: AudioAnalysis | None) ->
 
 
 
-def verify_output(submission: Submission, key: str, path: Path, config: Config,
+def verify_output(submission: Submission, deliverable: Deliverable, path: Path, config: Config,
                   measured: loudness.Loudness | None = None) -> DeliverableResult:
     """Read a finished output back: it must have its streams and the programme's duration.
     `measured`: its loudness when already measured (`verify_outputs`)."""
     info = probe(path)
-    frame = submission.media.video.frame_s
+    frame = submission.media.picture.frame_s
     problems = []
     if info.video is None or not info.audio:
         problems.append("missing its video or audio stream")
@@ -55,22 +56,23 @@ def verify_output(submission: Submission, key: str, path: Path, config: Config,
         problems.append(f"lasts {info.duration_s:.3f} s instead of {submission.programme.duration_s:.3f} s")
     if measured is None:
         measured = loudness.measure_file(path, timeout_s=render_timeout(info.duration_s, config))
-    technical = technical_facts(path, info)
-    state, reason = ("failed", "; ".join(problems)) if problems else ("delivered", None)
-    return DeliverableResult(key, state, path.name, reason, technical, measured.to_dict(),
-                             short_term=measured.short_term)
+    technical = technical_facts(path, info, deliverable.sound.roles)
+    state = DeliverableState.FAILED if problems else DeliverableState.DELIVERED
+    return DeliverableResult(deliverable.key, state, path.name, "; ".join(problems) or None, technical,
+                             measured.to_dict(), short_term=measured.short_term, deliverable=deliverable)
 
 
 CHANNEL_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
 
 
-def technical_facts(path: Path, info: MediaInfo) -> dict:
-    """What an output is, read back from the file itself, for the sidecar and the QC report."""
+def technical_facts(path: Path, info: MediaInfo, sound_roles: tuple[str, ...] = ()) -> TechnicalFacts:
+    """What an output is, read back from the file itself, for the sidecar and the QC report.
+    `sound_roles`: the channel roles of the deliverable's sound (its first audio stream)."""
     audio = [stream.__dict__ | {"channel_layout": CHANNEL_LAYOUTS.get(stream.channels, f"{stream.channels} channels"),
-                                "roles": AUDIO_ROLES.get(stream.title, [])}
-             for stream in info.audio]
-    return {"container": path.suffix.lstrip("."), "format": info.container, "size_bytes": path.stat().st_size,
-            "duration_s": round(info.duration_s, 3), "sha256": sha256_of(path),
-            "video": info.to_dict()["video"], "audio": audio, "subtitle_streams": info.subtitle_streams}
+                                "roles": list(sound_roles) if position == 0 else []}
+             for position, stream in enumerate(info.audio)]
+    return TechnicalFacts(container=path.suffix.lstrip("."), format=info.container, size_bytes=path.stat().st_size,
+                          duration_s=round(info.duration_s, 3), sha256=sha256_of(path),
+                          video=info.to_dict()["video"], audio=audio, subtitle_streams=info.subtitle_streams)
 
 

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def _named_faults(folder: Path, master: Path | None = None) -> Iterator[None]:
+def named_faults(folder: Path, master: Path | None = None) -> Iterator[None]:
     """What ffmpeg or the system says about the master or the disk, as the project's own errors:
     a damaged master is bad input (quarantine, never retry); a full disk may pass on a later run."""
     try:
@@ -38,7 +38,7 @@ def _named_faults(folder: Path, master: Path | None = None) -> Iterator[None]:
         raise
 
 
-def _disk_full_as_error(step: Callable) -> Callable:
+def disk_full_as_error(step: Callable) -> Callable:
     """A step that writes files: a full disk becomes DiskFullError with its free-space figure."""
     @functools.wraps(step)
     def guarded(*args, **kwargs):

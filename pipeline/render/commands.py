@@ -1,5 +1,5 @@
 """The render: one ffmpeg process decodes the master once and encodes the picture once for the
-clean master and once per burned-in language, through a split filter graph (DESIGN.md
+clean master and once per burned-in language, through a split filter graph (docs/design.md
 section 9). The international version then takes the clean master's encoded picture by stream
 copy. Python never touches a video frame here; the builders below are pure.
 
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import matplotlib
 
-from pipeline.audio.layouts import me_pan, merged_audio, mix_pan
+from pipeline.audio.layouts import merged_audio
 from pipeline.audio.loudness import GainPlan
 from pipeline.config import Config, DeliveryProfile
-from pipeline.deliverables import DeliverableSpec
+from pipeline.deliverables import Deliverable, Sound, clean_picture_of
 from pipeline.media import ffmpeg
 from pipeline.media.probe import VideoInfo
 
@@ -76,9 +76,16 @@ class RenderPlan:
     command: list[str]
     outputs: dict[str, Path]
     """Deliverable key -> file written by `command` (international comes from `mux_command`)."""
-    me_audio: Path | None = None
+    sound_files: dict[str, Path] = field(default_factory=dict)
+    """Signal -> its sound, encoded, for the stream-copy versions whose sound is not the clean
+    master's (muxed outside this command by `build_copy_command`)."""
     mux_commands: dict[str, list[str]] = field(default_factory=dict)
     video_encodes: int = 0
+
+    @property
+    def me_audio(self) -> Path | None:
+        """The M&E's file for the international version's mux, when it is made outside."""
+        return self.sound_files.get("me")
 
 
 def _video_graph(inputs: RenderInputs, profile: DeliveryProfile, burns: list[tuple[str, str]],
@@ -102,21 +109,20 @@ def _video_graph(inputs: RenderInputs, profile: DeliveryProfile, burns: list[tup
     return chains, pictures
 
 
-def _audio_graph(inputs: RenderInputs, gain: GainPlan, mix_copies: int, me_copies: int,
-                 sample_rate: int) -> tuple[list[str], list[str], list[str]]:
-    """The mix and the M&E, with the same gain, each split into as many copies as outputs take."""
+def _audio_graph(inputs: RenderInputs, gain: GainPlan, copies: dict[Sound, int],
+                 sample_rate: int) -> tuple[list[str], dict[str, list[str]]]:
+    """Each sound (the mix, the M&E...) routed from the master's channels with the same gain, and
+    split into as many copies as outputs take. Returns the chains and signal -> copy labels."""
     chains, merged = merged_audio(inputs.audio_streams, sample_rate=sample_rate)
     gain_chain = ",".join(gain.filters())
-    with_me = me_copies > 0
-    chains.append(f"[{merged}]asplit={2 if with_me else 1}[pre_mix]" + ("[pre_me]" if with_me else ""))
-    mix_labels = [f"mix{i}" for i in range(mix_copies)]
-    chains.append(f"[pre_mix]pan={mix_pan(inputs.roles)},{gain_chain},"
-                  f"asplit={mix_copies}{''.join(f'[{label}]' for label in mix_labels)}")
-    me_labels = [f"me{i}" for i in range(me_copies)]
-    if with_me:
-        chains.append(f"[pre_me]pan={me_pan(inputs.roles)},{gain_chain},"
-                      f"asplit={me_copies}{''.join(f'[{label}]' for label in me_labels)}")
-    return chains, mix_labels, me_labels
+    signals = [sound.signal for sound in copies]
+    chains.append(f"[{merged}]asplit={len(signals)}" + "".join(f"[pre_{signal}]" for signal in signals))
+    labels: dict[str, list[str]] = {}
+    for sound, count in copies.items():
+        labels[sound.signal] = [f"{sound.signal}{i}" for i in range(count)]
+        chains.append(f"[pre_{sound.signal}]pan={sound.pan(inputs.roles)},{gain_chain},"
+                      f"asplit={count}{''.join(f'[{label}]' for label in labels[sound.signal])}")
+    return chains, labels
 
 
 def _video_codec_args(profile: DeliveryProfile, threads: int) -> list[str]:
@@ -203,7 +209,7 @@ def _trimmed(inputs: RenderInputs) -> bool:
             or inputs.start_s + inputs.duration_s < inputs.master_duration_s - half_frame)
 
 
-def build_render_command(inputs: RenderInputs, specs: list[DeliverableSpec], gain: GainPlan,
+def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: GainPlan,
                          config: Config, work_dir: Path, asset_id: str,
                          metadata: dict[str, list[str]],
                          subtitle_files: dict[str, Path] | None = None,
@@ -215,27 +221,27 @@ def build_render_command(inputs: RenderInputs, specs: list[DeliverableSpec], gai
     When the master's picture already meets the delivery profile (and stream copy is allowed,
     see `picture_copy_blockers`), the clean master and every other unburned version take that
     picture by stream copy in this same command, and only the burned languages are encoded.
-    Otherwise the unburned versions other than the clean master come from `RenderPlan.me_audio`
-    and the clean master's file (`build_copy_command`).
+    Otherwise the unburned versions other than the clean master are muxed afterwards from the
+    clean master's file and, where their sound differs from its sound, that sound's file
+    (`RenderPlan.sound_files`, `build_copy_command`).
 
     `subtitle_files`: language -> the frame-snapped SRT (programme time) of each deliverable with
     a soft subtitle track; each is one more input, muxed as mov_text. `cores`: how many the
     encodes share (default: those this process may use). `keyframes`: deliverable key -> times
     (programme seconds) whose frames must be keyframes in its encoded picture. `encoded_sound`:
-    "mix" / "me" -> the sound already encoded for delivery (the loudness trial's files), copied
-    into every output instead of encoded again for each."""
+    signal -> the sound already encoded for delivery (the loudness trial's files), copied into
+    every output instead of encoded again for each."""
     profile = config.delivery
     copy_master = not picture_copy_blockers(inputs, profile)
     written = [spec for spec in specs if copy_master or spec.picture in ("encode", "burn")]
-    burns = [(spec.subtitle_language, f"subtitles-{spec.subtitle_language}.ass")
-             for spec in written if spec.picture == "burn"]
+    burns = [(spec.burns, f"subtitles-{spec.burns}.ass") for spec in written if spec.burns]
     video_chains, pictures = _video_graph(inputs, profile, burns, with_clean=not copy_master)
-    me_outside = any(spec.audio == "me" for spec in specs if spec not in written)
+    outside = _sounds_muxed_outside(specs, written)
     threads = encoder_threads(cores or available_cores(), len(pictures))
     command = ffmpeg.base_args() + ffmpeg.input_args(inputs.master, seek_s=inputs.start_s,
                                                      duration_s=inputs.duration_s, demuxer=inputs.demuxer)
     soft_inputs, soft_args = _soft_subtitle_inputs(written, subtitle_files or {})
-    sound = _sound_plan(inputs, gain, profile, written, me_outside, 1 + len(soft_inputs), encoded_sound or {})
+    sound = _sound_plan(inputs, gain, profile, written, outside, 1 + len(soft_inputs), encoded_sound or {})
     command += soft_args + sound.input_args
     if video_chains or sound.chains:
         command += ["-filter_complex", ";".join(video_chains + sound.chains)]
@@ -244,15 +250,27 @@ def build_render_command(inputs: RenderInputs, specs: list[DeliverableSpec], gai
         path = work_dir / spec.filename(asset_id, profile.container)
         command += (_picture_args(spec, pictures, inputs, profile, threads,
                                   (keyframes or {}).get(spec.key))
-                    + ["-map", next(sound.sources[spec.audio])] + _soft_subtitle_args(soft_inputs.get(spec.key))
+                    + ["-map", next(sound.sources[spec.sound.signal])]
+                    + _soft_subtitle_args(soft_inputs.get(spec.key))
                     + sound.codec_args + metadata.get(spec.key, []) + _container_args(profile) + [str(path)])
         outputs[spec.key] = path
-    plan = RenderPlan(command=command, outputs=outputs, video_encodes=len(pictures), me_audio=sound.me_file)
-    if me_outside and sound.me_file is None:
-        plan.me_audio = work_dir / "me-audio.m4a" if profile.audio_codec == "aac" else work_dir / "me-audio.mov"
-        command += ["-map", next(sound.sources["me"])] + sound.codec_args + [str(plan.me_audio)]
+    plan = RenderPlan(command=command, outputs=outputs, video_encodes=len(pictures),
+                      sound_files=dict(sound.files_outside))
+    suffix = ".m4a" if profile.audio_codec == "aac" else ".mov"
+    for signal in outside:
+        if signal not in plan.sound_files:
+            plan.sound_files[signal] = work_dir / f"{signal}-audio{suffix}"
+            command += ["-map", next(sound.sources[signal])] + sound.codec_args + [str(plan.sound_files[signal])]
     command += ffmpeg.progress_args()
     return plan
+
+
+def _sounds_muxed_outside(specs: list[Deliverable], written: list[Deliverable]) -> dict[str, Sound]:
+    """Signal -> sound of the stream-copy versions not written by the render command whose sound
+    is not the clean master's (those take the clean master's file whole)."""
+    clean = clean_picture_of(specs)
+    return {spec.sound.signal: spec.sound for spec in specs
+            if spec not in written and (clean is None or spec.sound.signal != clean.sound.signal)}
 
 
 @dataclass
@@ -263,36 +281,40 @@ class _SoundPlan:
     """Filter chains making the sound (none when it is copied from encoded files)."""
     input_args: list[str]
     sources: dict[str, Iterator[str]]
-    """"mix" / "me" -> what each next output maps: a graph label or an input's stream."""
+    """Signal -> what each next output maps: a graph label or an input's stream."""
     codec_args: list[str]
-    me_file: Path | None = None
-    """The M&E, already encoded, for a mux outside this command."""
+    files_outside: dict[str, Path] = field(default_factory=dict)
+    """Signal -> its sound, already encoded, for a mux outside this command."""
 
 
-def _sound_plan(inputs: RenderInputs, gain: GainPlan, profile: DeliveryProfile, written: list[DeliverableSpec],
-                me_outside: bool, first_input: int, encoded: dict[str, Path]) -> _SoundPlan:
+def _sound_plan(inputs: RenderInputs, gain: GainPlan, profile: DeliveryProfile, written: list[Deliverable],
+                outside: dict[str, Sound], first_input: int, encoded: dict[str, Path]) -> _SoundPlan:
     """The sound already encoded for delivery, copied into every output (each sound encoded
-    once, not once per deliverable), when there is a file for every sound needed; else the
-    mix and M&E made by the filter graph and encoded for each output."""
-    counts = {label: sum(spec.audio == label for spec in written) for label in ("mix", "me")}
-    needed = [label for label in ("mix", "me") if counts[label] or (label == "me" and me_outside)]
-    if needed and all(label in encoded for label in needed):
-        mapped = [label for label in needed if counts[label]]
-        input_args = [arg for label in mapped for arg in ffmpeg.input_args(encoded[label])]
-        sources = {label: itertools.repeat(f"{first_input + offset}:a:0") for offset, label in enumerate(mapped)}
+    once, not once per deliverable), when there is a file for every sound needed; else each
+    sound made by the filter graph and encoded for each output."""
+    sounds: dict[str, Sound] = {}
+    counts: dict[str, int] = {}
+    for sound in [spec.sound for spec in written] + list(outside.values()):
+        sounds.setdefault(sound.signal, sound)
+        counts[sound.signal] = counts.get(sound.signal, 0) + 1
+    copies = {sounds[signal]: count for signal, count in counts.items()}
+    if copies and all(sound.signal in encoded for sound in copies):
+        mapped = list(dict.fromkeys(spec.sound.signal for spec in written))
+        input_args = [arg for signal in mapped for arg in ffmpeg.input_args(encoded[signal])]
+        sources: dict[str, Iterator[str]] = {
+            signal: itertools.repeat(f"{first_input + offset}:a:0") for offset, signal in enumerate(mapped)}
         return _SoundPlan([], input_args, sources, ["-c:a", "copy"],
-                          me_file=encoded["me"] if me_outside else None)
-    chains, mix_labels, me_labels = _audio_graph(inputs, gain, counts["mix"], counts["me"] + me_outside,
-                                                 profile.sample_rate)
-    sources = {"mix": iter(f"[{label}]" for label in mix_labels), "me": iter(f"[{label}]" for label in me_labels)}
+                          files_outside={signal: encoded[signal] for signal in outside})
+    chains, labels = _audio_graph(inputs, gain, copies, profile.sample_rate)
+    sources = {signal: iter(f"[{label}]" for label in names) for signal, names in labels.items()}
     return _SoundPlan(chains, [], sources, _audio_codec_args(profile))
 
 
-def _picture_args(spec: DeliverableSpec, pictures: dict[str, str], inputs: RenderInputs,
+def _picture_args(spec: Deliverable, pictures: dict[str, str], inputs: RenderInputs,
                   profile: DeliveryProfile, threads: int, keyframes: list[float] | None = None) -> list[str]:
     """The picture of one output: its label of the filter graph, encoded, or the master's own
     picture stream, copied (when the graph has no "clean" picture)."""
-    label = pictures.get(spec.subtitle_language) if spec.picture == "burn" else pictures.get("clean")
+    label = pictures.get(spec.burns) if spec.burns else pictures.get("clean")
     if label is None:
         return ["-map", f"0:{inputs.video.index}", "-c:v", "copy"]
     return (["-map", f"[{label}]"] + _video_codec_args(profile, threads) + ["-pix_fmt", profile.pix_fmt]
@@ -321,7 +343,7 @@ def build_copy_command(picture_source: Path, audio_source: Path, output: Path,
             + metadata + ["-movflags", "+faststart+use_metadata_tags", str(output)])
 
 
-def _soft_subtitle_inputs(encoded: list[DeliverableSpec],
+def _soft_subtitle_inputs(encoded: list[Deliverable],
                           subtitle_files: dict[str, Path]) -> tuple[dict[str, int], list[str]]:
     """Input index of each deliverable's SRT (the master is input 0), and the input arguments."""
     indexes: dict[str, int] = {}

@@ -10,12 +10,12 @@ from pathlib import Path
 from pipeline import subtitles
 from pipeline.audio.analysis import AudioAnalysis
 from pipeline.config import Config
-from pipeline.deliverables import DeliverableSpec
+from pipeline.deliverables import Deliverable, clean_picture_of
 from pipeline.delivery import report
 from pipeline.delivery.publish import ensure_free_space
 from pipeline.intake.submission import Submission
 from pipeline.media import ffmpeg
-from pipeline.media.faults import _disk_full_as_error, _named_faults
+from pipeline.media.faults import disk_full_as_error, named_faults
 from pipeline.media.ffmpeg import Progress
 from pipeline.render.commands import (
     RenderInputs,
@@ -24,6 +24,7 @@ from pipeline.render.commands import (
     picture_copy_blockers,
     prepare_work_dir,
     render_timeout,
+    scaled_size,
 )
 from pipeline.render.tags import audio_stream_tags, container_tags, metadata_args, subtitle_stream_tags
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 _BITS_PER_PIXEL = {"libx264": 0.3, "prores_ks": 4.0}
 
 
-def estimate_output_bytes(submission: Submission, specs: list[DeliverableSpec], config: Config) -> int:
+def estimate_output_bytes(submission: Submission, specs: list[Deliverable], config: Config) -> int:
     """About how much a render writes: each media deliverable at a generous bit rate for its
     codec and size, plus the M&E audio kept in the work dir until the international mux."""
     profile = config.delivery
@@ -47,13 +48,13 @@ def estimate_output_bytes(submission: Submission, specs: list[DeliverableSpec], 
 
 
 
-def _metadata_for(submission: Submission, spec: DeliverableSpec) -> list[str]:
+def _metadata_for(submission: Submission, spec: Deliverable) -> list[str]:
     tags = container_tags(submission.descriptive, submission.asset_id, spec)
     return metadata_args(tags, audio_stream_tags(spec), subtitle_stream_tags(spec))
 
 
-@_disk_full_as_error
-def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: list[DeliverableSpec],
+@disk_full_as_error
+def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: list[Deliverable],
                         work_dir: Path, deliver_dir: Path, config: Config,
                         on_progress: Callable[[Progress], None] | None = None) -> dict[str, Path]:
     """The one ffmpeg run for every encoded picture, then the stream-copy deliverables."""
@@ -74,41 +75,42 @@ def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: 
         log.info("%s: master's picture %s", submission.asset_id,
                  "stream-copied (it meets the delivery profile)" if not blockers
                  else "encoded: " + "; ".join(blockers))
-    with _named_faults(deliver_dir, submission.package.master):
+    with named_faults(deliver_dir, submission.package.master):
         ffmpeg.run(render_plan.command, timeout_s=render_timeout(submission.programme.duration_s, config),
                    total_s=submission.programme.duration_s, on_progress=on_progress, cwd=work_dir, what="render")
     outputs = dict(render_plan.outputs)
+    clean = clean_picture_of(specs)
     for spec in specs:
-        if spec.picture == "copy-clean" and spec.key not in outputs:  # else copied from the master
+        if spec.picture == "copy-clean" and spec.key not in outputs and clean is not None:
+            # else copied from the master in the render itself
             path = deliver_dir / spec.filename(submission.asset_id, config.delivery.container)
-            sound = render_plan.me_audio if spec.audio == "me" else outputs["master-clean"]
-            command = build_copy_command(outputs["master-clean"], sound, path, metadata[spec.key],
-                                         subtitle_source=soft_tracks.get(spec.subtitle_language)
+            sound = render_plan.sound_files.get(spec.sound.signal, outputs[clean.key])
+            command = build_copy_command(outputs[clean.key], sound, path, metadata[spec.key],
+                                         subtitle_source=soft_tracks.get(spec.subtitle_language or "")
                                          if spec.soft_subtitles else None)
-            with _named_faults(deliver_dir):
+            with named_faults(deliver_dir):
                 ffmpeg.run(command, timeout_s=render_timeout(submission.programme.duration_s, config) / 4,
                            what=f"{spec.key} mux")
             outputs[spec.key] = path
-    for used in [render_plan.me_audio, *encoded_sound.values()]:
-        if used is not None:
-            used.unlink(missing_ok=True)
+    for used in [*render_plan.sound_files.values(), *encoded_sound.values()]:
+        used.unlink(missing_ok=True)
     return outputs
 
 
-def _contact_sheet_times(submission: Submission, specs: list[DeliverableSpec]) -> dict[str, list[float]]:
+def _contact_sheet_times(submission: Submission, specs: list[Deliverable]) -> dict[str, list[float]]:
     """Where the QC report will cut each deliverable's frames (pipeline.delivery.report), for the render to
     make them keyframes: cutting a frame then decodes that frame, not everything since the
     keyframe before (up to 10 s of picture at x264's default keyint). Without this, the report's
     frames cost a tenth of the render's CPU on a 1080p minute."""
     times = {}
     for spec in specs:
-        track = submission.subtitles.get(spec.key.removeprefix("subtitled-")) if spec.subtitle_language else None
+        track = submission.subtitles.get(spec.subtitle_language) if spec.subtitle_language else None
         cues = [(cue.start_ms + cue.end_ms) / 2000 for cue in track.cues] if track else []
         times[spec.key] = report.thumbnail_times(submission.programme.duration_s, cues)
     return times
 
 
-def _write_subtitle_scripts(submission: Submission, specs: list[DeliverableSpec], work_dir: Path,
+def _write_subtitle_scripts(submission: Submission, specs: list[Deliverable], work_dir: Path,
                             config: Config) -> dict[str, Path]:
     """The ASS script of each burned language, and the SRT of each soft subtitle track (the
     frame-snapped cues in programme time), in the work dir. Returns language -> SRT file."""
@@ -117,7 +119,7 @@ def _write_subtitle_scripts(submission: Submission, specs: list[DeliverableSpec]
         if spec.subtitle_language is None:
             continue
         track = submission.subtitles[spec.subtitle_language]
-        if spec.picture == "burn":
+        if spec.burns:
             size = _delivery_size(submission, config)
             subtitles.write_ass(track, work_dir / f"subtitles-{spec.subtitle_language}.ass",
                                 config.subtitles.style, size[0], size[1], config.subtitles.rules.max_lines)
@@ -128,9 +130,7 @@ def _write_subtitle_scripts(submission: Submission, specs: list[DeliverableSpec]
 
 
 def _delivery_size(submission: Submission, config: Config) -> tuple[int, int]:
-    from pipeline.render.commands import scaled_size
-
-    video = submission.media.video
+    video = submission.media.picture
     return scaled_size(video, config.delivery) or (video.width, video.height)
 
 

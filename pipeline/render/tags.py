@@ -1,4 +1,4 @@
-"""Metadata embedded in every media output (DESIGN.md section 6): title, description, date,
+"""Metadata embedded in every media output (docs/design.md section 6): title, description, date,
 rights, organisation, asset id, a version note, and per stream its language and title.
 
 Values travel as separate arguments (`-metadata`, `key=value`), never through a shell, so
@@ -17,7 +17,7 @@ MediaInfo, ExifTool), and the same values go once more under Apple's documented 
 
 from __future__ import annotations
 
-from pipeline.deliverables import DeliverableSpec
+from pipeline.deliverables import Deliverable
 from pipeline.intake.metadata import Descriptive
 from pipeline.subtitles import iso639_2
 
@@ -30,11 +30,7 @@ QUICKTIME_KEYS = {
     "organisation": "com.apple.quicktime.publisher",
 }
 
-# What each audio title means channel by channel, for the metadata sidecar.
-AUDIO_ROLES = {"Full mix": ["mix_l", "mix_r"], "Music and effects": ["me_l", "me_r"]}
-
-
-def container_tags(descriptive: Descriptive, asset_id: str, spec: DeliverableSpec) -> dict[str, str]:
+def container_tags(descriptive: Descriptive, asset_id: str, spec: Deliverable) -> dict[str, str]:
     """The file-level tags of one deliverable, empty values left out."""
     day = descriptive.publication_date or descriptive.filming_date
     tags = {
@@ -62,13 +58,13 @@ def stream_language(tag: str) -> str:
     return "zxx" if tag == "zxx" else iso639_2(tag)
 
 
-def audio_stream_tags(spec: DeliverableSpec) -> dict[str, str]:
+def audio_stream_tags(spec: Deliverable) -> dict[str, str]:
     # MP4 keeps a track title as the track's `name` box and in its handler; ffprobe shows both.
-    return {"language": stream_language(spec.audio_language),
-            "title": spec.audio_title, "handler_name": spec.audio_title}
+    return {"language": stream_language(spec.sound.language),
+            "title": spec.sound.title, "handler_name": spec.sound.title}
 
 
-def subtitle_stream_tags(spec: DeliverableSpec) -> dict[str, str]:
+def subtitle_stream_tags(spec: Deliverable) -> dict[str, str]:
     """Tags of a soft subtitle track, where the deliverable carries one (none for burn-in only:
     ffmpeg ignores a stream specifier that matches no stream)."""
     if not spec.subtitle_language:
