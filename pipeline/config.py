@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import tomllib
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -14,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from pipeline.errors import ConfigError
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+# The configs ship inside the package (`pipeline.configs`, the repository's configs/ folder), so
+# an installed wheel finds them wherever it runs from.
+CONFIG_DIR = Path(str(resources.files("pipeline.configs")))
 DEFAULT_CONFIG = CONFIG_DIR / "default.toml"
 
 ChannelRole = Literal["mix_l", "mix_r", "me_l", "me_r", "dialogue", "music", "effects", "ad", "mute"]
@@ -112,7 +115,7 @@ class Layout(_Strict):
 
     @model_validator(mode="after")
     def _routable(self) -> Layout:
-        counts = {role: self.channels.count(role) for role in set(self.channels)}
+        counts: dict[str, int] = {role: self.channels.count(role) for role in set(self.channels)}
         for left, right in (("mix_l", "mix_r"), ("me_l", "me_r")):
             if counts.get(left, 0) != counts.get(right, 0) or counts.get(left, 0) > 1:
                 raise ValueError(f"'{left}' and '{right}' must each appear once, or neither")
