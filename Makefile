@@ -7,8 +7,9 @@ STAMP := $(VENV)/.installed
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
+LINTED := pipeline flows tests benchmarks media_samples configs
 
-.PHONY: setup demo test samples bench clean
+.PHONY: setup demo test test-fast lint samples bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed on PATH"; exit 1; }
@@ -22,8 +23,17 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/versioner demo --out out
 
+# Everything, slowest 15 tests listed at the end.
 test: setup
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra --durations=15
+
+# The pure tier: no ffmpeg, no Prefect server, no browser, no wheel build.
+test-fast: setup
+	$(BIN)/python -m pytest -ra -m "not ffmpeg and not prefect_server and not browser and not packaging"
+
+lint: setup
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/mypy
 
 samples: setup
 	$(BIN)/python media_samples/make_samples.py
@@ -33,4 +43,4 @@ bench: setup
 	$(BIN)/python benchmarks/bench_me_memory.py
 
 clean:
-	rm -rf out .pytest_cache
+	rm -rf out .pytest_cache build

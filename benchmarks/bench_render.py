@@ -1,4 +1,4 @@
-"""Render at the floor (DESIGN.md section 9): how far the pipeline sits above the least work
+"""Render at the floor (docs/design.md section 9): how far the pipeline sits above the least work
 its deliverables need, and how far below what a user would otherwise write.
 
 It makes a package: a 1080p25 master with a ProRes picture (prores_ks; a few seconds of moving

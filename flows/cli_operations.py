@@ -1,4 +1,4 @@
-"""The operational commands of `versioner` (DESIGN.md sections 7 and 8): `submit` for producers,
+"""The operational commands of `versioner` (docs/design.md sections 7 and 8): `submit` for producers,
 `nightly`, `serve` and `deploy` for the night operator, `runs` and `logs` for technicians.
 `flows.cli` registers them; exit codes are its own."""
 

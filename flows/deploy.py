@@ -22,15 +22,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import cast
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
-from prefect.deployments.runner import EntrypointType
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.deployments.runner import deploy as deploy_to_pool
 from prefect.exceptions import ObjectNotFound
-from prefect.schedules import Cron
+from prefect.schedules import Cron, Schedule
 from prefect.settings import PREFECT_API_URL
 
 from pipeline.config import Config, load_config
@@ -59,7 +60,7 @@ def require_server() -> str:
     return url
 
 
-def nightly_schedule(config: Config) -> Cron:
+def nightly_schedule(config: Config) -> Schedule:
     return Cron(config.schedule.cron, timezone=config.schedule.timezone)
 
 
@@ -91,8 +92,9 @@ def deploy_all(config_file: str | None = None, pool: str = WORK_POOL) -> list[UU
         schedules=[nightly_schedule(config)], concurrency_limit=ONE_NIGHT_AT_A_TIME,
         parameters={"config_file": config_file},
         description="Every pending package, each as a run of the render deployment.")
-    return deploy_to_pool(render, nightly, work_pool_name=pool, build=False, push=False,
-                          print_next_steps_message=False, ignore_warnings=True)
+    ids = deploy_to_pool(cast(RunnerDeployment, render), cast(RunnerDeployment, nightly), work_pool_name=pool,
+                         build=False, push=False, print_next_steps_message=False, ignore_warnings=True)
+    return cast(list[UUID], ids)  # called from sync code: the list itself, not a coroutine
 
 
 def serve_nightly(config_file: str | None = None, name: str = NIGHTLY_NAME) -> None:

@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 from uuid import UUID
 
 from prefect import flow, get_run_logger, runtime
@@ -99,7 +100,7 @@ def _render_deployment_with_workers(logger) -> DeploymentResponse | None:
 def _run_here(packages: list[str], config_file: str | None, concurrency: int) -> list[UUID]:
     def render_one(asset_id: str) -> UUID:
         state = render_from_inbox(asset_id, config_file, return_state=True)
-        return state.state_details.flow_run_id
+        return cast(UUID, state.state_details.flow_run_id)  # set once the run exists
 
     if concurrency <= 1 or len(packages) <= 1:
         return [render_one(asset_id) for asset_id in packages]
@@ -112,8 +113,8 @@ def _run_here(packages: list[str], config_file: str | None, concurrency: int) ->
 def _run_on_workers(packages: list[str], config_file: str | None) -> list[UUID]:
     # Without a config of its own, a package run keeps the one the render deployment was made with.
     extra = {"config_file": config_file} if config_file else {}
-    runs = [run_deployment(RENDER_DEPLOYMENT, parameters={"asset_id": asset_id, **extra},
-                           flow_run_name=f"render {asset_id}", timeout=0, as_subflow=True).id
+    runs = [cast(FlowRun, run_deployment(RENDER_DEPLOYMENT, parameters={"asset_id": asset_id, **extra},
+                                         flow_run_name=f"render {asset_id}", timeout=0, as_subflow=True)).id
             for asset_id in packages]
     waiting = set(runs)
     with get_client(sync_client=True) as client:
@@ -141,7 +142,8 @@ def _summarise(run_id: str, packages: list[str], run_ids: list[UUID], root: life
                      "run_id": str(package_run_id), "message": run.state.message if run and run.state else ""})
     counts: dict[str, int] = {}
     for row in rows:
-        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+        outcome = str(row["outcome"])
+        counts[outcome] = counts.get(outcome, 0) + 1
     return {"run_id": run_id, "data_root": str(root.path), "packages": rows, "counts": counts,
             "all_done": all(row["outcome"] in GOOD_OUTCOMES for row in rows)}
 

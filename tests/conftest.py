@@ -38,7 +38,7 @@ def fast_config(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def process_marker():
     """Every process the suite starts inherits this marker, so a leftover ffmpeg is found even
-    after its parent died (see tests/processes.py and tests/test_zz_no_leftover_processes.py)."""
+    after its parent died (see tests/processes.py and `pytest_sessionfinish` below)."""
     from tests.processes import MARKER
 
     os.environ[MARKER] = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -165,3 +165,25 @@ def ffmpeg_commands():
     yield commands
     logger.removeHandler(handler)
     logger.setLevel(saved_level)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """After the whole suite (every render, timeout, cancel and kill), no ffmpeg process the
+    tests started may still be alive, whether a child of this process or left behind by a
+    `versioner` process that died. Leftovers are killed, named, and fail the run."""
+    from pipeline.media import ffmpeg
+    from tests.processes import kill_leftovers, our_ffmpeg_processes, wait_until
+
+    tracked = ffmpeg.running_processes()
+    # A process killed a moment ago may take a few milliseconds to be reaped.
+    gone = wait_until(lambda: not our_ffmpeg_processes(), timeout_s=5)
+    leftovers = our_ffmpeg_processes()
+    kill_leftovers(leftovers)  # so they do not run on after the suite either
+    if tracked or not gone:
+        lines = [f"  pid {info.pid} (parent {info.parent}): {' '.join(info.arguments)[:300]}" for info in leftovers]
+        if tracked:
+            lines.append(f"  pipeline.media.ffmpeg still tracks running processes: {tracked}")
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("ffmpeg processes outlived their tests:\n" + "\n".join(lines), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -237,7 +237,7 @@ def _route_and_decode(master: Path, roles: list[str], folder: Path) -> dict[str,
 
 
 @pytest.mark.parametrize("layout_name, form", ROUTING_CASES,
-                         ids=[f"{name}-" + "+".join(f"{c}ch" + (f"[{l}]" if l else "") for c, l in form)
+                         ids=[f"{name}-" + "+".join(f"{c}ch" + (f"[{lay}]" if lay else "") for c, lay in form)
                               for name, form in ROUTING_CASES])
 def test_each_channel_reaches_the_outputs_its_role_says(layout_name, form, tmp_path):
     roles = LAYOUTS[layout_name].channels
@@ -311,7 +311,7 @@ def arrangement(layout: str, form: str, stems: Stems) -> tuple[list[Stream], str
 
 
 MONO_STEM_LAYOUTS = {"dme-mono"}
-# The five layouts of DESIGN.md section 4 in both forms (mix-only below), and the mono-stem
+# The five layouts of docs/design.md section 4 in both forms (mix-only below), and the mono-stem
 # layouts in the form they come in; the routing test above covers every layout in every form.
 RENDER_CASES = [
     ("mix-me", "streams"), ("mix-me", "multichannel"), ("mix-dme", "streams"), ("mix-dme", "multichannel"),

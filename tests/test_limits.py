@@ -159,7 +159,7 @@ def _alive(pid: int) -> bool:
 
 def test_an_ffmpeg_orphaned_by_its_parent_dies_with_it(tmp_path):
     """A parent killed with SIGKILL cannot clean up; the kernel stops its ffmpeg for it."""
-    script = ("import sys; from pipeline import ffmpeg; "
+    script = ("import sys; from pipeline.media import ffmpeg; "
               "ffmpeg.run(ffmpeg.base_args() + ['-re', '-f', 'lavfi', '-i', 'testsrc2=d=60', '-f', 'null', '-'], "
               "timeout_s=120)")
     parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)

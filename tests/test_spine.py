@@ -91,7 +91,7 @@ def test_metadata_sidecar_holds_descriptive_and_technical_facts(rendered_sample)
     assert document["descriptive"]["publication_date"] == str(submitted["publication_date"])
     delivered = {item["key"]: item for item in document["deliverables"]}
     assert set(delivered) == set(MEDIA)
-    for key, item in delivered.items():
+    for item in delivered.values():
         assert item["state"] == "delivered"
         technical = item["technical"]
         assert technical["video"]["width"] == 1280 and technical["video"]["height"] == 720

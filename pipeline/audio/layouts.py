@@ -1,7 +1,7 @@
 """Audio layouts: which role each channel of a master plays, and how the full mix, the M&E and
 the dialogue are routed out of them as ffmpeg filter graphs.
 
-Channels are counted across all audio streams in order (DESIGN.md section 4), so one layout
+Channels are counted across all audio streams in order (docs/design.md section 4), so one layout
 covers every form a master comes in: two stereo streams, four mono streams or one 4-channel
 stream are all `mix-me`. Detection order: the package's `audio_layout`, then the stream titles
 as editing tools write them ("Stereo Mix", "M&E", "DX", "Narration"...), then the channel count.
@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
 from pipeline.config import Layout
 from pipeline.errors import LayoutError
@@ -182,7 +183,7 @@ def _raise_contradicted(candidates: dict[str, Layout], streams: list[AudioInfo],
 
 
 def _raise_ambiguous(candidates: dict[str, Layout], layouts: dict[str, Layout],
-                     streams: list[AudioInfo], channels: int, master_name: str):
+                     streams: list[AudioInfo], channels: int, master_name: str) -> NoReturn:
     described = _describe(streams)
     if not candidates:
         raise LayoutError(master_name, f"has {channels} audio channels ({described}) and no "
@@ -238,8 +239,8 @@ def mix_pan(roles: list[str]) -> str | None:
     mix = _stereo_terms(roles, ("mix_l", "mix_r"))
     if mix is not None:
         return _stereo_pan([mix])
-    stems = [_stereo_terms(roles, role) for role in ("dialogue", "music", "effects")]
-    stems = [stem for stem in stems if stem is not None]
+    found = [_stereo_terms(roles, role) for role in ("dialogue", "music", "effects")]
+    stems = [stem for stem in found if stem is not None]
     return _stereo_pan(stems) if stems else None
 
 
@@ -258,13 +259,16 @@ def me_pan(roles: list[str]) -> str | None:
     """`pan` arguments making the stereo M&E: the M&E channels, M + E, or mix - D."""
     source = me_source(roles)
     if source == "channels":
-        return _stereo_pan([_stereo_terms(roles, ("me_l", "me_r"))])
+        terms = _stereo_terms(roles, ("me_l", "me_r"))
+        return _stereo_pan([terms]) if terms else None
     if source == "stems":
         stems = [_stereo_terms(roles, role) for role in ("music", "effects")]
         return _stereo_pan([stem for stem in stems if stem])
     if source == "derived":
-        mix_l, mix_r = _stereo_terms(roles, ("mix_l", "mix_r"))
-        dia_l, dia_r = _stereo_terms(roles, "dialogue")
+        mix, dialogue = _stereo_terms(roles, ("mix_l", "mix_r")), _stereo_terms(roles, "dialogue")
+        if mix is None or dialogue is None:
+            return None
+        (mix_l, mix_r), (dia_l, dia_r) = mix, dialogue
         left = "+".join(mix_l) + "".join(f"-{term}" for term in dia_l)
         right = "+".join(mix_r) + "".join(f"-{term}" for term in dia_r)
         return f"stereo|c0={left}|c1={right}"
@@ -316,21 +320,26 @@ def merged_audio(streams: list[AudioInfo], input_index: int = 0, sample_rate: in
     return chains, "amerged"
 
 
-_PANS = {"mix": mix_pan, "me": me_pan, "dialogue": dialogue_pan}
+Pan = Callable[[list[str]], "str | None"]
+"""Makes a stereo signal's `pan` arguments from the channel roles (None: the layout cannot)."""
+
+_PANS: dict[str, Pan] = {"mix": mix_pan, "me": me_pan, "dialogue": dialogue_pan}
 
 
-def routing_graph(streams: list[AudioInfo], roles: list[str], outputs: Mapping[str, str],
+def routing_graph(streams: list[AudioInfo], roles: list[str], outputs: Mapping[str, str | Pan],
                   sample_rate: int = 48000, input_index: int = 0) -> list[str]:
     """Chains from the master's audio streams to one stereo label per wanted signal.
 
-    `outputs` maps a label to the signal it carries: "mix", "me" or "dialogue". Raises
-    LayoutError when the layout cannot make one of them."""
+    `outputs` maps a label to the signal it carries: "mix", "me" or "dialogue", or to the pan
+    function that makes it from the roles (a deliverable's `Sound.pan`). Raises LayoutError when
+    the layout cannot make one of them."""
     chains, merged = merged_audio(streams, input_index, sample_rate)
     pans = {}
     for label, signal in outputs.items():
-        pan = _PANS[signal](roles)
+        pan = (_PANS[signal] if isinstance(signal, str) else signal)(roles)
         if pan is None:
-            raise LayoutError(None, f"the audio layout has no {signal} channels", "choose another layout")
+            raise LayoutError(None, f"the audio layout has no {signal if isinstance(signal, str) else label} channels",
+                              "choose another layout")
         pans[label] = pan
     if len(pans) == 1:
         label, pan = next(iter(pans.items()))

@@ -1,4 +1,4 @@
-"""M&E sanity checks on decoded PCM (DESIGN.md section 4), streamed from ffmpeg in chunks so
+"""M&E sanity checks on decoded PCM (docs/design.md section 4), streamed from ffmpeg in chunks so
 memory stays flat for a master of any length.
 
 One ffmpeg pass decodes the full mix, the M&E and (where there is one) the dialogue stem, each

@@ -31,9 +31,10 @@ import os
 import re
 import stat
 import unicodedata
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, field_validator, model_validator
@@ -121,7 +122,7 @@ def _item_text(item: object, number: int) -> str:
     if item is None:
         raise _FieldProblem(f"item {number} is empty", "remove the empty `-` line or write a value")
     try:
-        return _as_text(item)
+        return cast(str, _as_text(item))  # not None: checked above
     except _FieldProblem as problem:
         raise _FieldProblem(f"item {number}: {problem.problem}", problem.fix) from None
 
@@ -200,7 +201,7 @@ def _frame_timecode_seconds(text: str, whole_seconds: int, frames: int, fps: flo
 def _json_safe(value: object, where: str, depth: int = 0) -> Any:
     """A copy of an unknown field's value holding only JSON types, or a problem naming `where`."""
     if depth > _MAX_NESTING:
-        field = re.match(r"[^.\[]*", where).group()
+        field = where.split(".")[0].split("[")[0]
         raise _FieldProblem(f"is nested more than {_MAX_NESTING} levels deep", "flatten it", field)
     if isinstance(value, float) and not math.isfinite(value):
         raise _FieldProblem(f"{value} is not a finite number", "write a finite number", where)
@@ -291,7 +292,7 @@ def _split_commas(text: str) -> list[str]:
 
 
 class Descriptive(BaseModel):
-    """The descriptive metadata of DESIGN.md section 3. Unknown fields are kept as extras.
+    """The descriptive metadata of docs/design.md section 3. Unknown fields are kept as extras.
 
     `programme_start` / `programme_end` keep the value as written (seconds, or a timecode text);
     `programme_bounds_s(fps)` turns them into seconds from the master's first frame."""
@@ -670,7 +671,7 @@ def _location(parts: tuple) -> str:
     return text
 
 
-def _problem_of(error: dict, data: object) -> tuple[str, str]:
+def _problem_of(error: Mapping[str, Any], data: object) -> tuple[str, str]:
     """(problem, fix) for one pydantic error, both worded for the producer."""
     location = _location(error["loc"])
     cause = error.get("ctx", {}).get("error")

@@ -1,4 +1,4 @@
-"""A submission package on disk (DESIGN.md section 3): exactly one master, zero or more
+"""A submission package on disk (docs/design.md section 3): exactly one master, zero or more
 `<name>.<lang>.srt`, one metadata file. Finding its parts is all this module does."""
 
 from __future__ import annotations

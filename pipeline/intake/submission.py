@@ -18,6 +18,7 @@ from pipeline.errors import MediaError, SubtitleError
 from pipeline.intake.metadata import Descriptive, derive_asset_id, load_descriptive
 from pipeline.intake.package import Package, find_package
 from pipeline.media.probe import MediaInfo, probe
+from pipeline.subtitles.model import Finding
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +44,13 @@ class Submission:
     layout: ResolvedLayout
     programme: Programme
     subtitles: dict[str, subtitles.SubtitleTrack] = field(default_factory=dict)
-    subtitle_findings: list[subtitles.Finding] = field(default_factory=list)
+    subtitle_findings: list[Finding] = field(default_factory=list)
     subtitle_failures: dict[str, str] = field(default_factory=dict)
     """Languages that cannot be rendered, with the reason (the other deliverables still are)."""
 
     @property
     def fps(self) -> float:
-        return float(self.media.video.fps)
+        return float(self.media.picture.fps)
 
 
 def check_master(media: MediaInfo, config: Config) -> None:
@@ -67,10 +68,10 @@ def check_master(media: MediaInfo, config: Config) -> None:
 
 
 def programme_of(descriptive: Descriptive, media: MediaInfo, metadata_file: Path) -> Programme:
-    start, end = descriptive.programme_bounds_s(float(media.video.fps))
+    start, end = descriptive.programme_bounds_s(float(media.picture.fps))
     start = start or 0.0
     end = media.duration_s if end is None else end
-    if not 0 <= start < end <= media.duration_s + media.video.frame_s:
+    if not 0 <= start < end <= media.duration_s + media.picture.frame_s:
         raise MediaError(metadata_file, f"programme_start/programme_end ({start:.3f} s to {end:.3f} s) "
                          f"do not lie inside the master (0 to {media.duration_s:.3f} s)",
                          "give times inside the master, programme_start before programme_end")
@@ -85,8 +86,8 @@ def check_submission(package_dir: str | Path, config: Config) -> Submission:
     check_master(media, config)
     layout = detect_layout(media.audio, config.layouts, descriptive.audio_layout, package.master.name)
     log.info("%s: %s, %.2f s, %dx%d @ %.3f fps, audio layout %s (from %s)", asset_id,
-             package.master.name, media.duration_s, media.video.width, media.video.height,
-             float(media.video.fps), layout.name, layout.how)
+             package.master.name, media.duration_s, media.picture.width, media.picture.height,
+             float(media.picture.fps), layout.name, layout.how)
     programme = programme_of(descriptive, media, package.metadata_file)
     submission = Submission(package, descriptive, asset_id, media, layout, programme)
     for path in package.subtitle_files:

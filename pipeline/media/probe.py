@@ -68,6 +68,14 @@ class MediaInfo:
     stream_tags: list[dict[str, str]] = field(default_factory=list)
 
     @property
+    def picture(self) -> VideoInfo:
+        """The video stream. A master without one is refused at intake (check_master), so past
+        it this is never missing."""
+        if self.video is None:
+            raise MediaError(self.path, "has no video stream", "deliver the edited master with its picture")
+        return self.video
+
+    @property
     def audio_channels(self) -> int:
         return sum(stream.channels for stream in self.audio)
 
@@ -104,7 +112,7 @@ def sniff_container(path: Path) -> str:
         with path.open("rb") as handle:
             head = handle.read(64)
     except OSError as error:
-        raise MediaError(path, f"cannot be read ({error.strerror})", "check the file's permissions")
+        raise MediaError(path, f"cannot be read ({error.strerror})", "check the file's permissions") from None
     if not head:
         raise MediaError(path, "is empty (0 bytes)", "export the master again from the edit suite")
     if head[:4] == b"\x1a\x45\xdf\xa3":
@@ -141,7 +149,7 @@ def check_mov_structure(path: Path, max_boxes: int = 100_000) -> None:
     """Walk the top-level boxes of a MOV/MP4 (a few seeks, whatever the size) and refuse a file
     that ends before its boxes say it should: the copy or the export stopped early."""
     file_size = path.stat().st_size
-    offset, found = 0, set()
+    offset, found = 0, set[bytes]()
     with path.open("rb") as handle:
         for _ in range(max_boxes):
             if offset >= file_size or {b"moov", b"mdat"} <= found:

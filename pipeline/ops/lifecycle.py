@@ -1,4 +1,4 @@
-"""A package's life on disk (DESIGN.md section 7), beneath the data root:
+"""A package's life on disk (docs/design.md section 7), beneath the data root:
 
     inbox/<asset_id>/            submitted, waiting for a run
     work/<asset_id>@<token>/     claimed by one run, rendering
@@ -439,6 +439,7 @@ def _remove_abandoned_uploads(root: DataRoot, config: Config) -> None:
 
 
 def _stale_because(claim_dir: Path, config: Config) -> str | None:
+    claimed_at: float | None
     try:
         info = json.loads((claim_dir / CLAIM_FILE).read_text(encoding="utf-8"))
         claimed_at = datetime.fromisoformat(info["claimed"]).timestamp()

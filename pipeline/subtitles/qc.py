@@ -137,7 +137,7 @@ def _gap_findings(qc: _QcContext, cues: list[Cue]) -> list[Finding]:
 
 def qc_subtitles(track: SubtitleTrack, rules: SubtitleRules, programme_ms: int,
                  fps: float) -> list[Finding]:
-    """Check a track against the delivery rules (DESIGN.md section 5). Reports, never changes.
+    """Check a track against the delivery rules (docs/design.md section 5). Reports, never changes.
 
     Findings come sorted by cue number, then in the order of the rules list.
     """

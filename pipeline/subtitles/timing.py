@@ -150,7 +150,7 @@ def programme_offset(track: SubtitleTrack, programme_start_ms: int, programme_ms
     if fits_timecode and (timed_to_timecode or not fits_file):
         moved = format_timecode(origin)
         finding = Finding(track.language, None, format_timecode(first), "timed_to_timecode",
-                          format_timecode(first), start_timecode,
+                          format_timecode(first), start_timecode or "",
                           f"{track.language}: the SRT is timed to the master's start timecode "
                           f"{start_timecode} (first cue at {format_timecode(first)}); every cue "
                           f"moved {moved} earlier onto the file's time")
