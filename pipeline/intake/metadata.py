@@ -40,6 +40,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, field_validator, model_validator
 
 from pipeline.errors import MetadataError
+from pipeline.media.timecode import Timecode
 
 METADATA_NAMES = ("metadata.yaml", "metadata.yml", "metadata.json")
 MAX_ASSET_ID_LENGTH = 80
@@ -48,7 +49,6 @@ _SAFE_ASSET_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,79}")
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SECONDS = re.compile(r"\d+(\.\d+)?")
-_FRAME_TIMECODE = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})([:;])(\d{2})")
 _CLOCK_TIMECODE = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})(\.\d+)?")
 _MAX_NESTING = 50
 
@@ -168,34 +168,36 @@ def _seconds_of_point(text: str, fps: float | None) -> float:
     """Seconds for numeric text or a timecode. With fps None only the shape is checked."""
     if _SECONDS.fullmatch(text):
         return float(text)
-    frame_match = _FRAME_TIMECODE.fullmatch(text)
-    clock_match = _CLOCK_TIMECODE.fullmatch(text)
-    if frame_match and frame_match.group(4) == ";":
+    label = Timecode.parse(text)
+    if label is not None and label.separator not in ":;":
+        label = None  # HH:MM:SS.ff is clock time with a decimal fraction, below
+    clock_match = _CLOCK_TIMECODE.fullmatch(text) if label is None else None
+    if label is not None and label.drop_frame:
         raise _FieldProblem(f"'{text}' is a drop-frame timecode (with ';'), which is not supported",
                             "give the time in seconds or as a non-drop-frame timecode HH:MM:SS:FF")
-    match = frame_match or clock_match
-    if match is None:
+    if label is None and clock_match is None:
         raise _FieldProblem(f"'{text}' is neither seconds nor a timecode", _TIMECODE_FIX)
-    hours, minutes, seconds = (int(part) for part in match.group(1, 2, 3))
-    if minutes > 59 or seconds > 59:
-        raise _FieldProblem(f"'{text}' has minutes or seconds above 59", _TIMECODE_FIX)
-    whole_seconds = hours * 3600 + minutes * 60 + seconds
     if clock_match:
-        return whole_seconds + float(match.group(4) or 0)
-    return _frame_timecode_seconds(text, whole_seconds, int(match.group(5)), fps)
+        hours, minutes, seconds = (int(part) for part in clock_match.group(1, 2, 3))
+        if minutes > 59 or seconds > 59:
+            raise _FieldProblem(f"'{text}' has minutes or seconds above 59", _TIMECODE_FIX)
+        return hours * 3600 + minutes * 60 + seconds + float(clock_match.group(4) or 0)
+    assert label is not None
+    if not label.in_range:
+        raise _FieldProblem(f"'{text}' has minutes or seconds above 59", _TIMECODE_FIX)
+    return _frame_timecode_seconds(text, label, fps)
 
 
-def _frame_timecode_seconds(text: str, whole_seconds: int, frames: int, fps: float | None) -> float:
-    """Non-drop-frame timecode counts `round(fps)` frames per labelled second, so at 29.97 fps
-    the label 00:01:00:00 is frame 1800, which plays at 60.06 s."""
+def _frame_timecode_seconds(text: str, label: Timecode, fps: float | None) -> float:
+    """Where a non-drop-frame label plays (pipeline/media/timecode.py counts the frames)."""
     if fps is None:
         return 0.0
     nominal = round(fps)
-    if frames >= nominal:
-        raise _FieldProblem(f"'{text}' has frame {frames}, but a second has only {nominal} "
+    if label.frames >= nominal:
+        raise _FieldProblem(f"'{text}' has frame {label.frames}, but a second has only {nominal} "
                             f"frames at {fps:g} fps", "use frames 00 to "
                             f"{nominal - 1:02d}, or give the time in seconds")
-    return (whole_seconds * nominal + frames) / fps
+    return label.frame_number(fps) / fps
 
 
 def _json_safe(value: object, where: str, depth: int = 0) -> Any:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import re
 from typing import Literal
 
+from pipeline.media.timecode import Timecode
 from pipeline.subtitles.model import Cue, Finding, NoCueError, SubtitleTrack, format_timecode
 
 logger = logging.getLogger(__name__)
@@ -100,9 +100,6 @@ def retime(track: SubtitleTrack, offset_ms: int,
 # --------------------------------------------------------------------------------------------
 # Which clock an SRT is timed to: the file's, or the master's start timecode
 
-_START_TIMECODE = re.compile(r"(\d{1,2}):([0-5]\d):([0-5]\d)[:;.,](\d{2})", re.ASCII)
-
-
 def timecode_ms(timecode: str, fps: float) -> int | None:
     """A start timecode (HH:MM:SS:FF; ';' before the frames for drop-frame) as the time its
     label reads, in ms; None when it is not a timecode at this frame rate.
@@ -110,14 +107,10 @@ def timecode_ms(timecode: str, fps: float) -> int | None:
     The label is what an SRT timed to the timecode holds: a subtitle editor showing 10:00:01:00
     writes 10:00:01,000. A labelled second has round(fps) frames.
     """
-    match = _START_TIMECODE.fullmatch(timecode.strip())
-    nominal = round(fps) if fps > 0 else 0
-    if match is None or nominal == 0:
+    label = Timecode.parse(timecode)
+    if label is None or not label.in_range or round(fps) <= label.frames:
         return None
-    hours, minutes, seconds, frames = (int(part) for part in match.groups())
-    if frames >= nominal:
-        return None
-    return ((hours * 60 + minutes) * 60 + seconds) * 1000 + round(frames * 1000 / nominal)
+    return label.label_ms(fps)
 
 
 def _any_cue_inside(track: SubtitleTrack, start_ms: int, length_ms: int) -> bool:
