@@ -548,11 +548,12 @@ def test_ass_header_scales_the_style_to_the_picture():
 
 
 def test_ass_keeps_user_text_literal_so_it_cannot_inject_override_tags():
-    track = track_of((1000, 2000, "{\\an8}On top?\nback\\slash } {"))
+    # The position override is honoured (rebuilt from its number); every other one is dropped.
+    track = track_of((1000, 2000, "{\\an8}{\\pos(1,1)\\fs99}On top?\nback\\slash } {"))
     text = dialogue_texts(to_ass(track, SubtitleStyle(), 1920, 1080, 2))[0]
-    assert text == "\\{\\\u2060an8\\}On top?\\Nback\\\u2060slash \\} \\{"
-    # every brace in the output is escaped: no override block can open
-    assert not re.search(r"(?<!\\)[{}]", text)
+    assert text == "{\\an8}On top?\\Nback\\\u2060slash \\} \\{"
+    # every other brace in the output is escaped: no override block can open
+    assert not re.search(r"(?<!\\)[{}]", text.removeprefix("{\\an8}"))
 
 
 def test_ass_converts_srt_styling_tags():

@@ -97,10 +97,11 @@ def check_submission(package_dir: str | Path, config: Config) -> Submission:
 def _add_subtitles(submission: Submission, path: Path, config: Config) -> None:
     language = subtitles.language_from_filename(path, submission.package.master.stem)
     if language in submission.subtitles or language in submission.subtitle_failures:
-        raise SubtitleError(path, f"is a second SRT for language '{language}'", "keep one SRT per language")
+        raise SubtitleError(path, f"is a second subtitle file for language '{language}'",
+                            "keep one subtitle file (.srt or .vtt) per language")
     programme_ms = round(submission.programme.duration_s * 1000)
     try:
-        track = subtitles.read_srt(path, language, config.subtitles.max_srt_bytes, config.subtitles.max_cues)
+        track = subtitles.read_subtitles(path, language, config.subtitles.max_srt_bytes, config.subtitles.max_cues)
         offset_ms, shifted = subtitles.programme_offset(
             track, round(submission.programme.start_s * 1000), programme_ms,
             round(submission.media.duration_s * 1000), submission.media.start_timecode, submission.fps)

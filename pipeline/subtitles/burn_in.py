@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.config import SubtitleStyle
-from pipeline.subtitles.model import _FONT_COLOUR, _NAMED_COLOURS, _TAG, Cue, SubtitleTrack
+from pipeline.subtitles.model import _FONT_COLOUR, _NAMED_COLOURS, _TAG, Cue, SubtitleTrack, with_position
 from pipeline.subtitles.writers import _write_atomically
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,9 @@ def _ass_text(cue: Cue, max_lines: int, language: str) -> str:
         parts.append(state.override(match))
         position = match.end()
     parts.append(_ass_escape(text[position:]))
-    return "".join(parts)
+    # The one override taken from the user's text is the position, rebuilt from its number: the
+    # rest of their override blocks were dropped with the other markup (Cue.lines).
+    return with_position("".join(parts), cue.position)
 
 
 def _ass_header(style: SubtitleStyle, width: int, height: int) -> list[str]:
