@@ -18,6 +18,7 @@ from pipeline.errors import MediaError, SubtitleError
 from pipeline.intake.metadata import Descriptive, derive_asset_id, load_descriptive
 from pipeline.intake.package import Package, find_package
 from pipeline.media.probe import MediaInfo, probe
+from pipeline.subtitles.fonts import font_for_track, missing_glyphs
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ def _add_subtitles(submission: Submission, path: Path, config: Config) -> None:
         return
     track = subtitles.snap_to_frames(track, submission.fps)
     findings = shifted + moved + subtitles.qc_subtitles(track, config.subtitles.rules, programme_ms, submission.fps)
+    findings += missing_glyphs(track, font_for_track(track, config.subtitles.style.font_name))
     for finding in findings:
         log.warning("%s: subtitle QC: %s", submission.asset_id, finding.message)
     submission.subtitles[language] = track
