@@ -12,8 +12,17 @@ from pipeline.subtitles.model import Cue, Finding, NoCueError, SubtitleTrack, fo
 from pipeline.subtitles.qc import qc_subtitles
 from pipeline.subtitles.reading import read_srt, read_subtitles
 from pipeline.subtitles.timing import programme_offset, retime, snap_to_frames, timecode_ms
+from pipeline.subtitles.ttml import ttml_text, write_ttml
 from pipeline.subtitles.writers import srt_text, vtt_text, write_srt, write_vtt
 
-__all__ = ["Cue", "Finding", "NoCueError", "SubtitleTrack", "format_timecode", "iso639_2", "language_from_filename",
+# Sidecar format -> (file suffix after <asset_id>.<lang>, writer).
+SIDECAR_FORMATS = {
+    "srt": (".srt", write_srt),
+    "vtt": (".vtt", write_vtt),
+    "ttml": (".ttml", lambda track, path: write_ttml(track, path, "imsc")),
+    "ebu-tt-d": (".ebu-tt-d.xml", lambda track, path: write_ttml(track, path, "ebu-tt-d")),
+}
+
+__all__ = ["SIDECAR_FORMATS", "Cue", "Finding", "NoCueError", "SubtitleTrack", "format_timecode", "iso639_2", "language_from_filename",
            "normalise_language_tag", "programme_offset", "qc_subtitles", "read_srt", "read_subtitles", "retime", "snap_to_frames",
-           "srt_text", "timecode_ms", "to_ass", "vtt_text", "write_ass", "write_srt", "write_vtt"]
+           "srt_text", "timecode_ms", "to_ass", "ttml_text", "vtt_text", "write_ass", "write_srt", "write_ttml", "write_vtt"]
