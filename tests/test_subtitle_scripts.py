@@ -6,14 +6,26 @@ from __future__ import annotations
 
 import codecs
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import webvtt
 
 from pipeline.config import SubtitleStyle, load_config
-from pipeline.errors import SubtitleError
+from pipeline.errors import MetadataError, SubtitleError
 from pipeline.intake.package import find_package
-from pipeline.subtitles import Cue, SubtitleTrack, qc_subtitles, read_subtitles, srt_text, to_ass, vtt_text
+from pipeline.intake.submission import _subtitle_clock
+from pipeline.subtitles import (
+    Cue,
+    SubtitleTrack,
+    programme_offset,
+    qc_subtitles,
+    read_subtitles,
+    retime,
+    srt_text,
+    to_ass,
+    vtt_text,
+)
 
 CONFIG = load_config().subtitles
 
@@ -217,3 +229,60 @@ def test_qc_counts_only_what_is_drawn():
     assert qc_subtitles(track, rules, 60_000, 25.0) == []
     longer = track_of("{\\an8}<c.yellow><v Anna>Thirteen char</v></c>")
     assert [finding.measured for finding in qc_subtitles(longer, rules, 60_000, 25.0)] == [13]
+
+
+# ---------------------------------------------------------------------------------------------
+# Programme timecode and dropped cues
+
+def hour_track(hour: int) -> SubtitleTrack:
+    base = hour * 3_600_000
+    return SubtitleTrack("en", Path("news.en.srt"), [
+        Cue(1, base + 1000, base + 3000, "First"), Cue(2, base + 5000, base + 7000, "Second"),
+        Cue(3, base + 90_000, base + 92_000, "After the end")], "utf-8")
+
+
+@pytest.mark.parametrize("hour", [1, 10])
+def test_an_srt_timed_from_the_programme_timecode_is_moved_with_a_warning(hour):
+    track = hour_track(hour)
+    offset, findings = programme_offset(track, 0, 60_000, 60_000, None, 25.0)
+    assert offset == hour * 3_600_000
+    assert [(finding.rule, finding.severity) for finding in findings] == [("timed_to_timecode", "warning")]
+    assert f"every cue moved {hour:02d}:00:00,000 earlier" in findings[0].message
+    assert "set subtitle_start_timecode in metadata.yaml" in findings[0].message
+    retimed, dropped = retime(track, offset, 60_000)
+    assert [(cue.start_ms, cue.text) for cue in retimed.cues] == [(1000, "First"), (5000, "Second")]
+    # the cue past the master's end is dropped, named by its time in the SRT
+    assert [(finding.rule, finding.measured) for finding in dropped] == [
+        ("dropped_outside_programme", f"{hour:02d}:01:30,000 --> {hour:02d}:01:32,000")]
+
+
+def test_a_file_with_a_cue_inside_the_master_is_not_moved():
+    track = SubtitleTrack("en", Path("news.en.srt"), [Cue(1, 1000, 2000, "x"), Cue(2, 3_601_000, 3_602_000, "y")], "utf-8")
+    assert programme_offset(track, 0, 60_000, 60_000, None, 25.0) == (0, [])
+
+
+def test_the_fix_for_a_file_outside_the_programme_names_the_timecode_field():
+    with pytest.raises(SubtitleError) as caught:
+        retime(hour_track(0), 100_000, 60_000)
+    assert "set subtitle_start_timecode in metadata.yaml to the timecode the SRT is timed from" in str(caught.value)
+
+
+def test_a_bad_subtitle_start_timecode_names_the_metadata_file():
+    submission = SimpleNamespace(descriptive=SimpleNamespace(subtitle_start_timecode="10:00"), fps=25.0,
+                                 package=SimpleNamespace(metadata_file=Path("pkg/metadata.yaml")),
+                                 media=SimpleNamespace(start_timecode=None))
+    with pytest.raises(MetadataError, match=r"pkg/metadata.yaml: subtitle_start_timecode '10:00' is not a "
+                       r"timecode at 25 fps\n  fix: write it as HH:MM:SS:FF"):
+        _subtitle_clock(submission)
+    submission.descriptive.subtitle_start_timecode = "01:00:00:00"
+    assert _subtitle_clock(submission) == "01:00:00:00"
+
+
+def test_many_dropped_cues_are_one_finding_with_count_first_and_last():
+    cues = [Cue(n, n * 1000, n * 1000 + 500, f"c{n}") for n in range(1, 2001)]
+    track = SubtitleTrack("en", Path("news.en.srt"), cues, "utf-8")
+    _, findings = retime(track, 0, 10_000)
+    assert len(findings) == 1 and findings[0].measured == 1991
+    assert findings[0].message == (
+        "en: 1991 cues dropped: they lie wholly outside the programme (00:00:00,000 --> "
+        "00:00:10,000); the first is cue 10 at 00:00:10,000, the last cue 2000 at 00:33:20,000 (in the SRT)")

@@ -417,10 +417,12 @@ def test_retime_drops_cues_outside_and_clips_cues_across_the_edges():
     ]
     assert [(finding.rule, finding.cue) for finding in findings] == [
         ("dropped_outside_programme", 1), ("clipped", 2), ("clipped", 4),
-        ("dropped_outside_programme", 5),
     ]
-    assert findings[0].message == ("fr cue 1 at 00:00:00,000 (in the SRT): dropped: it lies wholly "
-                                   "outside the programme (00:00:05,000 --> 00:01:05,000)")
+    # the dropped cues are summed up once: count, first and last
+    assert findings[0].measured == 2
+    assert findings[0].message == ("fr: 2 cues dropped: they lie wholly outside the programme "
+                                   "(00:00:05,000 --> 00:01:05,000); the first is cue 1 at "
+                                   "00:00:00,000, the last cue 5 at 00:01:10,000 (in the SRT)")
     assert track.cues[0].text == "line-up"  # the input track is left as it was
 
 
