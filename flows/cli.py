@@ -96,7 +96,7 @@ def command_check(args) -> int:
     for language, reason in submission.subtitle_failures.items():
         print(f"  subtitles {language}: will not render: {reason}")
     for finding in submission.subtitle_findings:
-        print(f"  warning  {finding.message}")
+        print(f"  {finding.severity:<8} {finding.message}")
     return EXIT_OK
 
 

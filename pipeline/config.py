@@ -92,6 +92,8 @@ class SubtitleConfig(_Strict):
     """Also carry the subtitles as a mov_text track in the subtitled version."""
     max_srt_bytes: int = Field(2_000_000, ge=1)
     max_cues: int = Field(10_000, ge=1)
+    sidecar_formats: list[Literal["srt", "vtt", "ttml", "ebu-tt-d"]] = ["srt", "vtt", "ttml", "ebu-tt-d"]
+    """The subtitle sidecars written per language (ttml: IMSC 1.1 Text; ebu-tt-d: EBU Tech 3380)."""
     style: SubtitleStyle = SubtitleStyle()
     rules: SubtitleRules = SubtitleRules()
 

@@ -44,6 +44,7 @@ FULL_METADATA = {
     "audio_layout": "stereo_mix_me",
     "programme_start": "00:00:10:00",
     "programme_end": 95.5,
+    "subtitle_start_timecode": "10:00:00:00",
     "desk": {"editor": "N. Night", "shift": 3},
 }
 

@@ -417,10 +417,12 @@ def test_retime_drops_cues_outside_and_clips_cues_across_the_edges():
     ]
     assert [(finding.rule, finding.cue) for finding in findings] == [
         ("dropped_outside_programme", 1), ("clipped", 2), ("clipped", 4),
-        ("dropped_outside_programme", 5),
     ]
-    assert findings[0].message == ("fr cue 1 at 00:00:00,000 (in the SRT): dropped: it lies wholly "
-                                   "outside the programme (00:00:05,000 --> 00:01:05,000)")
+    # the dropped cues are summed up once: count, first and last
+    assert findings[0].measured == 2
+    assert findings[0].message == ("fr: 2 cues dropped: they lie wholly outside the programme "
+                                   "(00:00:05,000 --> 00:01:05,000); the first is cue 1 at "
+                                   "00:00:00,000, the last cue 5 at 00:01:10,000 (in the SRT)")
     assert track.cues[0].text == "line-up"  # the input track is left as it was
 
 
@@ -548,11 +550,12 @@ def test_ass_header_scales_the_style_to_the_picture():
 
 
 def test_ass_keeps_user_text_literal_so_it_cannot_inject_override_tags():
-    track = track_of((1000, 2000, "{\\an8}On top?\nback\\slash } {"))
+    # The position override is honoured (rebuilt from its number); every other one is dropped.
+    track = track_of((1000, 2000, "{\\an8}{\\pos(1,1)\\fs99}On top?\nback\\slash } {"))
     text = dialogue_texts(to_ass(track, SubtitleStyle(), 1920, 1080, 2))[0]
-    assert text == "\\{\\\u2060an8\\}On top?\\Nback\\\u2060slash \\} \\{"
-    # every brace in the output is escaped: no override block can open
-    assert not re.search(r"(?<!\\)[{}]", text)
+    assert text == "{\\an8}On top?\\Nback\\\u2060slash \\} \\{"
+    # every other brace in the output is escaped: no override block can open
+    assert not re.search(r"(?<!\\)[{}]", text.removeprefix("{\\an8}"))
 
 
 def test_ass_converts_srt_styling_tags():

@@ -52,7 +52,7 @@ def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: P
         if not result.delivered and result.file:
             (deliver_dir / result.file).unlink(missing_ok=True)  # only verified files are published
             result.file = None
-    write_subtitle_sidecars(submission, deliver_dir)
+    write_subtitle_sidecars(submission, deliver_dir, config.subtitles.sidecar_formats)
     for result in results:
         result.qc = [finding.to_dict() for finding in deliverable_findings(submission, analysis, result, config)]
     document = sidecar_document(submission, analysis, results, config, started, run_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,10 +21,13 @@ log = logging.getLogger(__name__)
 
 
 
-def write_subtitle_sidecars(submission: Submission, deliver_dir: Path) -> list[str]:
+def write_subtitle_sidecars(submission: Submission, deliver_dir: Path,
+                            formats: Sequence[str] = ("srt", "vtt")) -> list[str]:
+    """Each language's subtitles in each of `formats` (keys of subtitles.SIDECAR_FORMATS)."""
     written = []
     for language, track in sorted(submission.subtitles.items()):
-        for suffix, writer in ((".srt", subtitles.write_srt), (".vtt", subtitles.write_vtt)):
+        for name in formats:
+            suffix, writer = subtitles.SIDECAR_FORMATS[name]
             path = deliver_dir / f"{submission.asset_id}.{language}{suffix}"
             writer(track, path)
             written.append(path.name)

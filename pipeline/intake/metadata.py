@@ -318,6 +318,8 @@ class Descriptive(BaseModel):
     audio_layout: str | None = None
     programme_start: int | float | str | None = None
     programme_end: int | float | str | None = None
+    subtitle_start_timecode: str | None = None
+    """The timecode the subtitle files are timed from (HH:MM:SS:FF), when the master has none."""
 
     _source: Path | None = PrivateAttr(default=None)
 
@@ -336,7 +338,7 @@ class Descriptive(BaseModel):
         return _required_text(value)
 
     @field_validator("description", "production_notes", "usage_rights", "copyright",
-                     "organisation", mode="before")
+                     "organisation", "subtitle_start_timecode", mode="before")
     @classmethod
     def _read_text(cls, value: object) -> str | None:
         return _as_text(value)

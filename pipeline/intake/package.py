@@ -1,5 +1,5 @@
 """A submission package on disk (docs/design.md section 3): exactly one master, zero or more
-`<name>.<lang>.srt`, one metadata file. Finding its parts is all this module does."""
+`<name>.<lang>.srt` or `.vtt`, one metadata file. Finding its parts is all this module does."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import PackageError
+from pipeline.subtitles.languages import SUBTITLE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def find_package(root: str | Path) -> Package:
     if len(metadata) > 1:
         raise PackageError(root, f"has {len(metadata)} metadata files ({', '.join(p.name for p in metadata)})",
                            "keep one metadata file")
-    subtitles = [path for path in files if path.suffix.lower() == ".srt"]
+    subtitles = [path for path in files if path.suffix.lower() in SUBTITLE_SUFFIXES]
     known = set(masters) | set(metadata) | set(subtitles)
     ignored = [path.name for path in entries if path not in known]
     if ignored:

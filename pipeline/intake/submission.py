@@ -14,10 +14,11 @@ from pathlib import Path
 from pipeline import subtitles
 from pipeline.audio.layouts import ResolvedLayout, detect_layout
 from pipeline.config import Config
-from pipeline.errors import MediaError, SubtitleError
+from pipeline.errors import MediaError, MetadataError, SubtitleError
 from pipeline.intake.metadata import Descriptive, derive_asset_id, load_descriptive
 from pipeline.intake.package import Package, find_package
 from pipeline.media.probe import MediaInfo, probe
+from pipeline.subtitles.fonts import font_for_track, missing_glyphs
 from pipeline.subtitles.model import Finding
 
 log = logging.getLogger(__name__)
@@ -95,16 +96,28 @@ def check_submission(package_dir: str | Path, config: Config) -> Submission:
     return submission
 
 
+def _subtitle_clock(submission: Submission) -> str | None:
+    """The timecode the subtitle files are timed from: metadata.yaml's subtitle_start_timecode,
+    else the master's own start timecode."""
+    given = submission.descriptive.subtitle_start_timecode
+    if given and subtitles.timecode_ms(given, submission.fps) is None:
+        raise MetadataError(submission.package.metadata_file, f"subtitle_start_timecode '{given[:20]}' "
+                            f"is not a timecode at {submission.fps:g} fps",
+                            "write it as HH:MM:SS:FF, e.g. 10:00:00:00")
+    return given or submission.media.start_timecode
+
+
 def _add_subtitles(submission: Submission, path: Path, config: Config) -> None:
     language = subtitles.language_from_filename(path, submission.package.master.stem)
     if language in submission.subtitles or language in submission.subtitle_failures:
-        raise SubtitleError(path, f"is a second SRT for language '{language}'", "keep one SRT per language")
+        raise SubtitleError(path, f"is a second subtitle file for language '{language}'",
+                            "keep one subtitle file (.srt or .vtt) per language")
     programme_ms = round(submission.programme.duration_s * 1000)
     try:
-        track = subtitles.read_srt(path, language, config.subtitles.max_srt_bytes, config.subtitles.max_cues)
+        track = subtitles.read_subtitles(path, language, config.subtitles.max_srt_bytes, config.subtitles.max_cues)
         offset_ms, shifted = subtitles.programme_offset(
             track, round(submission.programme.start_s * 1000), programme_ms,
-            round(submission.media.duration_s * 1000), submission.media.start_timecode, submission.fps)
+            round(submission.media.duration_s * 1000), _subtitle_clock(submission), submission.fps)
         track, moved = subtitles.retime(track, offset_ms, programme_ms)
     except subtitles.NoCueError as error:
         # Only this language fails; the clean master and the international version still render.
@@ -113,6 +126,7 @@ def _add_subtitles(submission: Submission, path: Path, config: Config) -> None:
         return
     track = subtitles.snap_to_frames(track, submission.fps)
     findings = shifted + moved + subtitles.qc_subtitles(track, config.subtitles.rules, programme_ms, submission.fps)
+    findings += missing_glyphs(track, font_for_track(track, config.subtitles.style.font_name))
     for finding in findings:
         log.warning("%s: subtitle QC: %s", submission.asset_id, finding.message)
     submission.subtitles[language] = track

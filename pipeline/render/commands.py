@@ -27,6 +27,7 @@ from pipeline.config import Config, DeliveryProfile
 from pipeline.deliverables import Deliverable, Sound, clean_picture_of
 from pipeline.media import ffmpeg
 from pipeline.media.probe import VideoInfo
+from pipeline.subtitles.fonts import font_files as burn_font_files
 
 log = logging.getLogger(__name__)
 
@@ -372,7 +373,7 @@ def prepare_work_dir(work_dir: Path) -> None:
     the filter graph names only plain relative paths (nothing there needs escaping)."""
     fonts = work_dir / FONTS_LINK
     fonts.mkdir(parents=True, exist_ok=True)
-    for font in sorted(fonts_dir().glob("DejaVuSans*.ttf")):
+    for font in burn_font_files():  # DejaVu, and Noto for the scripts it lacks
         link = fonts / font.name
         if not link.exists():
             link.symlink_to(font)

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.config import SubtitleStyle
-from pipeline.subtitles.model import _FONT_COLOUR, _NAMED_COLOURS, _TAG, Cue, SubtitleTrack
+from pipeline.subtitles.fonts import BurnFont, font_for_track, size_factor
+from pipeline.subtitles.model import _FONT_COLOUR, _NAMED_COLOURS, _TAG, Cue, SubtitleTrack, with_position
 from pipeline.subtitles.writers import _write_atomically
 
 logger = logging.getLogger(__name__)
@@ -109,14 +110,16 @@ def _ass_text(cue: Cue, max_lines: int, language: str) -> str:
         parts.append(state.override(match))
         position = match.end()
     parts.append(_ass_escape(text[position:]))
-    return "".join(parts)
+    # The one override taken from the user's text is the position, rebuilt from its number: the
+    # rest of their override blocks were dropped with the other markup (Cue.lines).
+    return with_position("".join(parts), cue.position)
 
 
-def _ass_header(style: SubtitleStyle, width: int, height: int) -> list[str]:
+def _ass_header(style: SubtitleStyle, width: int, height: int, font: BurnFont) -> list[str]:
     # A comma in the font name would shift every later field of the Style line.
-    font = re.sub(r"[,\r\n]", " ", style.font_name)
+    name = re.sub(r"[,\r\n]", " ", font.family)
     fields = [
-        "Default", font, round(style.size_ratio * height), style.primary_colour, "&H000000FF",
+        "Default", name, round(style.size_ratio * height * size_factor(font)), style.primary_colour, "&H000000FF",
         style.outline_colour, style.back_colour, 0, 0, 0, 0, 100, 100, 0, 0, 1,
         round(style.outline_ratio * height, 2), round(style.shadow_ratio * height, 2), 2,
         round(style.side_margin_ratio * width), round(style.side_margin_ratio * width),
@@ -142,7 +145,8 @@ def to_ass(track: SubtitleTrack, style: SubtitleStyle, width: int, height: int,
     """
     events = [f"Dialogue: 0,{_ass_time(cue.start_ms)},{_ass_time(cue.end_ms)},Default,,0,0,0,,"
               f"{_ass_text(cue, max_lines, track.language)}" for cue in track.cues]
-    return "\n".join([*_ass_header(style, width, height), *events]) + "\n"
+    font = font_for_track(track, style.font_name)  # DejaVu, or Noto for the scripts it lacks
+    return "\n".join([*_ass_header(style, width, height, font), *events]) + "\n"
 
 
 def write_ass(track: SubtitleTrack, path: str | Path, style: SubtitleStyle, width: int, height: int,

@@ -56,14 +56,18 @@ def normalise_language_tag(tag: str, source: str | Path) -> str:
     return "-".join(parts)
 
 
+SUBTITLE_SUFFIXES = (".srt", ".vtt")
+
+
 def language_from_filename(srt_path: str | Path, master_stem: str) -> str:
-    """The language of `<master>.<lang>.srt`, validated as a BCP 47 tag."""
+    """The language of `<master>.<lang>.srt` (or `.vtt`), validated as a BCP 47 tag."""
     name = Path(srt_path).name
     prefix = f"{master_stem}."
     fix = f"name it {master_stem}.<lang>.srt, e.g. {master_stem}.fr.srt"
-    if not (name.startswith(prefix) and name.lower().endswith(".srt")):
+    suffix = Path(name).suffix.lower()
+    if not (name.startswith(prefix) and suffix in SUBTITLE_SUFFIXES):
         raise SubtitleError(srt_path, f"is not named after the master '{master_stem}'", fix)
-    tag = name[len(prefix):-len(".srt")]
+    tag = name[len(prefix):-len(suffix)]
     if not tag:
         raise SubtitleError(srt_path, "has no language tag in its name", fix)
     try:

@@ -35,6 +35,37 @@ _NAMED_COLOURS = {
     "blue": "0000FF", "yellow": "FFFF00", "cyan": "00FFFF", "aqua": "00FFFF",
     "magenta": "FF00FF", "fuchsia": "FF00FF", "grey": "808080", "gray": "808080",
 }
+# Markup no output keeps: ASS override blocks ("{\\an8}", "{\\pos(10,20)}", "{\\fs40}") and
+# tags other than the ones above (WebVTT <c.yellow>, <v Anna>, <s>, <lang en>, <ruby>...). A tag
+# starts with a letter right after "<" (or is a WebVTT timestamp), so "x < y > z" and "<3" are still text; a brace without
+# a backslash ("{laughs}") is text too.
+_OTHER_MARKUP = re.compile(r"\{\\[^{}\n]*\}|</?[A-Za-z][A-Za-z0-9]*(?:[.\s][^<>\n]*)?>"
+                           r"|<(?:\d+:)?\d{2}:\d{2}\.\d{3}>")  # a WebVTT karaoke timestamp
+# A position override: {\anN} (numpad: 7 8 9 top, 4 5 6 middle, 1 2 3 bottom), or the SSA {\aN}.
+_AN_TAG = re.compile(r"\\an([1-9])")
+_SSA_A_TAG = re.compile(r"\\a([1-9]|1[01])(?![0-9])")
+_SSA_TO_NUMPAD = {1: 1, 2: 2, 3: 3, 5: 7, 6: 8, 7: 9, 9: 4, 10: 5, 11: 6}
+BOTTOM_CENTRE = 2
+
+
+def strip_other_markup(text: str) -> str:
+    """`text` with only the styling tags every output keeps (<i> <b> <u> <font color>)."""
+    return _OTHER_MARKUP.sub(lambda match: match[0] if _TAG.fullmatch(match[0]) else "", text)
+
+
+def position_of(text: str) -> int:
+    """The numpad position a cue's first position override asks for; bottom centre without one."""
+    for block in re.findall(r"\{(\\[^{}\n]*)\}", text):
+        if found := _AN_TAG.search(block):
+            return int(found[1])
+        if found := _SSA_A_TAG.search(block):
+            return _SSA_TO_NUMPAD.get(int(found[1]), BOTTOM_CENTRE)
+    return BOTTOM_CENTRE
+
+
+def with_position(text: str, position: int) -> str:
+    """`text` with `position` as its leading {\anN} (none for bottom centre, the default)."""
+    return text if position == BOTTOM_CENTRE else f"{{\\an{position}}}{text}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -51,7 +82,8 @@ class NoCueError(SubtitleError):
 class Cue:
     """One subtitle: shown from start_ms (inclusive) to end_ms (exclusive).
 
-    `text` keeps the SRT styling tags (<i>, <b>, <u>, <font color="...">) and "\\n" between lines.
+    `text` keeps the SRT styling tags (<i>, <b>, <u>, <font color="...">), a position override
+    ({\\an8}) and "\\n" between lines; `styled_text` drops every other tag and override block.
     """
 
     index: int
@@ -68,14 +100,24 @@ class Cue:
         return self.end_ms - self.start_ms
 
     @property
+    def styled_text(self) -> str:
+        """What is drawn, with the styling tags: other tags and ASS override blocks removed."""
+        return strip_other_markup(self.text)
+
+    @property
     def plain_text(self) -> str:
-        """The text as a viewer reads it: styling tags removed, line breaks kept."""
-        return _TAG.sub("", self.text)
+        """The text as a viewer reads it: every tag removed, line breaks kept."""
+        return _TAG.sub("", self.styled_text)
+
+    @property
+    def position(self) -> int:
+        """Numpad position (2: bottom centre, 8: top centre, 7: top left...)."""
+        return position_of(self.text)
 
     @property
     def lines(self) -> list[str]:
-        """The text's lines, tags kept."""
-        return self.text.split("\n")
+        """The drawn text's lines, styling tags kept."""
+        return self.styled_text.split("\n")
 
     @property
     def plain_lines(self) -> list[str]:

@@ -14,6 +14,8 @@ from charset_normalizer import from_bytes
 
 from pipeline.errors import SubtitleError
 from pipeline.subtitles.model import Cue, NoCueError, SubtitleTrack, format_timecode
+from pipeline.subtitles.scripts import ScriptMismatch, language_scripts, script_mismatch
+from pipeline.subtitles.webvtt import is_webvtt, read_webvtt_cues
 
 logger = logging.getLogger(__name__)
 
@@ -34,19 +36,24 @@ _BOMS = (
 # The "ANSI" code page a Windows subtitle editor saves in for a language. Short subtitle files
 # give charset detectors too little text to tell these pages apart (a French file comes back as
 # Windows-1250, a Polish one as nothing at all), so the language the file is declared to be in
-# decides; detection is used only for languages without an entry here.
+# decides; detection is used only for languages without an entry here. The East Asian pages are
+# the Windows ones (CP932 is Shift_JIS, CP949 is Korean EUC-KR and more, CP950 is Big5), GB18030
+# a superset of GB2312 and GBK.
 _WINDOWS_CODE_PAGE = {
     **dict.fromkeys(("en", "fr", "de", "es", "it", "pt", "nl", "sv", "no", "nb", "nn", "da",
-                     "fi", "is", "ga", "ca", "eu", "gl", "af", "sw", "id", "ms"), "windows-1252"),
+                     "fi", "is", "ga", "ca", "eu", "gl", "af", "sw", "id", "ms", "cy", "so"),
+                    "windows-1252"),
     **dict.fromkeys(("cs", "pl", "sk", "sl", "hu", "hr", "bs", "ro", "sq"), "windows-1250"),
-    **dict.fromkeys(("ru", "uk", "bg", "mk", "be"), "windows-1251"),
-    "el": "windows-1253", "tr": "windows-1254", "he": "windows-1255",
+    **dict.fromkeys(("ru", "uk", "bg", "mk", "be", "kk"), "windows-1251"),
+    "el": "windows-1253", "tr": "windows-1254", "he": "windows-1255", "yi": "windows-1255",
     **dict.fromkeys(("ar", "fa", "ur"), "windows-1256"),
     **dict.fromkeys(("et", "lv", "lt"), "windows-1257"),
-    "vi": "windows-1258",
+    "vi": "windows-1258", "th": "cp874", "ja": "shift_jis", "ko": "cp949",
 }
+_TRADITIONAL_CHINESE = ("hant", "tw", "hk", "mo")
 _DETECTABLE_CODE_PAGES = ("cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1257")
 _MAX_CONTROL_SHARE = 0.1
+_UTF8_FIX = "save it as UTF-8 (in the subtitle editor: Save as... > Encoding: UTF-8)"
 
 
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
@@ -55,7 +62,7 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
             raise SubtitleError(path, "does not exist", "check the package's file names")
         if not path.is_file():
             raise SubtitleError(path, "is not a regular file",
-                                "submit the subtitles as a plain .srt file")
+                                "submit the subtitles as a plain .srt or .vtt file")
         size = path.stat().st_size
         if size <= max_bytes:
             with path.open("rb") as handle:
@@ -71,11 +78,12 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
 
 
 def _decode(path: Path, raw: bytes, language: str) -> tuple[str, str]:
-    """The file's text and the encoding it was read in: BOM, then UTF-8, then a Windows page."""
+    """The file's text and the encoding it was read in: BOM, then UTF-8, then the language's
+    code page (or a detected one), the text checked against the language's script."""
     for bom, encoding, label in _BOMS:
         if raw.startswith(bom):
             try:
-                return raw[len(bom):].decode(encoding), label
+                return _checked(path, raw[len(bom):].decode(encoding), label, language), label
             except UnicodeDecodeError as error:
                 bad_byte = error.start + len(bom)
                 problem = (f"starts with a {encoding} byte-order mark but byte {bad_byte} "
@@ -85,30 +93,77 @@ def _decode(path: Path, raw: bytes, language: str) -> tuple[str, str]:
         raise SubtitleError(path, "contains NUL bytes: it is a binary file, or UTF-16 without a "
                             "byte-order mark", "export the subtitles again as SRT in UTF-8")
     try:
-        return raw.decode("utf-8"), "utf-8"
+        return _checked(path, _c1_as_windows_1252(raw.decode("utf-8")), "utf-8", language), "utf-8"
     except UnicodeDecodeError:
         pass
-    for encoding in (_legacy_code_page(raw, language), "windows-1252"):
+    return _decode_legacy(path, raw, language)
+
+
+def _c1_as_windows_1252(text: str) -> str:
+    """C1 controls (U+0080-U+009F) in UTF-8 text as the Windows-1252 characters they stand for.
+
+    Converters that take Windows-1252 for Latin-1 write its punctuation as C1 code points: the
+    apostrophe 0x92 becomes U+0092, which would otherwise be deleted as a control ("Youll").
+    """
+    def mapped(match: re.Match) -> str:
         try:
-            return raw.decode(encoding), encoding
+            return match[0].encode("latin-1").decode("windows-1252")
+        except UnicodeDecodeError:
+            return match[0]  # the five bytes Windows-1252 leaves undefined stay controls
+    return re.sub("[\x80-\x9f]", mapped, text)
+
+
+def _decode_legacy(path: Path, raw: bytes, language: str) -> tuple[str, str]:
+    """A file that is not UTF-8: the first candidate page that decodes it into the language's
+    script. What was tried is named when none does."""
+    scripts = language_scripts(language)
+    tried: list[tuple[str, ScriptMismatch]] = []
+    for encoding in _legacy_code_pages(raw, language):
+        try:
+            text = raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    # Latin-1 maps every byte; it is what is left when Windows-1252 has no character for a byte.
-    return raw.decode("latin-1"), "latin-1"
+        mismatch = script_mismatch(text, scripts)
+        if mismatch is None:
+            return text, encoding
+        tried.append((encoding, mismatch))
+    if not tried:
+        raise SubtitleError(path, f"is not UTF-8 and cannot be read in any code page used for "
+                            f"'{language}'", _UTF8_FIX)
+    encoding, mismatch = tried[0]
+    raise SubtitleError(path, f"is not UTF-8; read as {encoding} (the code page for "
+                        f"'{language}'), {mismatch.describe()}: the text would be mojibake",
+                        f"{_UTF8_FIX}, or check the language tag in the file name")
 
 
-def _legacy_code_page(raw: bytes, language: str) -> str:
+def _checked(path: Path, text: str, encoding: str, language: str) -> str:
+    mismatch = script_mismatch(text, language_scripts(language))
+    if mismatch is not None:
+        raise SubtitleError(path, f"read as {encoding}, {mismatch.describe()}, which is not how "
+                            f"'{language}' is written", "check the language tag in the file name, "
+                            f"or {_UTF8_FIX} if it was saved in another encoding")
+    return text
+
+
+def _legacy_code_pages(raw: bytes, language: str) -> list[str]:
     subtags = language.lower().split("-")
     if subtags[0] == "sr":
         # Serbian is written in both scripts; the script subtag says which, else the letters do.
         if "latn" in subtags[1:]:
-            return "windows-1250"
+            return ["windows-1250"]
         if "cyrl" in subtags[1:] or _mostly_cyrillic(raw.decode("cp1251", errors="replace")):
-            return "windows-1251"
-        return "windows-1250"
+            return ["windows-1251"]
+        return ["windows-1250"]
+    if subtags[0] == "zh":
+        traditional = any(tag in _TRADITIONAL_CHINESE for tag in subtags[1:])
+        return ["cp950", "gb18030"] if traditional else ["gb18030", "cp950"]
     if subtags[0] in _WINDOWS_CODE_PAGE:
-        return _WINDOWS_CODE_PAGE[subtags[0]]
-    return _detect_code_page(raw)
+        page = _WINDOWS_CODE_PAGE[subtags[0]]
+        # Latin-1 maps every byte: what is left when Windows-1252 has no character for one.
+        return [page, "latin-1"] if page == "windows-1252" else [page]
+    # Without a script to check the guess against, only the Windows pages are guessed among.
+    isolation = None if language_scripts(language) else list(_DETECTABLE_CODE_PAGES)
+    return [*_detect_code_pages(raw, isolation), "windows-1252", "latin-1"]
 
 
 def _mostly_cyrillic(text: str) -> bool:
@@ -117,15 +172,18 @@ def _mostly_cyrillic(text: str) -> bool:
     return cyrillic * 2 > len(letters)
 
 
-def _detect_code_page(raw: bytes) -> str:
-    matches = list(from_bytes(raw, cp_isolation=list(_DETECTABLE_CODE_PAGES)))
+def _detect_code_pages(raw: bytes, isolation: list[str] | None) -> list[str]:
+    """charset-normalizer's candidates, least chaotic first; the caller checks each against the
+    language's script, so a detector's guess never passes on its own."""
+    matches = sorted(from_bytes(raw, cp_isolation=isolation), key=lambda match: match.chaos)
     if not matches:
-        return "windows-1252"
-    least_chaos = min(match.chaos for match in matches)
+        return []
+    least_chaos = matches[0].chaos
     # On a tie Windows-1252 wins: it is the page the design promises to read.
     tied = [match.encoding for match in matches if match.chaos <= least_chaos]
-    encoding = "cp1252" if "cp1252" in tied else tied[0]
-    return encoding.replace("cp", "windows-")
+    first = "cp1252" if "cp1252" in tied else tied[0]
+    pages = [first, *(match.encoding for match in matches if match.encoding != first)]
+    return [page.replace("cp125", "windows-125") for page in pages]
 
 
 def _refuse_binary(path: Path, text: str) -> None:
@@ -236,7 +294,7 @@ def _number_line(lines: list[str], timing_at: int, previous_timing_at: int | Non
     return None
 
 
-def _cue_blocks(lines: list[str],
+def _cue_blocks(path: Path, lines: list[str],
                 timings: list[tuple[int, _Timing]]) -> tuple[list[_CueBlock], int]:
     """The cues, each with its number and text; and how many lines came before the first cue.
 
@@ -248,9 +306,11 @@ def _cue_blocks(lines: list[str],
     blocks = []
     for k, (at, timing) in enumerate(timings):
         if k + 1 < len(timings):
-            text_end = number_lines[k + 1] if number_lines[k + 1] is not None else positions[k + 1]
+            next_number = number_lines[k + 1]
+            text_end = next_number if next_number is not None else positions[k + 1]
         else:
             text_end = len(lines)
+        _refuse_untimed_block(path, lines, at + 1, text_end)
         text = tuple(line for line in lines[at + 1:text_end] if line)
         number_at = number_lines[k]
         number = int(lines[number_at]) if number_at is not None else None
@@ -258,6 +318,23 @@ def _cue_blocks(lines: list[str],
     first = number_lines[0] if number_lines[0] is not None else positions[0]
     leading = sum(1 for line in lines[:first] if line)
     return blocks, leading
+
+
+def _refuse_untimed_block(path: Path, lines: list[str], first: int, end: int) -> None:
+    """A cue's text ends at the first blank line after it; text after that and before the next
+    timing line is a block without a timing line. Appending it to the cue above would show a
+    stray block (a translator's note, half of a cue whose timing line was lost) as dialogue."""
+    at = first
+    while at < end and not lines[at]:
+        at += 1  # blank lines between the timing line and the text are tolerated
+    while at < end and lines[at]:
+        at += 1
+    stray = next((k for k in range(at, end) if lines[k]), None)
+    if stray is not None:
+        raise SubtitleError(path, f"this block has no timing line: '{lines[stray].strip()[:60]}'",
+                            "give it a number and a timing line (00:00:01,000 --> 00:00:03,500), "
+                            "join it to the cue above by removing the blank line, or delete it",
+                            line=stray + 1)
 
 
 def _parse_with_pysrt(path: Path, blocks: list[_CueBlock]) -> list[pysrt.SubRipItem]:
@@ -304,12 +381,15 @@ def _numbered_cues(blocks: list[_CueBlock],
     return cues, notes
 
 
-def read_srt(path: str | Path, language: str, max_bytes: int, max_cues: int) -> SubtitleTrack:
-    """Read an untrusted SRT file into a track, or raise SubtitleError naming the file and line.
+def read_subtitles(path: str | Path, language: str, max_bytes: int, max_cues: int) -> SubtitleTrack:
+    """Read an untrusted SRT or WebVTT file into a track, or raise SubtitleError naming the file
+    and line.
 
-    Accepts UTF-8 (with or without BOM), UTF-16 with BOM, Windows code pages (Windows-1252 and
-    Latin-1 for western languages); CRLF or LF; missing or doubled blank lines; missing or
-    disordered cue numbers; '.' before milliseconds. Styling tags are kept.
+    Accepts UTF-8 (with or without BOM; C1 characters read as Windows-1252), UTF-16/32 with BOM,
+    the language's legacy code page (Windows pages, GB18030, Big5, Shift_JIS, CP949, CP874) or a
+    detected one, the text checked against the language's script; CRLF or LF; missing or
+    doubled blank lines; missing or disordered cue numbers; '.' before milliseconds. A file that
+    starts with WEBVTT is read as WebVTT whatever its name. Styling tags are kept.
     """
     path = Path(path)
     raw = _read_bytes(path, max_bytes)
@@ -319,9 +399,13 @@ def read_srt(path: str | Path, language: str, max_bytes: int, max_cues: int) -> 
         raise NoCueError(path, "is empty: it has no cue",
                          "export the subtitles again, or leave the file out of the package")
     lines, cleaned = _clean_lines(text)
-    timings = _find_timings(path, lines, max_cues)
-    blocks, leading = _cue_blocks(lines, timings)
-    cues, notes = _numbered_cues(blocks, _parse_with_pysrt(path, blocks))
+    leading = 0
+    if is_webvtt(lines):
+        cues, notes = read_webvtt_cues(path, lines, max_cues)
+    else:
+        timings = _find_timings(path, lines, max_cues)
+        blocks, leading = _cue_blocks(path, lines, timings)
+        cues, notes = _numbered_cues(blocks, _parse_with_pysrt(path, blocks))
     if encoding != "utf-8":
         notes.insert(0, f"detected encoding {encoding}")
     if leading:
@@ -333,3 +417,5 @@ def read_srt(path: str | Path, language: str, max_bytes: int, max_cues: int) -> 
     return SubtitleTrack(language, path, cues, encoding, notes)
 
 
+read_srt = read_subtitles
+"""The name callers knew when SRT was the only format read."""

@@ -56,6 +56,11 @@ def snap_to_frames(track: SubtitleTrack, fps: float) -> SubtitleTrack:
 # --------------------------------------------------------------------------------------------
 # Retiming to the programme
 
+_HOUR_MS = 3_600_000
+_TIMECODE_FIX = ("set subtitle_start_timecode in metadata.yaml to the timecode the SRT is timed "
+                 "from (e.g. 10:00:00:00), or time the SRT from the first frame of the master "
+                 "(00:00:00,000)")
+
 
 def _retime_finding(track: SubtitleTrack, cue: Cue, rule: str, limit: str, message: str) -> Finding:
     timecode = format_timecode(cue.start_ms)
@@ -64,24 +69,37 @@ def _retime_finding(track: SubtitleTrack, cue: Cue, rule: str, limit: str, messa
                    f"{track.language} cue {cue.index} at {timecode} (in the SRT): {message}")
 
 
+def _dropped_finding(track: SubtitleTrack, dropped: list[Cue], window: str) -> Finding:
+    """One finding for every cue that fell outside the programme: a file timed to another clock
+    can drop thousands, and a line per cue would bury everything else in the log."""
+    first, last = dropped[0], dropped[-1]
+    if len(dropped) == 1:
+        return _retime_finding(track, first, "dropped_outside_programme", window,
+                               f"dropped: it lies wholly outside the programme ({window})")
+    timecode = format_timecode(first.start_ms)
+    return Finding(track.language, first.index, timecode, "dropped_outside_programme", len(dropped),
+                   window, f"{track.language}: {len(dropped)} cues dropped: they lie wholly outside "
+                   f"the programme ({window}); the first is cue {first.index} at {timecode}, the "
+                   f"last cue {last.index} at {format_timecode(last.start_ms)} (in the SRT)")
+
+
 def retime(track: SubtitleTrack, offset_ms: int,
            programme_ms: int) -> tuple[SubtitleTrack, list[Finding]]:
     """Shift the cues by -offset_ms onto the programme's timeline [0, programme_ms).
 
     `offset_ms` is where the programme starts in the SRT's time (the line-up cut from the master,
-    or the master's start timecode). Cues wholly outside are dropped, cues across an edge are
-    clipped; both are reported, with the cue's number and time as the SRT has them.
+    or the master's start timecode). Cues wholly outside are dropped (one finding for all of
+    them: count, first, last), cues across an edge are clipped (a finding each); both name the
+    cue's number and time as the SRT has them.
     """
     first, last = max(offset_ms, 0), max(offset_ms + programme_ms, 0)
     window = f"{format_timecode(first)} --> {format_timecode(last)}"
     kept: list[tuple[int, int, str]] = []
-    findings = []
+    findings, dropped = [], []
     for cue in track.cues:
         start, end = cue.start_ms - offset_ms, cue.end_ms - offset_ms
         if end <= 0 or start >= programme_ms:
-            findings.append(_retime_finding(
-                track, cue, "dropped_outside_programme", window,
-                f"dropped: it lies wholly outside the programme ({window})"))
+            dropped.append(cue)
             continue
         clipped = (max(start, 0), min(end, programme_ms))
         if clipped != (start, end):
@@ -90,8 +108,10 @@ def retime(track: SubtitleTrack, offset_ms: int,
         kept.append((*clipped, cue.text))
     if not kept:
         raise NoCueError(track.source, f"every cue lies outside the programme ({window} in the "
-                         "SRT's time)", "check that the SRT belongs to this master and is timed "
-                         "from the start of the master file")
+                         "SRT's time)", "check that the SRT belongs to this master; if it is timed "
+                         f"from the programme's timecode, {_TIMECODE_FIX}")
+    if dropped:
+        findings.insert(0, _dropped_finding(track, dropped, window))
     cues = [Cue(n, start, end, text) for n, (start, end, text) in enumerate(kept, 1)]
     note = f"shifted by {-offset_ms} ms onto the programme"
     return dataclasses.replace(track, cues=cues, notes=[*track.notes, note]), findings
@@ -121,6 +141,26 @@ def _span(start_ms: int, length_ms: int) -> str:
     return f"{format_timecode(start_ms)} --> {format_timecode(start_ms + length_ms)}"
 
 
+def _programme_timecode_offset(track: SubtitleTrack, programme_start_ms: int, programme_ms: int,
+                               master_ms: int) -> tuple[int, list[Finding]]:
+    """A master without a timecode and an SRT timed from the programme's timecode (edit suites
+    start at 01:00:00:00 or 10:00:00:00): every cue at or after a whole hour, none inside the
+    master's duration, some inside the programme from that hour. Moved, with a warning."""
+    first = min(cue.start_ms for cue in track.cues)
+    origin = first // _HOUR_MS * _HOUR_MS
+    if (origin == 0 or _any_cue_inside(track, 0, master_ms)
+            or not _any_cue_inside(track, origin + programme_start_ms, programme_ms)):
+        return programme_start_ms, []
+    moved = format_timecode(origin)
+    finding = Finding(track.language, None, format_timecode(first), "timed_to_timecode",
+                      format_timecode(first), moved,
+                      f"{track.language}: the SRT looks timed from the programme's timecode (first "
+                      f"cue at {format_timecode(first)}, none inside the master, which has no "
+                      f"timecode of its own); every cue moved {moved} earlier. If that is wrong, "
+                      f"{_TIMECODE_FIX}")
+    return origin + programme_start_ms, [finding]
+
+
 def programme_offset(track: SubtitleTrack, programme_start_ms: int, programme_ms: int,
                      master_ms: int, start_timecode: str | None,
                      fps: float) -> tuple[int, list[Finding]]:
@@ -134,8 +174,10 @@ def programme_offset(track: SubtitleTrack, programme_start_ms: int, programme_ms
     an SRT that fits neither clock raises NoCueError naming both windows it tried.
     """
     origin = timecode_ms(start_timecode, fps) if start_timecode else None
-    if not origin or not track.cues:
+    if not track.cues:
         return programme_start_ms, []
+    if not origin:
+        return _programme_timecode_offset(track, programme_start_ms, programme_ms, master_ms)
     first = min(cue.start_ms for cue in track.cues)
     fits_file = _any_cue_inside(track, programme_start_ms, programme_ms)
     fits_timecode = _any_cue_inside(track, origin + programme_start_ms, programme_ms)

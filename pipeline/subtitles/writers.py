@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.errors import DiskFullError
-from pipeline.subtitles.model import _TAG, SubtitleTrack, format_timecode
+from pipeline.subtitles.model import _TAG, BOTTOM_CENTRE, SubtitleTrack, format_timecode, with_position
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +42,11 @@ def _write_atomically(path: str | Path, text: str) -> None:
 
 
 def srt_text(track: SubtitleTrack) -> str:
-    """The track as SRT: renumbered, LF line ends, tags kept."""
+    """The track as SRT: renumbered, LF line ends, styling tags and a {\\anN} position kept,
+    every other tag and override block dropped."""
     return "".join(
-        f"{n}\n{format_timecode(cue.start_ms)} --> {format_timecode(cue.end_ms)}\n{cue.text}\n\n"
+        f"{n}\n{format_timecode(cue.start_ms)} --> {format_timecode(cue.end_ms)}\n"
+        f"{with_position(cue.styled_text, cue.position)}\n\n"
         for n, cue in enumerate(track.cues, 1))
 
 
@@ -73,10 +75,26 @@ def _vtt_cue_text(text: str) -> str:
     return "".join(parts)
 
 
+# Numpad position -> WebVTT cue settings. The bottom row is the default (no setting); the top
+# row sits 10 % down, inside the title-safe area, the middle row at half height.
+_VTT_LINE = {7: " line:10%", 8: " line:10%", 9: " line:10%", 4: " line:50%,center",
+             5: " line:50%,center", 6: " line:50%,center"}
+_VTT_ALIGN = {7: " align:left", 4: " align:left", 1: " align:left", 9: " align:right",
+              6: " align:right", 3: " align:right"}
+
+
+def vtt_settings(position: int) -> str:
+    """The cue settings (with a leading space) that put a cue at a numpad position."""
+    if position == BOTTOM_CENTRE:
+        return ""
+    return _VTT_LINE.get(position, "") + _VTT_ALIGN.get(position, "")
+
+
 def vtt_text(track: SubtitleTrack) -> str:
     """The track as WebVTT, valid for a browser's <track> element."""
     cues = "".join(
-        f"{n}\n{_vtt_time(cue.start_ms)} --> {_vtt_time(cue.end_ms)}\n{_vtt_cue_text(cue.text)}\n\n"
+        f"{n}\n{_vtt_time(cue.start_ms)} --> {_vtt_time(cue.end_ms)}{vtt_settings(cue.position)}\n"
+        f"{_vtt_cue_text(cue.styled_text)}\n\n"
         for n, cue in enumerate(track.cues, 1))
     return f"WEBVTT\n\n{cues}"
 
