@@ -33,6 +33,7 @@ def deliverable_findings(submission: Submission, analysis: AudioAnalysis, result
         sync_findings = [estimate.finding for estimate in analysis.subtitle_sync if estimate.finding]
         findings += qc.subtitle_findings(result.key.removeprefix("subtitled-"),
                                          submission.subtitle_findings + sync_findings)
+    findings += qc.sound_findings(analysis.sound_report, "me" if result.key == "international" else "mix")
     if result.state == "delivered":
         findings += qc.loudness_findings(result.technical, result.loudness, config.loudness)
     return findings
