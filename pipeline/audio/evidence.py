@@ -66,8 +66,9 @@ INSIDE_FACTOR = (0.8, 1.25)
 this range: at the mix's level, give or take 2 dB."""
 SAME_DB = -30.0
 """A difference this far under the mix is no difference: the two pairs are copies."""
-SUM_RESIDUAL_DB = -20.0
-"""A mix beside its stems is their sum when what is left after subtracting them is this low."""
+SUM_RESIDUAL_DB = -10.0
+"""A mix beside its stems is their sum when what is left after subtracting them is this low
+(lossy stems leave -13 dB at 20 kb/s a channel; stems of another mix leave 0 dB or more)."""
 LFE_TOP_HZ = 200.0
 LFE_MAX_SHARE = 0.1
 DOWNMIX_CORRELATION = 0.9
@@ -350,4 +351,14 @@ def layout_from_signals(master: Path, streams: list[AudioInfo], ambiguous: Ambig
     for judgement in judgements:
         log.info("%s: layout %s: for %s; against %s", master.name, judgement.name,
                  judgement.support or "-", judgement.against or "-")
-    return choose_layout(judgements, config.house_layouts.get(channels) or None, ambiguous, channels)
+    return choose_layout(judgements, house_layout(streams, config), ambiguous, channels)
+
+
+def house_layout(streams: list[AudioInfo], config: Config) -> str | None:
+    """The house convention for this master, if any. It concerns track allocations (R 48 and
+    R 123 count mono tracks and stereo pairs), so a master carrying its sound as separate mono
+    or stereo tracks; one interleaved multichannel stream (a DAW's stem bundle, a 7.1) is read
+    from its sound alone."""
+    if any(stream.channels > 2 for stream in streams):
+        return None
+    return config.house_layouts.get(sum(stream.channels for stream in streams)) or None
