@@ -5,7 +5,9 @@ Channels are counted across all audio streams in order (DESIGN.md section 4), so
 covers every form a master comes in: two stereo streams, four mono streams or one 4-channel
 stream are all `mix-me`. Detection order: the package's `audio_layout`, then the stream titles
 as editing tools write them ("Stereo Mix", "M&E", "DX", "Narration"...), then the channel count.
-Ambiguity is an error listing the candidates and how to choose, never a guess.
+Where several layouts remain, `detect_layout` raises AmbiguousLayoutError with the candidates and
+pipeline/audio/evidence.py reads the sound to choose; what stays unclear is an error listing the
+candidates and how to choose, never a guess.
 """
 
 from __future__ import annotations
@@ -272,8 +274,8 @@ def _stereo_terms(roles: list[str], stem: str) -> Terms | None:
         return [_term(channels[0])], [_term(channels[1])]
     if len(channels) == 6:
         return downmix_terms(dict(zip(SURROUND_ORDER, channels)))
-    raise LayoutError(None, f"role '{stem}' has {len(channels)} channels; stems must be mono, stereo or 5.1",
-                      "map the extra channels to 'unused' in the layout")
+    raise LayoutError(None, f"role '{stem}' has {len(channels)} channels; stems must be mono or stereo "
+                      "(or 5.1: six channels)", "map the extra channels to 'unused' in the layout")
 
 
 def _sum_terms(parts: list[Terms]) -> tuple[str, str]:

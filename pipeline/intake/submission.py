@@ -18,6 +18,7 @@ from pipeline.config import Config
 from pipeline.errors import AmbiguousLayoutError, MediaError, SubtitleError
 from pipeline.intake.metadata import Descriptive, derive_asset_id, load_descriptive
 from pipeline.intake.package import Package, find_package
+from pipeline.media.faults import _named_faults
 from pipeline.media.probe import MediaInfo, probe
 
 log = logging.getLogger(__name__)
@@ -102,8 +103,9 @@ def resolve_layout(master: Path, media: MediaInfo, config: Config, requested: st
     try:
         return detect_layout(media.audio, config.layouts, requested, master.name)
     except AmbiguousLayoutError as ambiguous:
-        return evidence.layout_from_signals(master, media.audio, ambiguous, config, start_s=programme.start_s,
-                                            duration_s=programme.duration_s, demuxer=media.container)
+        with _named_faults(master.parent, master):  # a master ffmpeg cannot decode is bad input
+            return evidence.layout_from_signals(master, media.audio, ambiguous, config, start_s=programme.start_s,
+                                                duration_s=programme.duration_s, demuxer=media.container)
 
 
 def _add_subtitles(submission: Submission, path: Path, config: Config) -> None:
