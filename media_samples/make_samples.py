@@ -710,6 +710,16 @@ LAYOUT_SAMPLES = (
                                                             ("Music", ("music",)), ("Effects", ("effects",)))),
     LayoutSample("mix-dme-dialogue-mono", "mix-dme-dialogue-mono", (("Mix", ("mix",)), ("VO", ("dialogue_mono",)),
                                                                     ("Music", ("music",)), ("Effects", ("effects",)))),
+    # Broadcast allocations (EBU R 48 / R 123 style). The 8 mono tracks are untitled, as XDCAM
+    # masters come: the layout is read from the sound (mix = M&E + speech, tracks 5-8 silent).
+    LayoutSample("mix-me-spare", "mix-me-spare", tuple(("", (name,)) for name in (
+        "mix_l", "mix_r", "me_l", "me_r", "silence", "silence", "silence", "silence"))),
+    LayoutSample("mix51-me", "mix51-me", (("5.1 Mix", ("mix51",)), ("Stereo M&E", ("me",)))),
+    LayoutSample("mix51-mix-me", "mix51-mix-me", (("5.1 Mix", ("mix51",)), ("Stereo Mix", ("mix",)),
+                                                  ("M&E", ("me",)))),
+    LayoutSample("mix51-me51", "mix51-me51", (("5.1 Mix", ("mix51",)), ("5.1 M&E", ("me51",)))),
+    LayoutSample("mix51-mix-me51-me", "mix51-mix-me51-me", (("5.1 Mix", ("mix51",)), ("Stereo Mix", ("mix",)),
+                                                            ("5.1 M&E", ("me51",)), ("Stereo M&E", ("me",)))),
 )
 
 
@@ -720,10 +730,29 @@ def layout_signals(narration: np.ndarray, music: np.ndarray, effects: np.ndarray
     music_mono, effects_mono = music.mean(axis=1), effects.mean(axis=1)
     dialogue = np.stack([narration * centre] * 2, axis=1)
     mix = dialogue + music + effects
+    me51, mix51 = surround_signals(narration, music, effects)
     return {"mix": mix, "me": music + effects, "dialogue": dialogue, "dialogue_mono": narration,
             "music": music, "effects": effects, "music_mono": music_mono, "effects_mono": effects_mono,
-            "mix_l": mix[:, 0], "mix_r": mix[:, 1],
-            "mix_of_mono_stems": np.stack([(narration + music_mono + effects_mono) * centre] * 2, axis=1)}
+            "mix_l": mix[:, 0], "mix_r": mix[:, 1], "me_l": music[:, 0] + effects[:, 0],
+            "me_r": music[:, 1] + effects[:, 1], "silence": np.zeros(len(narration)),
+            "mix_of_mono_stems": np.stack([(narration + music_mono + effects_mono) * centre] * 2, axis=1),
+            "me51": me51, "mix51": mix51}
+
+
+def surround_signals(narration: np.ndarray, music: np.ndarray, effects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A 5.1 M&E and mix (L R C LFE Ls Rs) whose BS.775 downmix (L + 0.707 C + 0.707 Ls...) is
+    the stereo M&E and mix above: music and effects on the fronts, the narration in the centre,
+    the music's lows on the LFE (dropped by the downmix, as it is from a real mix)."""
+    centre = 1 / np.sqrt(2)
+    spectrum = np.fft.rfft(music.mean(axis=1))
+    spectrum[np.fft.rfftfreq(len(music), 1 / SAMPLE_RATE) > 120] = 0
+    lfe = np.fft.irfft(spectrum, len(music))
+    silent = np.zeros(len(narration))
+    me51 = np.stack([music[:, 0] + effects[:, 0], music[:, 1] + effects[:, 1], silent, lfe, silent, silent], axis=1)
+    mix51 = me51.copy()
+    mix51[:, 2] = narration
+    assert np.allclose(mix51[:, 0] + centre * mix51[:, 2], narration * centre + me51[:, 0])
+    return me51, mix51
 
 
 def make_layout_picture(path: Path) -> None:
@@ -782,8 +811,9 @@ def layout_metadata(sample: LayoutSample) -> str:
     return header + yaml.safe_dump(lines, allow_unicode=True, sort_keys=False)
 
 
-def build_layout_samples(out: Path) -> list[Path]:
-    """One package per entry of LAYOUT_SAMPLES under out/layouts/; returns the package folders."""
+def build_layout_samples(out: Path, only: set[str] | None = None) -> list[Path]:
+    """One package per entry of LAYOUT_SAMPLES under out/layouts/ (those named in `only`, when
+    given); returns the package folders."""
     start, length = (seconds_to_samples(value) for value in LAYOUT_WINDOW_S)
     folders = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -794,6 +824,8 @@ def build_layout_samples(out: Path) -> list[Path]:
         signals = layout_signals(narration[window], make_music()[window], effects[window])
         make_layout_picture(workdir / "picture.mp4")
         for sample in LAYOUT_SAMPLES:
+            if only and sample.folder not in only:
+                continue
             folder = out / LAYOUTS_FOLDER / sample.folder
             if folder.exists():
                 shutil.rmtree(folder)
@@ -810,10 +842,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent,
                         help="folder to write news-sample/ and reference/ into "
                              "(default: the folder of this script)")
+    parser.add_argument("--layout", action="append", metavar="FOLDER",
+                        help="only (re)build this layout package (repeatable); the news sample is left as it is")
     args = parser.parse_args(argv)
-    build_sample(args.out)
-    layout_packages = build_layout_samples(args.out)
-    for folder in (args.out / PACKAGE_NAME, args.out / "reference", *layout_packages):
+    if args.layout:
+        layout_packages = build_layout_samples(args.out, set(args.layout))
+        folders = layout_packages
+    else:
+        build_sample(args.out)
+        layout_packages = build_layout_samples(args.out)
+        folders = [args.out / PACKAGE_NAME, args.out / "reference", *layout_packages]
+    for folder in folders:
         for path in sorted(folder.iterdir()):
             print(f"{path.stat().st_size:>10,d}  {path}")
 

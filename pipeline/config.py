@@ -20,7 +20,15 @@ from pipeline.errors import ConfigError
 CONFIG_DIR = Path(str(resources.files("pipeline.configs")))
 DEFAULT_CONFIG = CONFIG_DIR / "default.toml"
 
-ChannelRole = Literal["mix_l", "mix_r", "me_l", "me_r", "dialogue", "music", "effects", "ad", "mute"]
+ChannelRole = Literal["mix_l", "mix_r", "mix_c", "mix_lfe", "mix_ls", "mix_rs", "mix_lo", "mix_ro",
+                      "me_l", "me_r", "me_c", "me_lfe", "me_ls", "me_rs", "me_lo", "me_ro",
+                      "dialogue", "music", "effects", "ad", "mute", "unused"]
+"""`mix_*` and `me_*`: a stereo pair (l, r) or a 5.1 set (l, r, c, lfe, ls, rs); `lo`/`ro` is the
+stereo version beside a 5.1 one. A stem is mono, stereo or 5.1 (six channels, L R C LFE Ls Rs).
+`mute` is a silent channel, `unused` a spare track whatever it carries: both are ignored."""
+
+SURROUND_EXTRAS = ("c", "lfe", "ls", "rs")
+STEM_CHANNELS = (1, 2, 6)
 
 
 class _Strict(BaseModel):
@@ -118,12 +126,23 @@ class Layout(_Strict):
     @model_validator(mode="after")
     def _routable(self) -> Layout:
         counts: dict[str, int] = {role: self.channels.count(role) for role in set(self.channels)}
-        for left, right in (("mix_l", "mix_r"), ("me_l", "me_r")):
-            if counts.get(left, 0) != counts.get(right, 0) or counts.get(left, 0) > 1:
-                raise ValueError(f"'{left}' and '{right}' must each appear once, or neither")
+        for sound in ("mix", "me"):
+            for left, right in ((f"{sound}_l", f"{sound}_r"), (f"{sound}_lo", f"{sound}_ro")):
+                if counts.get(left, 0) != counts.get(right, 0) or counts.get(left, 0) > 1:
+                    raise ValueError(f"'{left}' and '{right}' must each appear once, or neither")
+            extras = [f"{sound}_{name}" for name in SURROUND_EXTRAS]
+            present = [role for role in extras if role in counts]
+            if present and (len(present) < 4 or any(counts[role] > 1 for role in present)
+                            or f"{sound}_l" not in counts):
+                raise ValueError(f"a 5.1 {sound} needs each of {sound}_l, {sound}_r, "
+                                 f"{', '.join(extras)} once")
+            if f"{sound}_lo" in counts and not present:
+                raise ValueError(f"'{sound}_lo'/'{sound}_ro' is the stereo version beside a 5.1 {sound}; "
+                                 f"a stereo {sound} alone is {sound}_l/{sound}_r")
         for stem in ("dialogue", "music", "effects", "ad"):
-            if counts.get(stem, 0) > 2:
-                raise ValueError(f"'{stem}' has {counts[stem]} channels; a stem is mono (1) or stereo (2)")
+            if counts.get(stem, 0) not in (0, *STEM_CHANNELS):
+                raise ValueError(f"'{stem}' has {counts[stem]} channels; a stem is mono (1), stereo (2) "
+                                 "or 5.1 (6)")
         if not {"mix_l", "dialogue", "music", "effects"} & set(counts):
             raise ValueError("no full mix: map mix_l/mix_r, or dialogue, music and effects stems")
         return self
@@ -161,11 +180,27 @@ class Config(_Strict):
     subtitles: SubtitleConfig = SubtitleConfig()
     audio_checks: AudioChecks = AudioChecks()
     layouts: dict[str, Layout] = {}
+    house_layouts: dict[int, str] = {}
+    """Track count -> the layout untitled masters of that many channels follow at this facility,
+    used only when the signals agree (pipeline/audio/evidence.py)."""
     limits: LimitsConfig = LimitsConfig()
     media: MediaConfig = MediaConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     source: list[str] = []
     """The files this config was read from, in order."""
+
+    @model_validator(mode="after")
+    def _house_layouts_known(self) -> Config:
+        for count, name in self.house_layouts.items():
+            if not name:
+                continue  # "" : no convention for this count (a --config file cannot delete a key)
+            if name not in self.layouts:
+                raise ValueError(f"house_layouts: {count} names '{name}', not a layout; known: "
+                                 f"{', '.join(sorted(self.layouts))}")
+            if len(self.layouts[name].channels) != count:
+                raise ValueError(f"house_layouts: {count} names '{name}', which maps "
+                                 f"{len(self.layouts[name].channels)} channels, not {count}")
+        return self
 
     def digest(self) -> str:
         """A hash of everything that changes the deliverables (not where they were read from)."""

@@ -60,6 +60,19 @@ class LayoutError(InputError):
     """The master's audio channels cannot be mapped to roles without guessing."""
 
 
+class AmbiguousLayoutError(LayoutError):
+    """Several layouts fit the master's titles and channel count: `candidates` names them, so
+    the signals can be read to choose (pipeline/audio/evidence.py)."""
+
+    def __init__(self, path: str | Path | None, problem: str, fix: str = "", line: int | None = None,
+                 candidates: tuple[str, ...] = ()):
+        super().__init__(path, problem, fix, line)
+        self.candidates = tuple(candidates)
+
+    def _init_args(self) -> tuple:
+        return (self.path, self.problem, self.fix, self.line, self.candidates)
+
+
 class ConfigError(VersionerError):
     """A configuration file is wrong. Names the file, the key and the allowed values."""
 

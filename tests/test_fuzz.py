@@ -27,7 +27,8 @@ from tests import fuzz_worker
 from tests.conftest import SAMPLE, run_versioner
 
 CONFIGURED = load_config().layouts
-ROLES = ["mix_l", "mix_r", "me_l", "me_r", "dialogue", "music", "effects", "ad", "mute"]
+ROLES = ["mix_l", "mix_r", "me_l", "me_r", "dialogue", "music", "effects", "ad", "mute", "unused",
+         "mix_c", "mix_lfe", "mix_ls", "mix_rs", "mix_lo", "mix_ro", "me_c", "me_lfe", "me_ls", "me_rs"]
 TITLE_WORDS = ["Full mix", "Mix", "M&E", "ME", "international", "Music and effects", "Dialogue", "VO",
                "narration", "music", "FX", "effects", "AD", "stereo", "main", "Track 1", "", "SoundHandler"]
 

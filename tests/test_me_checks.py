@@ -207,8 +207,10 @@ def test_a_good_derived_m_and_e_is_accepted(tmp_path, config):
 
 
 def test_versioner_check_refuses_an_ambiguous_master_with_the_candidates(tmp_path):
-    s = make_stems(1.0)
-    package = write_package(tmp_path / "ambiguous", [Stream(np.concatenate([s.mix, s.me], axis=1))], seconds=1.0)
+    # Untitled, and the sound does not decide either: channels 3-4 are another programme's M&E,
+    # neither inside the mix nor its speech (a real mix + M&E is read from the signals).
+    s, other = make_stems(1.0), make_stems(1.0, seed=9)
+    package = write_package(tmp_path / "ambiguous", [Stream(np.concatenate([s.mix, other.me], axis=1))], seconds=1.0)
     result = run_versioner("check", str(package))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "master.mov: audio layout is ambiguous: 4 channels (stream 1: 4 ch untitled)" in result.stderr

@@ -10,7 +10,7 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.audio import loudness
+from pipeline.audio import loudness, sound_checks
 from pipeline.audio import me_checks as audio_checks
 from pipeline.audio.layouts import routing_graph
 from pipeline.audio.loudness import GainPlan
@@ -41,6 +41,8 @@ class AudioAnalysis:
     sound_digests: dict[str, str] = field(default_factory=dict)
     """Signal -> sha256 of the audio packets of `encoded_sound`, whose loudness the trial
     measured (`gain.trial`): an output with the same packets needs no measuring again."""
+    sound_report: sound_checks.SoundReport | None = None
+    """Where each delivered sound comes from, and its QC findings (pipeline.audio.sound_checks)."""
 
 
 
@@ -72,10 +74,13 @@ def _analyse_audio(submission: Submission, config: Config, sounds: list[Sound], 
         report = audio_checks.check_me(inputs.master, inputs.audio_streams, inputs.roles, config.audio_checks,
                                        timeout_s=timeout, seek_s=inputs.start_s, duration_s=inputs.duration_s,
                                        demuxer=inputs.demuxer, sample_rate=config.delivery.sample_rate)
+        sound_report = sound_checks.check_sounds(inputs.master, inputs.audio_streams, inputs.roles, config.audio_checks,
+                                                 timeout_s=timeout, seek_s=inputs.start_s, duration_s=inputs.duration_s,
+                                                 demuxer=inputs.demuxer, sample_rate=config.delivery.sample_rate)
     for check in report.checks if report else []:
         (log.info if check.passed else log.warning)("%s: M&E check %s: %s", submission.asset_id, check.name, check.message)
     digests = {label: digest for label, path in encoded_sound.items() if (digest := sound_digest(path))}
-    return AudioAnalysis(gain, report, check_subtitle_sync(submission, config), encoded_sound, digests)
+    return AudioAnalysis(gain, report, check_subtitle_sync(submission, config), encoded_sound, digests, sound_report)
 
 
 def _plan_loudness(inputs: RenderInputs, sounds: list[Sound], config: Config, timeout: float,

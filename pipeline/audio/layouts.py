@@ -5,7 +5,9 @@ Channels are counted across all audio streams in order (docs/design.md section 4
 covers every form a master comes in: two stereo streams, four mono streams or one 4-channel
 stream are all `mix-me`. Detection order: the package's `audio_layout`, then the stream titles
 as editing tools write them ("Stereo Mix", "M&E", "DX", "Narration"...), then the channel count.
-Ambiguity is an error listing the candidates and how to choose, never a guess.
+Where several layouts remain, `detect_layout` raises AmbiguousLayoutError with the candidates and
+pipeline/audio/evidence.py reads the sound to choose; what stays unclear is an error listing the
+candidates and how to choose, never a guess.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from pipeline.config import Layout
-from pipeline.errors import LayoutError
+from pipeline.errors import AmbiguousLayoutError, LayoutError
 from pipeline.media.probe import AudioInfo
 
 log = logging.getLogger(__name__)
 
-CENTRE_GAIN = 1 / math.sqrt(2)
+CENTRE_GAIN = DOWNMIX_GAIN = 1 / math.sqrt(2)
 """A mono stem goes to both sides of the stereo output at -3 dB: its power, and so its BS.1770
-loudness, stays what it was (the constant-power pan law most mixing desks use)."""
+loudness, stays what it was (the constant-power pan law most mixing desks use). The ITU-R
+BS.775 downmix of 5.1 to stereo uses the same factor (0.707) for the centre and surrounds."""
 
 # ---- titles: what editing tools call their tracks --------------------------------------------
 
@@ -50,10 +53,17 @@ _GROUP_WORDS: dict[str, set[str]] = {
     # Not "stereo": it says how many channels, not what is on them ("Stereo" M&E, "Stereo" stems).
     "mix": {"mix", "mixdown", "full", "main", "programme", "program", "pgm", "final", "composite",
             "printmaster", "ltrt", "loro"},
+    # A spare track (R 48 and R 123 leave the last tracks of 8 or 16 free).
+    "unused": {"spare", "unused", "empty", "blank", "nc"},
 }
 _STEMS = ("dialogue", "music", "effects", "ad")
-_ROLE_GROUP = {"mix_l": "mix", "mix_r": "mix", "me_l": "me", "me_r": "me", "dialogue": "dialogue",
-               "music": "music", "effects": "effects", "ad": "ad"}
+IGNORED_ROLES = ("mute", "unused")
+"""Channels no sound is taken from: a silent one, and a spare track whatever it carries."""
+
+
+def _role_group(role: str) -> str:
+    """'mix_c' -> 'mix', 'me_lo' -> 'me', 'dialogue' -> 'dialogue'."""
+    return role.split("_")[0]
 
 
 def _words(text: str) -> list[str]:
@@ -98,7 +108,7 @@ def _consistent_with_titles(layout: Layout, streams: Sequence[AudioInfo]) -> boo
         named = title_roles(stream.title)
         if named is None:
             continue
-        carried = {_ROLE_GROUP[role] for role in roles if role != "mute"}
+        carried = {_role_group(role) for role in roles if role not in IGNORED_ROLES}
         if not carried <= named:
             return False
     return True
@@ -111,7 +121,10 @@ class ResolvedLayout:
     name: str
     layout: Layout
     how: str
-    """How it was chosen: "metadata", "stream titles" or "channel count"."""
+    """How it was chosen: "metadata", "stream titles", "channel count", "signals" or "house
+    convention" (the last two read by pipeline/audio/evidence.py)."""
+    evidence: str = ""
+    """What the signals showed, in one line, where they were read."""
 
     @property
     def roles(self) -> list[str]:
@@ -192,11 +205,11 @@ def _raise_ambiguous(candidates: dict[str, Layout], layouts: dict[str, Layout],
                           f"to a role (layouts known: {', '.join(sorted(layouts))})")
     names = sorted(candidates)
     listed = "; ".join(f"{name} ({candidates[name].description})" for name in names)
-    raise LayoutError(master_name, f"audio layout is ambiguous: {channels} channels ({described}) fit "
+    raise AmbiguousLayoutError(master_name, f"audio layout is ambiguous: {channels} channels ({described}) fit "
                       f"{len(names)} layouts: {listed}",
                       f"add `audio_layout: {names[0]}` (or one of {', '.join(names)}) to metadata.yaml, "
                       "or title the audio tracks in the edit suite (e.g. 'Mix' and 'M&E', or 'Mix' "
-                      "and 'Dialogue')")
+                      "and 'Dialogue')", candidates=tuple(names))
 
 
 # ---- routing: pure functions that turn roles into ffmpeg pan expressions -------------------
@@ -205,67 +218,115 @@ def _role_channels(roles: list[str], role: str) -> list[int]:
     return [index for index, name in enumerate(roles) if name == role]
 
 
-def _stereo_terms(roles: list[str], pair: tuple[str, str] | str) -> tuple[list[str], list[str]] | None:
-    """Terms for the left and right outputs carrying a role (a named pair or a stem)."""
-    if isinstance(pair, tuple):
-        left, right = _role_channels(roles, pair[0]), _role_channels(roles, pair[1])
-        if not left or not right:
-            return None
-        return [f"c{index}" for index in left], [f"c{index}" for index in right]
-    channels = _role_channels(roles, pair)
+Terms = tuple[list[str], list[str]]
+"""The `pan` terms of a stereo signal: those summed into the left output, and into the right."""
+
+SURROUND_ORDER = ("l", "r", "c", "lfe", "ls", "rs")
+"""The channel order of a 5.1 sound (SMPTE / ITU, as R 123 and DPP allocate it)."""
+
+
+def _term(index: int, gain: float = 1.0) -> str:
+    return f"c{index}" if gain == 1.0 else f"{gain:.6f}*c{index}"
+
+
+def downmix_terms(channels: Mapping[str, int]) -> Terms:
+    """ITU-R BS.775 Lo/Ro of a 5.1 sound (`channels`: 'l', 'r', 'c', 'ls', 'rs' -> channel index):
+    Lo = L + 0.707 C + 0.707 Ls, Ro = R + 0.707 C + 0.707 Rs. The LFE is dropped, as BS.775 does
+    by default: what it carries is below what a stereo listener's speakers reproduce, and adding it
+    would change the balance the mixer made."""
+    gain = DOWNMIX_GAIN
+    return ([_term(channels["l"]), _term(channels["c"], gain), _term(channels["ls"], gain)],
+            [_term(channels["r"]), _term(channels["c"], gain), _term(channels["rs"], gain)])
+
+
+def _sound_channels(roles: list[str], sound: str) -> dict[str, int]:
+    """'mix' or 'me' -> {'l': index, 'r': ..., 'c': ..., 'lo': ...} for the channels present."""
+    found = {}
+    for name in (*SURROUND_ORDER, "lo", "ro"):
+        indices = _role_channels(roles, f"{sound}_{name}")
+        if indices:
+            found[name] = indices[0]
+    return found
+
+
+def sound_terms(roles: list[str], sound: str) -> Terms | None:
+    """The stereo mix or M&E ('mix', 'me'): the stereo pair where the master has one (lo/ro
+    beside a 5.1, or l/r alone), else the BS.775 downmix of the 5.1; None without either."""
+    channels = _sound_channels(roles, sound)
+    if "lo" in channels:
+        return [_term(channels["lo"])], [_term(channels["ro"])]
+    if "c" in channels:
+        return downmix_terms(channels)
+    if "l" in channels:
+        return [_term(channels["l"])], [_term(channels["r"])]
+    return None
+
+
+def _stereo_terms(roles: list[str], stem: str) -> Terms | None:
+    """Terms for the left and right outputs carrying a stem: mono in the centre, stereo as it
+    is, 5.1 (six channels, L R C LFE Ls Rs) by the BS.775 downmix."""
+    channels = _role_channels(roles, stem)
     if not channels:
         return None
     if len(channels) == 1:
-        term = f"{CENTRE_GAIN:.6f}*c{channels[0]}"
+        term = _term(channels[0], CENTRE_GAIN)
         return [term], [term]
     if len(channels) == 2:
-        return [f"c{channels[0]}"], [f"c{channels[1]}"]
-    raise LayoutError(None, f"role '{pair}' has {len(channels)} channels; stems must be mono or stereo",
-                      "map the extra channels to 'mute' in the layout")
+        return [_term(channels[0])], [_term(channels[1])]
+    if len(channels) == 6:
+        return downmix_terms(dict(zip(SURROUND_ORDER, channels)))
+    raise LayoutError(None, f"role '{stem}' has {len(channels)} channels; stems must be mono or stereo "
+                      "(or 5.1: six channels)", "map the extra channels to 'unused' in the layout")
 
 
-def _sum_terms(parts: list[tuple[list[str], list[str]]]) -> tuple[str, str]:
+def _sum_terms(parts: list[Terms]) -> tuple[str, str]:
     left = "+".join(term for part in parts for term in part[0])
     right = "+".join(term for part in parts for term in part[1])
     return left, right
 
 
-def _stereo_pan(parts: list[tuple[list[str], list[str]]]) -> str:
+def _stereo_pan(parts: list[Terms]) -> str:
     return "stereo|c0={}|c1={}".format(*_sum_terms(parts))
 
 
-def mix_pan(roles: list[str]) -> str | None:
-    """`pan` arguments making the stereo full mix: the mix channels, or D + M + E."""
-    mix = _stereo_terms(roles, ("mix_l", "mix_r"))
+def _mix_terms(roles: list[str]) -> list[Terms]:
+    mix = sound_terms(roles, "mix")
     if mix is not None:
-        return _stereo_pan([mix])
-    found = [_stereo_terms(roles, role) for role in ("dialogue", "music", "effects")]
-    stems = [stem for stem in found if stem is not None]
-    return _stereo_pan(stems) if stems else None
+        return [mix]
+    stems = [_stereo_terms(roles, role) for role in ("dialogue", "music", "effects")]
+    return [stem for stem in stems if stem is not None]
+
+
+def mix_pan(roles: list[str]) -> str | None:
+    """`pan` arguments making the stereo full mix: the mix channels (a stereo mix where there is
+    one, else the 5.1 downmix), or D + M + E."""
+    parts = _mix_terms(roles)
+    return _stereo_pan(parts) if parts else None
 
 
 def me_source(roles: list[str]) -> str | None:
     """Where the M&E comes from in this layout: 'channels', 'stems', 'derived' or None."""
-    if _role_channels(roles, "me_l") and _role_channels(roles, "me_r"):
+    if sound_terms(roles, "me") is not None:
         return "channels"
     if _role_channels(roles, "music") or _role_channels(roles, "effects"):
         return "stems"
-    if _role_channels(roles, "mix_l") and _role_channels(roles, "dialogue"):
+    if sound_terms(roles, "mix") is not None and _role_channels(roles, "dialogue"):
         return "derived"
     return None
 
 
 def me_pan(roles: list[str]) -> str | None:
-    """`pan` arguments making the stereo M&E: the M&E channels, M + E, or mix - D."""
+    """`pan` arguments making the stereo M&E: the M&E channels (stereo, else the 5.1 downmix,
+    with the mix's coefficients so the balance stays the mixer's), M + E, or mix - D."""
     source = me_source(roles)
     if source == "channels":
-        terms = _stereo_terms(roles, ("me_l", "me_r"))
+        terms = sound_terms(roles, "me")
         return _stereo_pan([terms]) if terms else None
     if source == "stems":
         stems = [_stereo_terms(roles, role) for role in ("music", "effects")]
         return _stereo_pan([stem for stem in stems if stem])
     if source == "derived":
-        mix, dialogue = _stereo_terms(roles, ("mix_l", "mix_r")), _stereo_terms(roles, "dialogue")
+        mix, dialogue = sound_terms(roles, "mix"), _stereo_terms(roles, "dialogue")
         if mix is None or dialogue is None:
             return None
         (mix_l, mix_r), (dia_l, dia_r) = mix, dialogue
@@ -278,6 +339,51 @@ def me_pan(roles: list[str]) -> str | None:
 def dialogue_pan(roles: list[str]) -> str | None:
     terms = _stereo_terms(roles, "dialogue")
     return None if terms is None else _stereo_pan([terms])
+
+
+def channel_span(indices: Sequence[int]) -> str:
+    """0-based channel indices as a person counts them: 'ch1-2', 'ch5', 'ch1, ch4'."""
+    numbers = sorted(index + 1 for index in indices)
+    if not numbers:
+        return "no channel"
+    if len(numbers) > 1 and numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"ch{numbers[0]}-{numbers[-1]}"
+    return ", ".join(f"ch{number}" for number in numbers)
+
+
+def _sound_origin(roles: list[str], sound: str, name: str) -> str | None:
+    channels = _sound_channels(roles, sound)
+    if "lo" in channels:
+        return f"{channel_span([channels['lo'], channels['ro']])} (stereo {name}), no downmix"
+    if "c" in channels:
+        return (f"{channel_span(list(channels.values()))} (5.1 {name}), ITU-R BS.775 Lo/Ro downmix "
+                "(L + 0.707 C + 0.707 Ls, R + 0.707 C + 0.707 Rs), LFE dropped")
+    if "l" in channels:
+        return f"{channel_span([channels['l'], channels['r']])} (stereo {name}), no downmix"
+    return None
+
+
+def _stem_origin(roles: list[str], stem: str) -> str:
+    channels = _role_channels(roles, stem)
+    shape = {1: "mono, centred", 2: "stereo", 6: "5.1, BS.775 downmix"}.get(len(channels), "")
+    return f"{stem} {channel_span(channels)} ({shape})"
+
+
+def sound_origin(roles: list[str], signal: str) -> str | None:
+    """Where a delivered stereo sound ('mix' or 'me') comes from, in words for the sidecar and
+    the QC report: the channels, and whether it is a downmix, a sum of stems or a difference."""
+    if signal == "mix":
+        origin = _sound_origin(roles, "mix", "mix")
+        stems = [stem for stem in ("dialogue", "music", "effects") if _role_channels(roles, stem)]
+        return origin or (" + ".join(_stem_origin(roles, stem) for stem in stems) if stems else None)
+    source = me_source(roles)
+    if source == "channels":
+        return _sound_origin(roles, "me", "M&E")
+    if source == "stems":
+        return " + ".join(_stem_origin(roles, stem) for stem in ("music", "effects") if _role_channels(roles, stem))
+    if source == "derived":
+        return f"mix {_sound_origin(roles, 'mix', 'mix')} minus {_stem_origin(roles, 'dialogue')}"
+    return None
 
 
 # Channel names in FFmpeg's native order, every list starting with FL (see merged_audio).

@@ -98,7 +98,7 @@ def _rights(core: ET.Element, descriptive: dict) -> None:
 
 
 def ebucore_xml(document: dict) -> str:
-    """The EBUCore document for a metadata sidecar document (see versioning.sidecar_document)."""
+    """The EBUCore document for a metadata sidecar document (see pipeline.delivery.sidecar.sidecar_document)."""
     root = ET.Element(f"{{{EBUCORE}}}ebuCoreMain", {"version": "1.10",
                                                      "dateLastModified": document["provenance"]["finished"][:10]})
     core = _element(root, "coreMetadata")

@@ -33,6 +33,7 @@ def deliverable_findings(submission: Submission, analysis: AudioAnalysis, result
     deliverable = result.deliverable or _planned(submission, config).get(result.key)
     if deliverable is not None:
         findings += deliverable.findings(submission, analysis)
+        findings += qc.sound_findings(analysis.sound_report, deliverable.sound.signal)
         if result.delivered:
             findings += qc.loudness_findings(deliverable.sound, result.loudness, config.loudness)
     return findings

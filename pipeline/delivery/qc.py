@@ -85,6 +85,14 @@ def me_findings(me_report) -> list[QCFinding]:
             for check in me_report.failures()]
 
 
+def sound_findings(sound_report, sound: str) -> list[QCFinding]:
+    """The findings of pipeline.audio.sound_checks on the sound ('mix' or 'me') a deliverable carries."""
+    if sound_report is None:
+        return []
+    return [QCFinding(item.check, item.severity, item.message, item.measured, item.limit)
+            for item in sound_report.for_sound(sound)]
+
+
 def verdict_of(deliverables: list[dict]) -> Verdict:
     """`deliverables`: sidecar entries with `state` and `qc` (a list of finding dicts)."""
     severities = {finding["severity"] for item in deliverables for finding in item.get("qc", [])}

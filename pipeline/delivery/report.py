@@ -395,7 +395,9 @@ def _provenance_section(document: dict) -> str:
     layout = document["source"]["audio_layout"]
     rows.insert(0, [_e("source master"), _e(document["source"]["master"])])
     rows.insert(1, [_e("audio layout"), _e(f"{layout['name']} (from {layout['detected_by']}): "
-                                           f"{', '.join(layout['channels'])}")])
+                                           f"{', '.join(layout['channels'])}")
+                    + "".join(f"<br>{_e(line)}" for line in [layout.get("evidence", "")] if line)
+                    + "".join(f"<br>{_e(sound)} from {_e(origin)}" for sound, origin in layout.get("sounds", {}).items())])
     return "<h2>Provenance</h2>" + _table(["what", "value"], rows)
 
 

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline import subtitles
+from pipeline.audio import evidence
 from pipeline.audio.layouts import ResolvedLayout, detect_layout
 from pipeline.config import Config
-from pipeline.errors import MediaError, MetadataError, SubtitleError
+from pipeline.errors import AmbiguousLayoutError, MediaError, MetadataError, SubtitleError
 from pipeline.intake.metadata import Descriptive, derive_asset_id, load_descriptive
 from pipeline.intake.package import Package, find_package
+from pipeline.media.faults import named_faults
 from pipeline.media.probe import MediaInfo, probe
 from pipeline.subtitles.fonts import font_for_track, missing_glyphs
 from pipeline.subtitles.model import Finding
@@ -85,11 +87,11 @@ def check_submission(package_dir: str | Path, config: Config) -> Submission:
     asset_id = derive_asset_id(descriptive)
     media = probe(package.master, config.media.allowed_containers)
     check_master(media, config)
-    layout = detect_layout(media.audio, config.layouts, descriptive.audio_layout, package.master.name)
+    programme = programme_of(descriptive, media, package.metadata_file)
+    layout = resolve_layout(package.master, media, config, descriptive.audio_layout, programme)
     log.info("%s: %s, %.2f s, %dx%d @ %.3f fps, audio layout %s (from %s)", asset_id,
              package.master.name, media.duration_s, media.picture.width, media.picture.height,
              float(media.picture.fps), layout.name, layout.how)
-    programme = programme_of(descriptive, media, package.metadata_file)
     submission = Submission(package, descriptive, asset_id, media, layout, programme)
     for path in package.subtitle_files:
         _add_subtitles(submission, path, config)
@@ -105,6 +107,18 @@ def _subtitle_clock(submission: Submission) -> str | None:
                             f"is not a timecode at {submission.fps:g} fps",
                             "write it as HH:MM:SS:FF, e.g. 10:00:00:00")
     return given or submission.media.start_timecode
+
+
+def resolve_layout(master: Path, media: MediaInfo, config: Config, requested: str | None,
+                   programme: Programme) -> ResolvedLayout:
+    """Metadata, titles and channel count (pipeline.audio.layouts); where they leave several
+    layouts, the sound decides (pipeline.audio.evidence), or the package is refused."""
+    try:
+        return detect_layout(media.audio, config.layouts, requested, master.name)
+    except AmbiguousLayoutError as ambiguous:
+        with named_faults(master.parent, master):  # a master ffmpeg cannot decode is bad input
+            return evidence.layout_from_signals(master, media.audio, ambiguous, config, start_s=programme.start_s,
+                                                duration_s=programme.duration_s, demuxer=media.container)
 
 
 def _add_subtitles(submission: Submission, path: Path, config: Config) -> None:
