@@ -8,6 +8,7 @@ from pathlib import Path
 from pipeline.audio import loudness
 from pipeline.audio.analysis import AudioAnalysis
 from pipeline.config import Config
+from pipeline.delivery.measure import MasterFacts, measured_problems
 from pipeline.delivery.publish import sha256_of
 from pipeline.delivery.results import DeliverableResult
 from pipeline.intake.submission import Submission
@@ -53,6 +54,8 @@ def verify_output(submission: Submission, key: str, path: Path, config: Config,
         problems.append("missing its video or audio stream")
     if abs(info.duration_s - submission.programme.duration_s) > frame * 1.5:
         problems.append(f"lasts {info.duration_s:.3f} s instead of {submission.programme.duration_s:.3f} s")
+    problems += measured_problems(MasterFacts.of(submission), path, info,
+                                  timeout_s=render_timeout(info.duration_s, config))
     if measured is None:
         measured = loudness.measure_file(path, timeout_s=render_timeout(info.duration_s, config))
     technical = technical_facts(path, info)
