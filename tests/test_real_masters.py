@@ -48,7 +48,8 @@ def sound_inputs(seconds: float, beep_at: float | None = None, offset: float = 0
 
 def sound_args() -> list[str]:
     return ["-map", "1:a", "-map", "2:a", "-c:a", "pcm_s16le",
-            "-metadata:s:a:0", "title=Full mix", "-metadata:s:a:1", "title=M&E"]
+            "-metadata:s:a:0", "title=Full mix", "-metadata:s:a:1", "title=M&E",
+            "-metadata:s:a:0", "handler_name=Full mix", "-metadata:s:a:1", "handler_name=M&E"]
 
 
 def circle(width: int, height: int, sar: Fraction = Fraction(1), moving: bool = False) -> str:

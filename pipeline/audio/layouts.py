@@ -308,7 +308,7 @@ def merged_audio(streams: list[AudioInfo], input_index: int = 0, sample_rate: in
             order = "|".join(str(channel) for channel in range(stream.channels))
             relabel = f",channelmap=map={order}:channel_layout={_overlapping_layout(stream.channels)}"
         chains.append(f"[{input_index}:a:{position}]aformat=sample_fmts=fltp:sample_rates={sample_rate}"
-                      f"{relabel}{_late_start_padding(stream)}[{label}]")
+                      f"{_late_start_padding(stream)}{relabel}[{label}]")
         labels.append(f"[{label}]")
     if len(streams) == 1:
         return chains, "ain0"
