@@ -17,6 +17,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.delivery import measure
+from pipeline.media.ffmpeg import ffmpeg_binary
 from pipeline.media.fields import measure_fields, parse_idet
 from pipeline.media.probe import VideoInfo, probe
 from pipeline.media.timecode import shifted_timecode
@@ -24,8 +25,6 @@ from pipeline.render import conform
 from pipeline.sequence import render_package
 from pipeline.subtitles.burn_in import to_ass
 from tests.media import audio_of, frame_at
-
-from pipeline.media.ffmpeg import ffmpeg_binary  # isort: skip
 
 MIX = "0.05*sin(2*PI*300*t)+{beep}"
 """A quiet tone (so the mix is not the M&E) plus the beep shared by both."""
@@ -97,9 +96,17 @@ def interlaced_pal_master(seconds: float = 2.0) -> list[str]:
             + ["-map", "0:v", "-c:v", "mpeg2video", "-q:v", "3", "-flags", "+ilme+ildct"] + sound_args())
 
 
+@pytest.fixture(scope="module")
+def pal_master(tmp_path_factory) -> Path:
+    """The PAL master, built once (drawing the moving disc is the slow part)."""
+    path = tmp_path_factory.mktemp("pal") / "show.mov"
+    ffmpeg(*interlaced_pal_master(), str(path))
+    return path
+
+
 @pytest.mark.ffmpeg
-def test_anamorphic_interlaced_pal_comes_out_square_progressive_at_double_rate(tmp_path, fast_config):
-    package = make_package(tmp_path / "pal", interlaced_pal_master())
+def test_anamorphic_interlaced_pal_comes_out_square_progressive_at_double_rate(tmp_path, fast_config, pal_master):
+    package = make_package(tmp_path / "pal", ["-i", str(pal_master), "-map", "0", "-c", "copy"])
     master = probe(package / "show.mov").video
     assert (master.sar, master.field_order, master.display_size) == (Fraction(64, 45), "bff", (1024, 576))
     report, files = render(package, tmp_path / "out", fast_config)
@@ -269,9 +276,8 @@ def master_facts(path: Path, **changes) -> measure.MasterFacts:
 
 
 @pytest.mark.ffmpeg
-def test_qc_fails_a_squashed_picture_and_a_combed_one(tmp_path):
-    master = tmp_path / "pal.mov"
-    ffmpeg(*interlaced_pal_master(), str(master))
+def test_qc_fails_a_squashed_picture_and_a_combed_one(tmp_path, pal_master):
+    master = pal_master
     squashed = tmp_path / "squashed.mp4"  # anamorphic pixels lost, fields left woven
     ffmpeg("-i", str(master), "-map", "0:v", "-vf", "setsar=1,setfield=prog", "-c:v", "libx264",
            "-preset", "ultrafast", "-flags", "-ildct-ilme", str(squashed))

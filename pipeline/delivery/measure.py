@@ -52,6 +52,11 @@ class MasterFacts:
     fps: float
     timecode: str | None
     """The timecode the outputs' first frame must carry (master's start + programme start)."""
+    had_fields: bool = False
+    """The master is interlaced, or its stream did not say it was progressive: its outputs are
+    measured for combing. (idet takes fine moving detail in a small progressive picture, such
+    as ffmpeg's own test pattern at 320x180, for combing, so a master its stream flags
+    progressive, whose picture conform leaves as it is, is not measured.)"""
 
     @classmethod
     def of(cls, submission) -> MasterFacts:
@@ -60,7 +65,8 @@ class MasterFacts:
         timecode = submission.media.start_timecode
         return cls(Path(submission.package.master), submission.media.container, start,
                    submission.programme.duration_s, video.display_aspect, float(video.fps),
-                   shifted_timecode(timecode, start, video.fps) if timecode else None)
+                   shifted_timecode(timecode, start, video.fps) if timecode else None,
+                   had_fields=video.field_order != "progressive" or video.field_order_source != "stream")
 
 
 def aspect_problem(output: MediaInfo, expected: Fraction) -> str | None:
@@ -74,13 +80,16 @@ def aspect_problem(output: MediaInfo, expected: Fraction) -> str | None:
             f"{output.video.sar}) instead of the master's {float(expected):.3f}:1: the picture is distorted")
 
 
-def combing_problem(path: Path, output: MediaInfo, *, timeout_s: float = 120.0) -> str | None:
-    """Combing left in the picture (idet on frames from the middle), or field flags in a
-    progressive delivery."""
+def combing_problem(path: Path, output: MediaInfo, *, timeout_s: float = 120.0,
+                    measure_content: bool = True) -> str | None:
+    """Field flags in a progressive delivery, or (`measure_content`) combing left in the
+    picture: idet on frames from the middle."""
     if output.video is None:
         return None
     if output.video.interlaced:
         return f"flagged interlaced ({output.video.field_order}) in a progressive delivery"
+    if not measure_content:
+        return None
     start = max(0.0, output.duration_s / 2 - COMBING_FRAMES / 2 * output.video.frame_s)
     counted = measure_fields(path, start_s=start, frames=COMBING_FRAMES, timeout_s=timeout_s)
     if counted.interlaced_share <= COMBED_SHARE:
@@ -163,7 +172,7 @@ def timecode_problem(output: MediaInfo, expected: str | None) -> str | None:
 def measured_problems(master: MasterFacts, path: Path, output: MediaInfo, *, timeout_s: float = 120.0) -> list[str]:
     """Every measured check on one delivered file."""
     problems = [aspect_problem(output, master.display_aspect),
-                combing_problem(path, output, timeout_s=timeout_s),
+                combing_problem(path, output, timeout_s=timeout_s, measure_content=master.had_fields),
                 sync_problem(master, path, output, timeout_s=timeout_s),
                 timecode_problem(output, master.timecode)]
     return [problem for problem in problems if problem]
