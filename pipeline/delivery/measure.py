@@ -104,8 +104,8 @@ def sound_command(path: Path, *, start_s: float = 0.0, duration_s: float = SYNC_
     that starts late is preceded by silence (`first_pts=0`), so offsets show."""
     return (ffmpeg.base_args() + ffmpeg.input_args(path, seek_s=start_s or None, duration_s=duration_s,
                                                    demuxer=demuxer)
-            + ["-map", "0:a:0", "-af", f"aresample={SYNC_RATE}:first_pts=0", "-ac", "1",
-               "-f", "f32le", "pipe:1"])
+            + ["-filter_complex", f"[0:a:0]aresample={SYNC_RATE}:first_pts=0,pan=mono|c0=c0[sound]",
+               "-map", "[sound]", "-f", "f32le", "pipe:1"])
 
 
 def _sound(command: tuple[str, ...], timeout_s: float) -> np.ndarray:
