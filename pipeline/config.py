@@ -58,6 +58,11 @@ class DeliveryProfile(_Strict):
     sample_rate: int = 48000
     allow_stream_copy: bool = False
     """Stream-copy the master's picture when it already meets this profile."""
+    deinterlace: Literal["double-rate", "same-rate"] = "double-rate"
+    """An interlaced master made progressive: one frame per field (50i -> 50p, the motion
+    kept) or one per frame (50i -> 25p)."""
+    alpha_background: str = Field("black", pattern=r"^(#?[0-9A-Fa-f]{6}|[A-Za-z]+)$")
+    """The colour a picture with alpha (ProRes 4444) is flattened onto: a name or #RRGGBB."""
 
 
 class LoudnessConfig(_Strict):

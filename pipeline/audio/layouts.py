@@ -418,12 +418,20 @@ def merged_audio(streams: list[AudioInfo], input_index: int = 0, sample_rate: in
             order = "|".join(str(channel) for channel in range(stream.channels))
             relabel = f",channelmap=map={order}:channel_layout={_overlapping_layout(stream.channels)}"
         chains.append(f"[{input_index}:a:{position}]aformat=sample_fmts=fltp:sample_rates={sample_rate}"
-                      f"{relabel}[{label}]")
+                      f"{_late_start_padding(stream)}{relabel}[{label}]")
         labels.append(f"[{label}]")
     if len(streams) == 1:
         return chains, "ain0"
     chains.append(f"{''.join(labels)}amerge=inputs={len(streams)}[amerged]")
     return chains, "amerged"
+
+
+def _late_start_padding(stream: AudioInfo) -> str:
+    """A sound that starts after the picture keeps its place: silence fills the start, so every
+    file made from it (the loudness trial's, copied into the deliverables, included) starts
+    with the picture and the sound stays where the master has it, to the sample. Without it the
+    trial's file would start at its first sample and be muxed in 0.5 s early."""
+    return ",aresample=first_pts=0" if getattr(stream, "start_s", 0.0) > 0.0005 else ""
 
 
 Pan = Callable[[list[str]], "str | None"]

@@ -9,6 +9,7 @@ from pipeline.audio import loudness
 from pipeline.audio.analysis import AudioAnalysis
 from pipeline.config import Config
 from pipeline.deliverables import Deliverable
+from pipeline.delivery.measure import MasterFacts, measured_problems
 from pipeline.delivery.publish import sha256_of
 from pipeline.delivery.results import DeliverableResult, DeliverableState, TechnicalFacts
 from pipeline.intake.submission import Submission
@@ -54,6 +55,8 @@ def verify_output(submission: Submission, deliverable: Deliverable, path: Path, 
         problems.append("missing its video or audio stream")
     if abs(info.duration_s - submission.programme.duration_s) > frame * 1.5:
         problems.append(f"lasts {info.duration_s:.3f} s instead of {submission.programme.duration_s:.3f} s")
+    problems += measured_problems(MasterFacts.of(submission), path, info,
+                                  timeout_s=render_timeout(info.duration_s, config))
     if measured is None:
         measured = loudness.measure_file(path, timeout_s=render_timeout(info.duration_s, config))
     technical = technical_facts(path, info, deliverable.sound.roles)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal
 
 import av
 
@@ -25,6 +26,19 @@ _GENERIC_HANDLERS = {"SoundHandler", "Sound Media Handler", "Core Media Audio", 
 _MP4_BOXES = {b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot", b"uuid"}
 
 
+FieldOrder = Literal["progressive", "tff", "bff", "unknown"]
+FieldOrderSource = Literal["stream", "measured", "unknown"]
+
+# AVFieldOrder as the stream's codec parameters carry it. ffmpeg's own encoders flag a
+# top-field-first picture TB and a bottom-field-first one BT (fftools/ffmpeg_enc.c), so the
+# first letter is the field shown first.
+_FIELD_ORDERS: dict[int, FieldOrder] = {1: "progressive", 2: "tff", 3: "bff", 4: "tff", 5: "bff"}
+_STANDARD_RATES = [Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30),
+                   Fraction(50), Fraction(60000, 1001), Fraction(60)]
+RATE_SAMPLE_S = 5.0
+"""Seconds of packet timestamps read to tell a constant frame rate from a variable one."""
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     index: int
@@ -32,12 +46,45 @@ class VideoInfo:
     width: int
     height: int
     fps: Fraction
+    """The frame rate: the average one, or for a variable rate the nominal rate it is made
+    constant at (`variable_rate`)."""
     pix_fmt: str | None
     profile: str | None = None
+    sar: Fraction = Fraction(1)
+    """Sample (pixel) aspect ratio: 4/3 for HDV 1440x1080, 64/45 for PAL 16:9."""
+    field_order: FieldOrder = "progressive"
+    field_order_source: FieldOrderSource = "stream"
+    """"stream": from the stream's flags; "measured": unflagged, measured with idet."""
+    rotation: int = 0
+    """The display matrix's rotation, degrees counter-clockwise (0, 90, 180, 270)."""
+    variable_rate: bool = False
+    average_fps: Fraction | None = None
+    alpha: bool = False
+    start_s: float = 0.0
+    """Where the stream starts, seconds after the file's earliest stream."""
 
     @property
     def frame_s(self) -> float:
         return float(1 / self.fps) if self.fps else 0.04
+
+    @property
+    def interlaced(self) -> bool:
+        return self.field_order in ("tff", "bff")
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """The upright picture in square pixels: the width stretched (or narrowed) by the
+        pixel aspect, the height kept, then turned when the display matrix turns it."""
+        width = round(self.width * self.sar) if self.sar > 0 else self.width
+        width += width % 2
+        return (self.height, width) if self.rotation in (90, 270) else (width, self.height)
+
+    @property
+    def display_aspect(self) -> Fraction:
+        """Width over height of the picture as it is meant to be seen."""
+        sar = self.sar if self.sar > 0 else Fraction(1)
+        aspect = Fraction(self.width, self.height) * sar
+        return 1 / aspect if self.rotation in (90, 270) else aspect
 
 
 @dataclass(frozen=True)
@@ -48,6 +95,8 @@ class AudioInfo:
     sample_rate: int
     title: str = ""
     language: str = ""
+    start_s: float = 0.0
+    """Where the stream starts, seconds after the file's earliest stream (a late sound > 0)."""
 
     @property
     def labels(self) -> str:
@@ -82,8 +131,16 @@ class MediaInfo:
     def to_dict(self) -> dict:
         data = asdict(self)
         if self.video is not None:
-            data["video"]["fps"] = f"{self.video.fps.numerator}/{self.video.fps.denominator}"
-            data["video"]["fps_float"] = round(float(self.video.fps), 4)
+            video = self.video
+            data["video"]["fps"] = f"{video.fps.numerator}/{video.fps.denominator}"
+            data["video"]["fps_float"] = round(float(video.fps), 4)
+            data["video"]["sar"] = f"{video.sar.numerator}:{video.sar.denominator}"
+            data["video"]["average_fps"] = (None if video.average_fps is None
+                                            else round(float(video.average_fps), 4))
+            aspect = video.display_aspect
+            data["video"]["display_aspect"] = f"{aspect.numerator}:{aspect.denominator}"
+            data["video"]["display_aspect_float"] = round(float(aspect), 4)
+            data["video"]["display_size"] = list(video.display_size)
         return data
 
 
@@ -188,15 +245,36 @@ def probe(path: str | Path, allowed: list[str] | None = None) -> MediaInfo:
         # "file:" + an absolute path: a master named "concat:x.mov" or "-i.mov" is only ever a file.
         with av.open(f"file:{path.absolute()}", format=demuxer.split(",")[0],
                      options={"protocol_whitelist": "file"}) as container:
-            return _describe(path, container)
+            info = _describe(path, container)
     except av.FFmpegError as error:
         raise MediaError(path, f"cannot be read as {kind}: {error.strerror or error}",
                          "the file is damaged or truncated; export the master again") from None
+    return _with_measured_fields(info, demuxer)
+
+
+def _with_measured_fields(info: MediaInfo, demuxer: str) -> MediaInfo:
+    """A picture whose stream does not say how its fields are ordered (common in ProRes and
+    MXF masters) is measured with idet on a sample of frames (pipeline/media/fields.py)."""
+    if info.video is None or info.video.field_order != "unknown":
+        return info
+    from pipeline.errors import FFmpegError
+    from pipeline.media.fields import measure_fields
+
+    try:
+        counted = measure_fields(info.path, demuxer=demuxer)
+    except FFmpegError as error:
+        log.warning("%s: field order unflagged and not measurable (%s)", info.path, error)
+        return info
+    order = counted.field_order()
+    log.info("%s: field order unflagged; idet measured %s (%s)", info.path, order, counted)
+    source: FieldOrderSource = "measured" if order != "unknown" else "unknown"
+    return replace(info, video=replace(info.video, field_order=order, field_order_source=source))
 
 
 def _describe(path: Path, container) -> MediaInfo:
-    video = next((_video_info(s) for s in container.streams.video), None)
-    audio = [_audio_info(s) for s in container.streams.audio]
+    origin = _file_start(container)
+    video = next((_video_info(s, container, origin) for s in container.streams.video), None)
+    audio = [_audio_info(s, origin) for s in container.streams.audio]
     tags = {k: str(v) for k, v in container.metadata.items()}
     stream_tags = [{k: str(v) for k, v in s.metadata.items()} for s in container.streams]
     duration = container.duration / av.time_base if container.duration else 0.0
@@ -211,14 +289,88 @@ def _describe(path: Path, container) -> MediaInfo:
                      tags=tags, stream_tags=stream_tags)
 
 
-def _video_info(stream) -> VideoInfo:
+def _file_start(container) -> float:
+    """The earliest stream start: ffmpeg counts every stream's time from there."""
+    starts = [float(s.start_time * s.time_base) for s in container.streams
+              if s.start_time is not None and s.time_base and s.type in ("video", "audio")]
+    return min(starts, default=0.0)
+
+
+def _stream_start(stream, origin: float) -> float:
+    if stream.start_time is None or not stream.time_base:
+        return 0.0
+    return round(float(stream.start_time * stream.time_base) - origin, 6)
+
+
+def _video_info(stream, container, origin: float) -> VideoInfo:
     ctx = stream.codec_context
-    rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
+    average = Fraction(stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25))
+    intervals = _frame_intervals(container, stream)
+    variable, nominal = _rate_of(intervals, average)
+    sar = Fraction(ctx.sample_aspect_ratio or stream.sample_aspect_ratio or 1)
+    alpha = bool(ctx.pix_fmt) and any(c.is_alpha for c in av.VideoFormat(ctx.pix_fmt).components)
     return VideoInfo(index=stream.index, codec=ctx.name, width=ctx.width, height=ctx.height,
-                     fps=Fraction(rate), pix_fmt=ctx.pix_fmt, profile=ctx.profile)
+                     fps=nominal if variable else average, pix_fmt=ctx.pix_fmt, profile=ctx.profile,
+                     sar=sar if sar > 0 else Fraction(1),
+                     field_order=_FIELD_ORDERS.get(int(ctx.field_order or 0), "unknown"),
+                     rotation=_rotation(container, stream), variable_rate=variable,
+                     average_fps=average, alpha=alpha, start_s=_stream_start(stream, origin))
 
 
-def _audio_info(stream) -> AudioInfo:
+def _frame_intervals(container, stream) -> list[float]:
+    """Seconds between the first frames' presentation times (packets only, nothing decoded)."""
+    times: list[float] = []
+    limit = None
+    try:
+        container.seek(0)
+        for packet in container.demux(stream):
+            if packet.pts is None or not packet.time_base:
+                continue
+            time = float(packet.pts * packet.time_base)
+            limit = time + RATE_SAMPLE_S if limit is None else limit
+            if time > limit or len(times) > 1000:
+                break
+            times.append(time)
+    except av.FFmpegError:
+        pass
+    finally:
+        container.seek(0)
+    times.sort()
+    return [later - earlier for earlier, later in zip(times, times[1:]) if later > earlier]
+
+
+def _rate_of(intervals: list[float], average: Fraction) -> tuple[bool, Fraction]:
+    """Whether the frames come at a variable rate, and the nominal rate: the standard rate
+    nearest the commonest interval (a phone's 30 fps that slows in low light stays 30)."""
+    if len(intervals) < 3:
+        return False, average
+    ordered = sorted(intervals)
+    typical = ordered[len(ordered) // 2]
+    variable = ordered[-1] - ordered[0] > typical * 0.25
+    if not variable:
+        return False, average
+    nominal = min(_STANDARD_RATES, key=lambda rate: abs(float(rate) - 1 / typical))
+    if abs(float(nominal) * typical - 1) > 0.02:
+        nominal = Fraction(round(1 / typical * 1000), 1000)
+    return True, nominal
+
+
+def _rotation(container, stream) -> int:
+    """The display matrix of the first decoded frame, as ffmpeg reads it (PyAV has no stream
+    side data): a phone's portrait video stored landscape says 90 or 270."""
+    try:
+        container.seek(0)
+        for packet in container.demux(stream):
+            for frame in packet.decode():
+                return round(frame.rotation / 90) % 4 * 90
+    except av.FFmpegError:
+        return 0
+    finally:
+        container.seek(0)
+    return 0
+
+
+def _audio_info(stream, origin: float = 0.0) -> AudioInfo:
     ctx = stream.codec_context
     tags = stream.metadata
     # MOV keeps a track title as `name`; `handler_name` is often just the muxer's default.
@@ -229,7 +381,7 @@ def _audio_info(stream) -> AudioInfo:
     channels = getattr(ctx, "channels", None) or ctx.layout.nb_channels
     return AudioInfo(index=stream.index, codec=ctx.name, channels=int(channels),
                      sample_rate=int(ctx.sample_rate or 0), title=str(title).strip(),
-                     language=str(tags.get("language", "")))
+                     language=str(tags.get("language", "")), start_s=_stream_start(stream, origin))
 
 def sound_digest(path: Path) -> str | None:
     """sha256 of the packets of a file's first audio stream (None without one): equal digests,

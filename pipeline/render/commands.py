@@ -27,6 +27,7 @@ from pipeline.config import Config, DeliveryProfile
 from pipeline.deliverables import Deliverable, Sound, clean_picture_of
 from pipeline.media import ffmpeg
 from pipeline.media.probe import VideoInfo
+from pipeline.render import conform
 from pipeline.subtitles.fonts import font_files as burn_font_files
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,9 @@ def fonts_dir() -> Path:
 
 
 def scaled_size(video: VideoInfo, profile: DeliveryProfile) -> tuple[int, int] | None:
-    """The delivery size when the master is larger than the profile allows, aspect kept."""
-    ratio = min(profile.max_width / video.width, profile.max_height / video.height, 1.0)
-    width, height = video.width, video.height
-    if ratio < 1.0:
-        width, height = int(video.width * ratio), int(video.height * ratio)
-    width, height = width - width % 2, height - height % 2  # 4:2:0 needs even sizes
-    return None if (width, height) == (video.width, video.height) else (width, height)
+    """The delivery size when the conformed picture (square pixels, upright, within the
+    profile's limits) differs from the decoded frames; see pipeline/render/conform.py."""
+    return conform.scaled_size(video, profile)
 
 
 @dataclass(frozen=True)
@@ -96,13 +93,8 @@ def _video_graph(inputs: RenderInputs, profile: DeliveryProfile, burns: list[tup
     count = int(with_clean) + len(burns)
     if count == 0:
         return [], {}  # nothing decodes the picture: it is only copied
-    conform = ["setsar=1"]
-    size = scaled_size(inputs.video, profile)
-    if size:
-        conform.insert(0, f"scale={size[0]}:{size[1]}:flags=lanczos")
-    conform.append(f"format={profile.pix_fmt}")
     labels = [f"v{i}" for i in range(count)]
-    chains = [f"[0:v]{','.join(conform)},split={count}{''.join(f'[{label}]' for label in labels)}"]
+    chains = [f"[0:v]{conform.conform_filters(inputs.video, profile)},split={count}{''.join(f'[{label}]' for label in labels)}"]
     pictures = {"clean": labels[0]} if with_clean else {}
     for (language, ass_name), label in zip(burns, labels[int(with_clean):]):
         chains.append(f"[{label}]ass=filename={ass_name}:fontsdir={FONTS_LINK}:shaping=complex[burn_{label}]")
@@ -195,6 +187,8 @@ def picture_copy_blockers(inputs: RenderInputs, profile: DeliveryProfile) -> lis
         blockers.append(f"its profile is {video.profile}, not {profile.video_profile}")
     if video.pix_fmt != profile.pix_fmt:
         blockers.append(f"its pixel format is {video.pix_fmt}, not {profile.pix_fmt}")
+    if video.interlaced or video.variable_rate:
+        blockers.append("its picture is interlaced or at a variable frame rate (see conform)")
     if scaled_size(video, profile):
         blockers.append(f"its size {video.width}x{video.height} needs scaling")
     if _trimmed(inputs):

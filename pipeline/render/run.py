@@ -17,6 +17,7 @@ from pipeline.intake.submission import Submission
 from pipeline.media import ffmpeg
 from pipeline.media.faults import disk_full_as_error, named_faults
 from pipeline.media.ffmpeg import Progress
+from pipeline.media.timecode import timecode_args
 from pipeline.render.commands import (
     RenderInputs,
     build_copy_command,
@@ -24,8 +25,8 @@ from pipeline.render.commands import (
     picture_copy_blockers,
     prepare_work_dir,
     render_timeout,
-    scaled_size,
 )
+from pipeline.render.conform import conform_notes, delivery_size
 from pipeline.render.tags import audio_stream_tags, container_tags, metadata_args, subtitle_stream_tags
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,16 @@ def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: 
     ensure_free_space(deliver_dir, estimate_output_bytes(submission, specs, config) + config.limits.min_free_bytes)
     prepare_work_dir(work_dir)
     soft_tracks = _write_subtitle_scripts(submission, specs, work_dir, config)
-    metadata = {spec.key: _metadata_for(submission, spec) for spec in specs}
+    # Every output starts at the master's timecode plus the programme start (a tmcd track).
+    timecode = timecode_args(submission.media.start_timecode, submission.programme.start_s, submission.fps)
+    metadata = {spec.key: _metadata_for(submission, spec) + timecode for spec in specs}
     encoded_sound = {label: path for label, path in analysis.encoded_sound.items() if path.exists()}
     render_plan = build_render_command(RenderInputs.of(submission), specs, analysis.gain, config, deliver_dir,
                                        submission.asset_id, metadata, subtitle_files=soft_tracks,
                                        keyframes=_contact_sheet_times(submission, specs),
                                        encoded_sound=encoded_sound)
+    for note in conform_notes(submission.media.picture, config.delivery):
+        log.info("%s: conform: %s", submission.asset_id, note)
     if config.delivery.allow_stream_copy:
         blockers = picture_copy_blockers(RenderInputs.of(submission), config.delivery)
         log.info("%s: master's picture %s", submission.asset_id,
@@ -130,7 +135,6 @@ def _write_subtitle_scripts(submission: Submission, specs: list[Deliverable], wo
 
 
 def _delivery_size(submission: Submission, config: Config) -> tuple[int, int]:
-    video = submission.media.picture
-    return scaled_size(video, config.delivery) or (video.width, video.height)
+    return delivery_size(submission.media.picture, config.delivery)
 
 

@@ -115,13 +115,23 @@ def _ass_text(cue: Cue, max_lines: int, language: str) -> str:
     return with_position("".join(parts), cue.position)
 
 
+def text_scale(width: int, height: int) -> float:
+    """The length the style's ratios are fractions of: the picture's height, or, for a picture
+    narrower than 16:9 (a portrait phone video, 4:3), the height a 16:9 picture of its width
+    would have. Text sized from a portrait picture's height would be three times too big, and
+    a 42-character line would wrap to three lines; sized this way it fits on one as it does
+    in 16:9."""
+    return min(height, width * 9 / 16)
+
+
 def _ass_header(style: SubtitleStyle, width: int, height: int, font: BurnFont) -> list[str]:
     # A comma in the font name would shift every later field of the Style line.
     name = re.sub(r"[,\r\n]", " ", font.family)
+    scale = text_scale(width, height)
     fields = [
-        "Default", name, round(style.size_ratio * height * size_factor(font)), style.primary_colour, "&H000000FF",
+        "Default", name, round(style.size_ratio * scale * size_factor(font)), style.primary_colour, "&H000000FF",
         style.outline_colour, style.back_colour, 0, 0, 0, 0, 100, 100, 0, 0, 1,
-        round(style.outline_ratio * height, 2), round(style.shadow_ratio * height, 2), 2,
+        round(style.outline_ratio * scale, 2), round(style.shadow_ratio * scale, 2), 2,
         round(style.side_margin_ratio * width), round(style.side_margin_ratio * width),
         round(style.bottom_margin_ratio * height), 1,
     ]

@@ -1,0 +1,178 @@
+"""QC measured on the delivered files themselves, against the master: the picture's display
+aspect, combing left in a progressive picture, where the sound sits against the picture, and
+the start timecode. Each check returns a problem in words (with the figure) or None; a problem
+fails the deliverable, so the report can only say PASS when the file is right.
+
+The plan is never trusted here: a squashed picture, a combed one or a sound half a second early
+is what a broadcaster would measure, so that is what is measured.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.media import ffmpeg
+from pipeline.media.fields import measure_fields
+from pipeline.media.probe import MediaInfo
+from pipeline.media.timecode import shifted_timecode
+
+log = logging.getLogger(__name__)
+
+ASPECT_TOLERANCE = 0.01
+"""Display aspect of an output against the master's, relative."""
+COMBED_SHARE = 0.3
+"""Above this share of frames that idet finds interlaced, a progressive output is combed."""
+COMBING_FRAMES = 50
+SYNC_RATE = 8000
+"""Sample rate the sound is compared at: 0.125 ms a sample, well inside the 1 ms tolerance."""
+SYNC_WINDOW_S = 10.0
+SYNC_SEARCH_S = 2.0
+"""The largest sound offset looked for, either way."""
+MIN_CORRELATION = 0.3
+"""Below this the two sounds are too unlike (silence, a different stem) to place one on the other."""
+AUDIO_FRAME_SAMPLES = 1024
+"""An AAC frame: the granularity at which a muxer may place a sound's start."""
+
+
+@dataclass(frozen=True)
+class MasterFacts:
+    """What each output is measured against."""
+
+    path: Path
+    demuxer: str | None
+    start_s: float
+    duration_s: float
+    display_aspect: Fraction
+    fps: float
+    timecode: str | None
+    """The timecode the outputs' first frame must carry (master's start + programme start)."""
+    had_fields: bool = False
+    """The master is interlaced, or its stream did not say it was progressive: its outputs are
+    measured for combing. (idet takes fine moving detail in a small progressive picture, such
+    as ffmpeg's own test pattern at 320x180, for combing, so a master its stream flags
+    progressive, whose picture conform leaves as it is, is not measured.)"""
+
+    @classmethod
+    def of(cls, submission) -> MasterFacts:
+        video = submission.media.video
+        start = submission.programme.start_s
+        timecode = submission.media.start_timecode
+        return cls(Path(submission.package.master), submission.media.container, start,
+                   submission.programme.duration_s, video.display_aspect, float(video.fps),
+                   shifted_timecode(timecode, start, video.fps) if timecode else None,
+                   had_fields=video.field_order != "progressive" or video.field_order_source != "stream")
+
+
+def aspect_problem(output: MediaInfo, expected: Fraction) -> str | None:
+    """The output's display aspect (pixel aspect and rotation included) against the master's."""
+    if output.video is None:
+        return None
+    measured = output.video.display_aspect
+    if abs(float(measured) / float(expected) - 1) <= ASPECT_TOLERANCE:
+        return None
+    return (f"display aspect {float(measured):.3f}:1 ({output.video.width}x{output.video.height}, pixel aspect "
+            f"{output.video.sar}) instead of the master's {float(expected):.3f}:1: the picture is distorted")
+
+
+def combing_problem(path: Path, output: MediaInfo, *, timeout_s: float = 120.0,
+                    measure_content: bool = True) -> str | None:
+    """Field flags in a progressive delivery, or (`measure_content`) combing left in the
+    picture: idet on frames from the middle."""
+    if output.video is None:
+        return None
+    if output.video.interlaced:
+        return f"flagged interlaced ({output.video.field_order}) in a progressive delivery"
+    if not measure_content:
+        return None
+    start = max(0.0, output.duration_s / 2 - COMBING_FRAMES / 2 * output.video.frame_s)
+    counted = measure_fields(path, start_s=start, frames=COMBING_FRAMES, timeout_s=timeout_s)
+    if counted.interlaced_share <= COMBED_SHARE:
+        return None
+    return (f"combed: idet finds {counted.interlaced_share:.0%} of {counted.decided} frames interlaced "
+            f"(at most {COMBED_SHARE:.0%}); the master's fields were not de-interlaced")
+
+
+def sound_command(path: Path, *, start_s: float = 0.0, duration_s: float = SYNC_WINDOW_S,
+                  demuxer: str | None = None) -> list[str]:
+    """The first audio stream, mono at SYNC_RATE, placed on the file's own timeline: a sound
+    that starts late is preceded by silence (`first_pts=0`), so offsets show."""
+    return (ffmpeg.base_args() + ffmpeg.input_args(path, seek_s=start_s or None, duration_s=duration_s,
+                                                   demuxer=demuxer)
+            + ["-filter_complex", f"[0:a:0]aresample={SYNC_RATE}:first_pts=0,pan=mono|c0=c0[sound]",
+               "-map", "[sound]", "-f", "f32le", "pipe:1"])
+
+
+def _sound(command: tuple[str, ...], timeout_s: float) -> np.ndarray:
+    chunks = list(ffmpeg.stream_pcm(list(command), channels=1, chunk_frames=SYNC_RATE, timeout_s=timeout_s,
+                                    what="sync measurement"))
+    return np.concatenate(chunks)[:, 0] if chunks else np.zeros(0, dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def _master_sound(command: tuple[str, ...], timeout_s: float) -> np.ndarray:
+    return _sound(command, timeout_s)  # measured once for all the outputs of a master
+
+
+def sound_offset(reference: np.ndarray, delivered: np.ndarray) -> float | None:
+    """Seconds the delivered sound lags the reference (negative: early), from the peak of
+    their cross-correlation; None when they are too unlike to tell."""
+    length = min(len(reference), len(delivered))
+    if length < SYNC_RATE // 4:
+        return None
+    a = reference[:length].astype(np.float64)
+    b = delivered[:length].astype(np.float64)
+    energy = np.sqrt(np.dot(a, a) * np.dot(b, b))
+    if energy < 1e-9:
+        return None
+    size = 1 << int(np.ceil(np.log2(2 * length)))
+    correlation = np.fft.irfft(np.fft.rfft(b, size) * np.conj(np.fft.rfft(a, size)), size)
+    search = int(SYNC_SEARCH_S * SYNC_RATE)
+    lags = np.concatenate([np.arange(0, search + 1), np.arange(-search, 0)])
+    values = np.concatenate([correlation[:search + 1], correlation[-search:]])
+    best = int(np.argmax(values))
+    if values[best] / energy < MIN_CORRELATION:
+        return None
+    return float(lags[best]) / SYNC_RATE
+
+
+def sync_problem(master: MasterFacts, path: Path, output: MediaInfo, *, timeout_s: float = 120.0) -> str | None:
+    """Where the output's sound sits against its picture, compared with the master's."""
+    if not output.audio:
+        return None
+    window = min(SYNC_WINDOW_S, master.duration_s)
+    reference = _master_sound(tuple(sound_command(master.path, start_s=master.start_s, duration_s=window,
+                                                  demuxer=master.demuxer)), timeout_s)
+    delivered = _sound(tuple(sound_command(path, duration_s=window)), timeout_s)
+    offset = sound_offset(reference, delivered)
+    if offset is None:
+        log.info("%s: sound too unlike the master's to measure its sync", path.name)
+        return None
+    tolerance = 0.001 + AUDIO_FRAME_SAMPLES / (output.audio[0].sample_rate or 48000)
+    if abs(offset) <= tolerance:
+        return None
+    return (f"sound {abs(offset) * 1000:.1f} ms {'late' if offset > 0 else 'early'} against the picture "
+            f"compared with the master (tolerance {tolerance * 1000:.1f} ms)")
+
+
+def timecode_problem(output: MediaInfo, expected: str | None) -> str | None:
+    """The output's start timecode: the master's, shifted by the programme start."""
+    if expected is None or output.start_timecode == expected:
+        return None
+    if output.start_timecode is None:
+        return f"carries no start timecode (expected {expected})"
+    return f"starts at timecode {output.start_timecode} instead of {expected}"
+
+
+def measured_problems(master: MasterFacts, path: Path, output: MediaInfo, *, timeout_s: float = 120.0) -> list[str]:
+    """Every measured check on one delivered file."""
+    problems = [aspect_problem(output, master.display_aspect),
+                combing_problem(path, output, timeout_s=timeout_s, measure_content=master.had_fields),
+                sync_problem(master, path, output, timeout_s=timeout_s),
+                timecode_problem(output, master.timecode)]
+    return [problem for problem in problems if problem]
