@@ -72,6 +72,7 @@ def test_generic_track_names_and_handler_names_say_nothing(title):
     assert title_roles(title) is None
 
 
+@pytest.mark.ffmpeg
 def test_probe_reads_a_title_from_the_handler_name(tmp_path):
     """Some tools write the track name only as the MOV handler name."""
     master = tmp_path / "handler.mov"
@@ -238,6 +239,7 @@ def _route_and_decode(master: Path, roles: list[str], folder: Path) -> dict[str,
     return {label: soundfile.read(folder / f"{label}.wav")[0] for label in signals}
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("layout_name, form", ROUTING_CASES,
                          ids=[f"{name}-" + "+".join(f"{c}ch" + (f"[{lay}]" if lay else "") for c, lay in form)
                               for name, form in ROUTING_CASES])
@@ -262,6 +264,7 @@ def test_each_channel_reaches_the_outputs_its_role_says(layout_name, form, tmp_p
                     f"at {level:.3f}, expected {want:.3f}")
 
 
+@pytest.mark.ffmpeg
 def test_a_mono_stream_before_a_stereo_one_keeps_its_place(tmp_path):
     """ffmpeg's amerge reorders disjoint channel layouts (mono FC + stereo FL FR -> FL FR FC);
     the routing must not let it move the dialogue onto the mix's channels."""
@@ -327,6 +330,7 @@ def fast(tmp_path_factory, fast_config):
     return load_config(fast_config)
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.slow
 @pytest.mark.parametrize("layout, form", RENDER_CASES, ids=[f"{layout}-{form}" for layout, form in RENDER_CASES])
 def test_the_international_version_carries_music_and_effects_and_not_the_narration(layout, form, tmp_path, fast):
@@ -348,6 +352,7 @@ def test_the_international_version_carries_music_and_effects_and_not_the_narrati
     assert analysis.me_report.passed, analysis.me_report.to_dict()
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.slow
 @pytest.mark.parametrize("streams_of_mix", [
     lambda mix: [Stream(mix, "Stereo Mix")],
@@ -368,11 +373,13 @@ def test_a_mix_only_master_renders_everything_but_the_international_version(stre
 LAYOUT_SAMPLES = sorted(path for path in (ROOT / "media_samples" / "layouts").iterdir() if path.is_dir())
 
 
+@pytest.mark.ffmpeg
 def test_there_is_a_committed_sample_for_every_layout():
     shown = {check_submission(folder, CONFIG).layout.name for folder in LAYOUT_SAMPLES}
     assert shown == set(LAYOUTS)
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("folder", LAYOUT_SAMPLES, ids=[folder.name for folder in LAYOUT_SAMPLES])
 def test_each_committed_layout_sample_is_detected_as_its_layout(folder):
     expected = folder.name.removesuffix("-one-stream").removesuffix("-two-mono")

@@ -69,6 +69,7 @@ def first_frame_at_or_after(seconds: Fraction, fps: Fraction) -> int:
     return math.ceil(seconds * fps)
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("rate", ["25", "30000/1001"])
 def test_each_cue_is_on_screen_from_its_first_frame_to_its_last(tmp_path, fast_config, rate):
     fps = Fraction(rate)
@@ -185,6 +186,7 @@ def slant(mask: np.ndarray) -> float:
     return best_shear
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("language, text", [("ru", RUSSIAN), ("ar", ARABIC), ("en", ENGLISH)])
 def test_burned_text_has_the_ink_of_real_glyphs_not_boxes(glyph_render, language, text):
     burned = fill_masks(glyph_render, language)[UPRIGHT_FRAME]
@@ -202,6 +204,7 @@ def test_burned_text_has_the_ink_of_real_glyphs_not_boxes(glyph_render, language
         f"({like_glyphs:.2f})")
 
 
+@pytest.mark.ffmpeg
 def test_arabic_is_shaped_and_runs_right_to_left(glyph_render):
     burned = fill_masks(glyph_render, "ar")[UPRIGHT_FRAME]
     shaped = similarity(burned, reference_fill(ARABIC))
@@ -211,6 +214,7 @@ def test_arabic_is_shaped_and_runs_right_to_left(glyph_render):
     assert shaped - unshaped >= 0.2, f"shaped {shaped:.2f}, unshaped {unshaped:.2f}"
 
 
+@pytest.mark.ffmpeg
 def test_italic_cues_are_slanted_like_the_oblique_font(glyph_render):
     masks = fill_masks(glyph_render, "en")
     upright, italic = slant(masks[UPRIGHT_FRAME]), slant(masks[ITALIC_FRAME])
@@ -221,6 +225,7 @@ def test_italic_cues_are_slanted_like_the_oblique_font(glyph_render):
     assert abs(italic - upright) >= 0.08, f"the italic cue is no more slanted ({italic}) than the upright one ({upright})"
 
 
+@pytest.mark.ffmpeg
 def test_bold_cues_use_the_bold_font(glyph_render):
     masks = fill_masks(glyph_render, "en")
     bold, upright = masks[BOLD_FRAME], masks[UPRIGHT_FRAME]
@@ -230,6 +235,7 @@ def test_bold_cues_use_the_bold_font(glyph_render):
     assert bold.sum() >= 1.4 * upright.sum(), (bold.sum(), upright.sum())
 
 
+@pytest.mark.ffmpeg
 def test_burned_version_also_carries_the_soft_track_and_its_language(glyph_render):
     with av.open(str(glyph_render / "subtitle-test_subtitled-ar.mp4")) as container:
         assert container.metadata["subtitle_language"] == "ar"

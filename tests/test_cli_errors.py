@@ -7,6 +7,8 @@ import pytest
 
 from tests.conftest import run_versioner
 
+pytestmark = [pytest.mark.ffmpeg]
+
 
 def _render(package, tmp_path, fast_config):
     out = tmp_path / "out"

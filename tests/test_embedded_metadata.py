@@ -40,6 +40,7 @@ def _tags(path):
         return dict(container.metadata), streams
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("key", sorted(VERSION_NOTES))
 def test_file_tags_read_back_exactly(delivered, key):
     tags, _ = _tags(delivered / f"{ASSET}_{key}.mp4")
@@ -57,6 +58,7 @@ def test_file_tags_read_back_exactly(delivered, key):
     assert {name: tags.get(name) for name in expected} == expected
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("key", sorted(VERSION_NOTES))
 def test_apple_players_find_the_standard_fields_too(delivered, key):
     """In MP4 with custom keys there is no iTunes `©nam`; Apple's players read these keys."""
@@ -69,6 +71,7 @@ def test_apple_players_find_the_standard_fields_too(delivered, key):
     assert tags["com.apple.quicktime.creationdate"] == AWKWARD_METADATA["filming_date"]
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("key", sorted(VERSION_NOTES))
 def test_nothing_of_the_masters_own_tags_leaks_into_an_mp4(delivered, key):
     tags, _ = _tags(delivered / f"{ASSET}_{key}.mp4")
@@ -76,6 +79,7 @@ def test_nothing_of_the_masters_own_tags_leaks_into_an_mp4(delivered, key):
     assert "master from the edit suite" not in tags.values()
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("key,title,language", [
     ("master-clean", "Full mix", iso639_2(AWKWARD_METADATA["language"])),
     ("subtitled-en", "Full mix", iso639_2(AWKWARD_METADATA["language"])),
@@ -94,6 +98,7 @@ def test_each_audio_track_has_its_title_and_language(delivered, key, title, lang
     assert language == ("zxx" if key == "international" else "fre")  # the package says fr
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("language", sorted(SRT_FILES))
 def test_subtitled_versions_name_their_subtitle_language(delivered, language):
     tags, streams = _tags(delivered / f"{ASSET}_subtitled-{language}.mp4")

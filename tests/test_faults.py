@@ -93,6 +93,8 @@ def _no_ffmpeg_left() -> None:
 
 # --- a killed render ------------------------------------------------------------------------------
 
+@pytest.mark.ffmpeg
+@pytest.mark.prefect_server
 def test_a_killed_render_leaves_the_package_pending_and_the_next_run_completes_it(tmp_path, home, render_config):
     package = make_package(tmp_path / "package", asset_id="killed-render", seconds=6, size=(640, 360),
                            srts={"fr": srt_text((0.5, 5.0, "Bonjour"))})
@@ -116,6 +118,7 @@ def test_a_killed_render_leaves_the_package_pending_and_the_next_run_completes_i
     assert not any((home / "inbox").iterdir()) and not any((home / "work").iterdir())
 
 
+@pytest.mark.ffmpeg
 def test_a_night_run_killed_mid_render_leaves_nothing_in_the_outbox_and_the_next_run_completes_it(
         tmp_path, home, render_config):
     package = make_package(tmp_path / "package", asset_id="killed-night", seconds=6, size=(640, 360))
@@ -164,6 +167,7 @@ def small_disk(tmp_path):
         subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
 
 
+@pytest.mark.ffmpeg
 def test_a_full_disk_fails_that_package_with_its_free_space_and_the_next_package_still_runs(
         tmp_path, small_disk, monkeypatch):
     monkeypatch.setenv("VERSIONER_HOME", str(small_disk))
@@ -201,6 +205,7 @@ def _noise_master(path, seconds: float) -> None:
     os.replace(noisy, path)
 
 
+@pytest.mark.ffmpeg
 def test_a_disk_that_fills_up_during_the_render_is_named_and_leaves_nothing(tmp_path, small_disk):
     package = tmp_path / "package"
     package.mkdir()
@@ -218,6 +223,7 @@ def test_a_disk_that_fills_up_during_the_render_is_named_and_leaves_nothing(tmp_
     _no_ffmpeg_left()
 
 
+@pytest.mark.ffmpeg
 def test_the_free_space_check_refuses_a_render_that_would_not_fit(tmp_path, render_config):
     """On the real disk, with a margin no disk has: refused before ffmpeg starts."""
     package = make_package(tmp_path / "package", asset_id="too-big")
@@ -242,6 +248,7 @@ def _hand_drop(home, asset_id: str, master_bytes: bytes) -> None:
     (folder / "metadata.yaml").write_text(f"title: Damaged\nasset_id: {asset_id}\n", encoding="utf-8")
 
 
+@pytest.mark.ffmpeg
 def test_damaged_masters_are_quarantined_with_their_reason_and_disturb_nothing(tmp_path, home, render_config):
     good = make_package(tmp_path / "good", asset_id="good-one")
     master = (good / "show.mov").read_bytes()
@@ -283,6 +290,7 @@ def test_damaged_masters_are_quarantined_with_their_reason_and_disturb_nothing(t
     _no_ffmpeg_left()
 
 
+@pytest.mark.ffmpeg
 def test_a_damaged_master_is_refused_by_the_render_command_too(tmp_path, render_config):
     """Without the lifecycle too: the render stops at the first decoding error and names it as
     bad input (never a retry), and leaves nothing."""

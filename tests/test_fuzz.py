@@ -145,6 +145,7 @@ def test_mutated_masters_never_hang_or_crash_the_check(mutant_packages):
     assert any(code == 0 for code, _ in results.values())
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["flip-00", "flip-01", "cut-100", "cut-8"])
 def test_mutants_through_the_command_line(mutant_packages, name):

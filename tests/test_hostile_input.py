@@ -81,6 +81,7 @@ def test_what_is_not_a_master_is_refused_whatever_its_name(tmp_path, secret, kin
         assert secret[1] not in message
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("kind", ["hls playlist", "concat list"])
 def test_a_playlist_master_is_refused_by_check_and_render_and_leaks_nothing(tmp_path, secret, kind,
                                                                            render_config, isolated_prefect):
@@ -100,6 +101,7 @@ def test_a_playlist_master_is_refused_by_check_and_render_and_leaks_nothing(tmp_
     assert not [p for p in files_under(out) if p.suffix in (".mp4", ".mov")]
 
 
+@pytest.mark.ffmpeg
 def test_a_master_swapped_for_a_playlist_after_the_check_is_still_refused(tmp_path, secret, render_config):
     """ffmpeg is held to the demuxer the check found: it never probes the file again."""
     path, token = secret
@@ -113,6 +115,7 @@ def test_a_master_swapped_for_a_playlist_after_the_check_is_still_refused(tmp_pa
     assert token not in str(caught.value) + str(caught.value.__cause__ or "")
 
 
+@pytest.mark.ffmpeg
 def test_the_container_allowlist_comes_from_the_config(tmp_path):
     package = make_package(tmp_path / "package", master_name="show.mkv")
     assert check_submission(package, load_config()).media.container.startswith("matroska")
@@ -129,6 +132,7 @@ def test_the_container_allowlist_comes_from_the_config(tmp_path):
 AWKWARD = "it's [a], b: c\\d — Ђ"
 
 
+@pytest.mark.ffmpeg
 def test_awkward_file_names_render_correctly(tmp_path, render_config, ffmpeg_commands):
     """Quotes, brackets, commas, colons, a backslash, a dash and Cyrillic in the master's and the
     SRT's names: ffmpeg gets them only as `file:` inputs, the filter graph only safe work names."""
@@ -160,6 +164,7 @@ def test_awkward_file_names_render_correctly(tmp_path, render_config, ffmpeg_com
         assert AWKWARD not in graph and "Ђ" not in graph, "the name leaked into a filter graph"
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("name", ["concat:show.mov", "-i show.mov", "subfile,,start,0,end,9,,:x.mov"])
 def test_a_master_named_like_an_option_or_protocol_is_just_a_file(tmp_path, monkeypatch, name):
     package = tmp_path / "package"
@@ -172,6 +177,7 @@ def test_a_master_named_like_an_option_or_protocol_is_just_a_file(tmp_path, monk
     assert submission.layout.name == "mix-me"
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("asset_id", ["../escaped", "../../outbox/other-asset", "/tmp/escaped", "..", "a/b"])
 def test_an_asset_id_that_would_leave_the_outbox_is_refused(tmp_path, asset_id, render_config):
     package = make_package(tmp_path / "work" / "package")
@@ -186,6 +192,7 @@ def test_an_asset_id_that_would_leave_the_outbox_is_refused(tmp_path, asset_id, 
     assert not (tmp_path / "escaped").exists() and not (tmp_path / "work" / "escaped").exists()
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("srt_name, shown_tag", [("show....srt", ".."), ("show.fr..srt", "fr."),
                                                  ("show.fr\\..\\x.srt", "fr\\..\\x")])
 def test_a_language_tag_that_looks_like_a_path_is_refused(tmp_path, srt_name, shown_tag):
@@ -198,6 +205,7 @@ def test_a_language_tag_that_looks_like_a_path_is_refused(tmp_path, srt_name, sh
     assert "fix: name it show.<lang>.srt, e.g. show.fr.srt" in message
 
 
+@pytest.mark.ffmpeg
 def test_a_language_in_the_metadata_that_looks_like_a_path_is_refused(tmp_path):
     package = make_package(tmp_path / "package")
     (package / "metadata.yaml").write_text("title: Escape\nlanguage: ../../etc\n", encoding="utf-8")
@@ -205,6 +213,7 @@ def test_a_language_in_the_metadata_that_looks_like_a_path_is_refused(tmp_path):
         check_submission(package, load_config())
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("entry", ["show.mov", "show.en.srt", "metadata.yaml", "extras"])
 def test_a_symlink_pointing_outside_the_package_is_refused(tmp_path, secret, entry):
     outside = tmp_path / "elsewhere"
@@ -219,6 +228,7 @@ def test_a_symlink_pointing_outside_the_package_is_refused(tmp_path, secret, ent
                                  f"(to {target})\n  fix: put the file itself into the package folder")
 
 
+@pytest.mark.ffmpeg
 def test_a_chain_of_links_that_ends_outside_is_refused_and_links_inside_are_accepted(tmp_path, secret):
     package = make_package(tmp_path / "package", srts={"en": srt_text((0.2, 1.0, "Hello"))})
     (package / "originals").mkdir()

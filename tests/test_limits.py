@@ -41,6 +41,7 @@ LIMITS = {
 }
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("limit", list(LIMITS))
 def test_each_size_limit_refuses_what_is_over_it(tmp_path, limit):
     overlay, error_type, file, phrase = LIMITS[limit]
@@ -53,6 +54,7 @@ def test_each_size_limit_refuses_what_is_over_it(tmp_path, limit):
     assert caught.value.fix
 
 
+@pytest.mark.ffmpeg
 def test_a_limit_is_refused_by_the_cli_with_exit_2(tmp_path):
     package = make_package(tmp_path / "package")
     result = run_versioner("check", str(package), "--config",
@@ -88,6 +90,7 @@ def _no_ffmpeg_left() -> None:
     assert left, f"ffmpeg still running: {our_ffmpeg_processes()}"
 
 
+@pytest.mark.ffmpeg
 def test_a_render_past_its_time_limit_is_killed(tmp_path, checked):
     submission, analysis, specs, folder = checked
     # 0.03 s for 6 s of programme: no machine renders that in time (0.3 s was, on a quiet one).
@@ -101,6 +104,7 @@ def test_a_render_past_its_time_limit_is_killed(tmp_path, checked):
     _no_ffmpeg_left()
 
 
+@pytest.mark.ffmpeg
 def test_a_package_past_its_time_limit_leaves_nothing_behind(tmp_path, checked):
     submission, *_ = checked
     tiny = _config(tmp_path, "[limits]\nrender_timeout_factor = 0.01\nrender_timeout_floor_s = 0\n")
@@ -111,6 +115,7 @@ def test_a_package_past_its_time_limit_leaves_nothing_behind(tmp_path, checked):
     _no_ffmpeg_left()
 
 
+@pytest.mark.ffmpeg
 def test_cancelling_from_the_progress_callback_kills_ffmpeg(tmp_path, checked):
     submission, analysis, specs, folder = checked
     seen: list[list[int]] = []
@@ -128,6 +133,7 @@ def test_cancelling_from_the_progress_callback_kills_ffmpeg(tmp_path, checked):
     _no_ffmpeg_left()
 
 
+@pytest.mark.ffmpeg
 def test_a_reader_that_stops_early_kills_its_pcm_stream(checked):
     submission, *_ = checked
     command = (ffmpeg.base_args() + ffmpeg.input_args(submission.package.master, demuxer="mov")
@@ -157,6 +163,7 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+@pytest.mark.ffmpeg
 def test_an_ffmpeg_orphaned_by_its_parent_dies_with_it(tmp_path):
     """A parent killed with SIGKILL cannot clean up; the kernel stops its ffmpeg for it."""
     script = ("import sys; from pipeline.media import ffmpeg; "

@@ -69,6 +69,7 @@ def test_integrated_loudness_follows_the_bs1770_gates():
     assert integrated_from_blocks(silence) == -math.inf
 
 
+@pytest.mark.ffmpeg
 def test_ffmpeg_measurement_agrees_with_an_independent_meter(tmp_path):
     stems = at_loudness(make_stems(4.0), -27.3)
     master = write_master(tmp_path / "m.mov", [Stream(stems.mix)], seconds=4.0)
@@ -127,6 +128,7 @@ def test_a_trial_that_misses_is_corrected():
     assert overshoot.limit and overshoot.limiter_ceiling_dbfs == pytest.approx(-1.0 - 0.1 - 0.4, abs=0.01)
 
 
+@pytest.mark.ffmpeg
 def test_no_command_ever_uses_loudnorm(tmp_path):
     """Loudness is changed by one volume filter (and a limiter); ffmpeg's loudnorm, whose
     dynamic mode would compress the programme, appears in no command the pipeline builds."""
@@ -189,6 +191,7 @@ def _assert_on_target(outputs, decoded, master, target):
     assert after == pytest.approx(before, abs=0.5), "the M&E keeps its level against the mix"
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.slow
 @pytest.mark.parametrize("level", list(MASTERS))
 def test_every_master_comes_out_at_the_target_under_the_ceiling(level, tmp_path, config_file):
@@ -206,6 +209,7 @@ def test_every_master_comes_out_at_the_target_under_the_ceiling(level, tmp_path,
         assert not analysis.gain.limit
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["streaming-14", "streaming-16", "atsc-a85"])
 def test_other_targets_are_met_the_same_way(name, tmp_path, config_file):

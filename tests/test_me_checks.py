@@ -157,6 +157,7 @@ def international_reason(package, config) -> str | None:
     return failures.get("international")
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.slow
 def test_versioner_render_delivers_the_rest_and_exits_1_when_the_m_and_e_is_silent(tmp_path, fast_config):
     s = make_stems(2.0)
@@ -188,6 +189,7 @@ CLASSIC_FAULTS = {
 }
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", list(CLASSIC_FAULTS))
 def test_each_classic_fault_fails_the_international_version_with_its_reason(fault, tmp_path, config):
@@ -197,6 +199,7 @@ def test_each_classic_fault_fails_the_international_version_with_its_reason(faul
     assert reason is not None and expected in reason, reason
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.slow
 def test_a_good_derived_m_and_e_is_accepted(tmp_path, config):
     # 3 s: in shorter programmes the chance correlation of independent music and speech (about
@@ -206,6 +209,7 @@ def test_a_good_derived_m_and_e_is_accepted(tmp_path, config):
     assert international_reason(package, config) is None
 
 
+@pytest.mark.ffmpeg
 def test_versioner_check_refuses_an_ambiguous_master_with_the_candidates(tmp_path):
     # Untitled, and the sound does not decide either: channels 3-4 are another programme's M&E,
     # neither inside the mix nor its speech (a real mix + M&E is read from the signals).

@@ -65,6 +65,7 @@ def _log_sections(text: str) -> dict[str, list[str]]:
     return sections
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.slow
 def test_a_night_delivers_quarantines_retries_and_never_renders_twice(tmp_path, night, master, monkeypatch):
     home, config = night
@@ -142,6 +143,7 @@ def _check_first_night_logs(night_id: str) -> None:
     assert "Quarantined" in next(header for header in headers if "render night-bad" in header)
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.slow
 def test_two_nights_started_at_once_render_each_package_once(tmp_path, night, master, monkeypatch):
     home, config = night
@@ -180,6 +182,7 @@ def _claim_when_released(home: str, asset_id: str, barrier, results) -> None:
     results.put(None if claimed is None else str(claimed.path))
 
 
+@pytest.mark.ffmpeg
 def test_of_processes_claiming_one_package_at_the_same_instant_exactly_one_wins(tmp_path, master):
     import multiprocessing
 
@@ -203,6 +206,7 @@ def test_of_processes_claiming_one_package_at_the_same_instant_exactly_one_wins(
         [os.path.basename(winners[0])]
 
 
+@pytest.mark.ffmpeg
 def test_a_claim_whose_process_died_goes_back_to_the_inbox_and_a_live_one_stays(tmp_path, master, monkeypatch):
     from pipeline.config import load_config
     from pipeline.ops import lifecycle

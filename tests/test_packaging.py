@@ -8,6 +8,7 @@ so nothing is downloaded; the project itself comes only from the wheel."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,10 @@ pytestmark = [pytest.mark.packaging, pytest.mark.ffmpeg]
 
 
 def _run(*args, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([str(arg) for arg in args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    # No PYTHONPATH: the installed package alone must be found, never a source tree on the path.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    return subprocess.run([str(arg) for arg in args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env=env)
 
 
 @pytest.fixture(scope="module")

@@ -185,6 +185,8 @@ def _online(env: dict) -> set[str]:
     return {worker["name"] for worker in workers if worker["status"] == "ONLINE"}
 
 
+@pytest.mark.ffmpeg
+@pytest.mark.prefect_server
 def test_the_nightly_deployment_spreads_packages_over_two_workers_and_never_overlaps(server, tmp_path_factory):
     env, processes = server
     scratch = tmp_path_factory.mktemp("scale-out")
@@ -242,6 +244,8 @@ def test_the_nightly_deployment_spreads_packages_over_two_workers_and_never_over
         assert f"{asset_id}: render 100 %" in logs.stdout
 
 
+@pytest.mark.ffmpeg
+@pytest.mark.prefect_server
 def test_serve_registers_the_schedule_of_the_config_with_the_same_guard(server, tmp_path_factory):
     env, processes = server
     scratch = tmp_path_factory.mktemp("serve")

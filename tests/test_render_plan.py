@@ -64,6 +64,7 @@ def _outputs(command: list[str]) -> dict[str, list[str]]:
     return outputs
 
 
+@pytest.mark.ffmpeg
 def test_a_two_language_package_renders_in_one_ffmpeg_process_with_a_split_graph(tmp_path):
     plan = build_render_command(_inputs(tmp_path / "show.mov", PRORES_1080), SPECS, GAIN, _config(tmp_path),
                                 tmp_path, "show", {}, cores=2)
@@ -184,6 +185,7 @@ def picture_encodes(ffmpeg_commands) -> list[str]:
     return [shlex.join(command) for command in ffmpeg_commands() if "libx264" in command]
 
 
+@pytest.mark.ffmpeg
 def test_the_international_version_carries_the_clean_masters_encoded_picture(package, tmp_path, fast_config,
                                                                            ffmpeg_commands):
     report = render_package(package, tmp_path / "out", load_config(fast_config))
@@ -200,6 +202,7 @@ def test_the_international_version_carries_the_clean_masters_encoded_picture(pac
         assert item.loudness["integrated_lufs"] == pytest.approx(measured.integrated_lufs, abs=0.05), item.key
 
 
+@pytest.mark.ffmpeg
 def test_a_master_meeting_the_profile_is_copied_and_only_the_subtitles_are_encoded(package, tmp_path,
                                                                                   ffmpeg_commands):
     config_file = tmp_path / "copy.toml"

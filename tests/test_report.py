@@ -71,6 +71,7 @@ def _png(uri: str) -> Image.Image:
     return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
 
 
+@pytest.mark.ffmpeg
 def test_report_is_one_self_contained_file(delivered):
     links = _links(_report(delivered))
     assert links.urls, "the report has no pictures at all"
@@ -82,6 +83,7 @@ def test_report_is_one_self_contained_file(delivered):
         assert picture.width > 100 and picture.height > 50
 
 
+@pytest.mark.ffmpeg
 def test_contact_sheets_hold_a_grid_of_frames(delivered):
     sheets = [_png(uri) for uri in _links(_report(delivered)).images[:len(DELIVERABLES)]]
     for sheet in sheets:
@@ -93,6 +95,7 @@ def test_contact_sheets_hold_a_grid_of_frames(delivered):
         assert min(differences) > 3, f"neighbouring frames are the same picture ({differences})"
 
 
+@pytest.mark.ffmpeg
 def test_verdict_banner_follows_the_findings(delivered):
     page, sidecar = _report(delivered), _sidecar(delivered)
     # The package's only finding is a subtitle shown for 600 ms (under 5/6 s): a warning.
@@ -103,6 +106,7 @@ def test_verdict_banner_follows_the_findings(delivered):
                         "subtitled-sr-Latn": []}
 
 
+@pytest.mark.ffmpeg
 def test_report_names_every_output_with_its_facts(delivered):
     page = _report(delivered)
     for item in _sidecar(delivered)["deliverables"]:
@@ -113,12 +117,14 @@ def test_report_names_every_output_with_its_facts(delivered):
     assert "too_short" in page and "00:00:01,800" in page
 
 
+@pytest.mark.ffmpeg
 def test_text_from_the_package_is_escaped(delivered):
     page = _report(delivered)
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
 
 
+@pytest.mark.ffmpeg
 def test_a_package_that_fails_a_deliverable_gets_a_fail_banner(tmp_path, fast_config):
     report = render(make_package(tmp_path / "package", srts={}, with_me=False), tmp_path / "out", fast_config)
     assert [item.key for item in report.failed] == ["international"]
@@ -168,6 +174,7 @@ def _run_chromium(binary: str, tmp_path: Path, *args: str) -> subprocess.Complet
                           capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
 
 
+@pytest.mark.browser
 def test_report_opens_in_chromium_with_every_image_loaded(delivered, chromium, tmp_path):
     page = _report(delivered)
     probe = tmp_path / "probe.html"  # a copy with a script that writes each image's width into the DOM
@@ -181,6 +188,7 @@ def test_report_opens_in_chromium_with_every_image_loaded(delivered, chromium, t
     assert all(width > 0 for width in widths), widths
 
 
+@pytest.mark.browser
 def test_report_screenshot_shows_the_verdict_and_content(delivered, chromium, tmp_path):
     shot = tmp_path / "qc-report.png"
     report = delivered / f"{ASSET}_qc.html"

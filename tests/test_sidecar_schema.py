@@ -55,6 +55,7 @@ def test_the_schema_is_valid_draft_2020_12():
     jsonschema.Draft202012Validator.check_schema(schema)
 
 
+@pytest.mark.ffmpeg
 def test_every_sidecar_validates_against_the_schema(delivery):
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
@@ -62,6 +63,7 @@ def test_every_sidecar_validates_against_the_schema(delivery):
     assert errors == []
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("break_it,where", [
     (lambda doc: doc["provenance"].pop("source_sha256"), "provenance"),
     (lambda doc: doc["qc"].update(verdict="fine"), "qc/verdict"),
@@ -79,6 +81,7 @@ def test_the_schema_catches_a_broken_sidecar(awkward, break_it, where):
     assert problems and problems[0].startswith(where), problems
 
 
+@pytest.mark.ffmpeg
 def test_a_sidecar_that_breaks_the_schema_is_never_published(awkward, tmp_path, fast_config, monkeypatch):
     """A schema violation is a pipeline bug; it can only be injected, never caused by a package."""
     real = finish.sidecar_document
@@ -95,6 +98,7 @@ def test_a_sidecar_that_breaks_the_schema_is_never_published(awkward, tmp_path, 
     assert not (out / AWKWARD_METADATA["asset_id"]).exists()
 
 
+@pytest.mark.ffmpeg
 def test_technical_facts_are_those_of_the_files(delivery):
     """Each deliverable's facts, checked against the file read independently with PyAV."""
     for item in _sidecar(delivery)["deliverables"]:
@@ -116,6 +120,7 @@ def test_technical_facts_are_those_of_the_files(delivery):
         assert set(item["loudness"]) >= {"integrated_lufs", "true_peak_dbtp", "lra_lu"}
 
 
+@pytest.mark.ffmpeg
 def test_provenance_names_the_source_config_and_run(awkward, fast_config):
     package, folder = awkward
     provenance = _sidecar(folder)["provenance"]
@@ -128,12 +133,14 @@ def test_provenance_names_the_source_config_and_run(awkward, fast_config):
     assert started <= finished
 
 
+@pytest.mark.ffmpeg
 def test_a_flow_render_records_its_flow_run_id(rendered_sample):
     folder, result = rendered_sample
     run_id = _sidecar(folder)["provenance"]["flow_run_id"]
     assert run_id and len(run_id) == 36  # a Prefect flow run's UUID
 
 
+@pytest.mark.ffmpeg
 def test_sha256sums_covers_every_delivered_file(delivery):
     if shutil.which("sha256sum") is None:
         pytest.skip("sha256sum (coreutils) is not on this machine")
@@ -145,6 +152,7 @@ def test_sha256sums_covers_every_delivered_file(delivery):
     assert {f"{asset}_qc.html", f"{asset}_ebucore.xml", f"{asset}_metadata.json"} <= listed
 
 
+@pytest.mark.ffmpeg
 def test_ebucore_carries_the_descriptive_and_format_facts(awkward):
     folder = awkward[1]
     root = ET.parse(folder / f"{folder.name}_ebucore.xml").getroot()

@@ -18,6 +18,7 @@ ASSET = "2026-11-20-harbour-bridge-reopens"
 MEDIA = ["master-clean", "international", "subtitled-en", "subtitled-fr"]
 
 
+@pytest.mark.ffmpeg
 def test_every_deliverable_exists_and_decodes(rendered_sample):
     folder, result = rendered_sample
     for key in MEDIA:
@@ -30,6 +31,7 @@ def test_every_deliverable_exists_and_decodes(rendered_sample):
         assert (folder / f"{ASSET}.{language}.vtt").read_text(encoding="utf-8").startswith("WEBVTT")
 
 
+@pytest.mark.ffmpeg
 def test_durations_match_the_master_within_one_frame(rendered_sample, sample_reference):
     import av
 
@@ -41,6 +43,7 @@ def test_durations_match_the_master_within_one_frame(rendered_sample, sample_ref
         assert abs(duration - sample_reference["duration"]) <= 1 / sample_reference["fps"], (key, duration)
 
 
+@pytest.mark.ffmpeg
 def test_international_version_carries_the_me_and_not_the_narration(rendered_sample):
     folder, _ = rendered_sample
     narration = audio_of(REFERENCE / "news-sample-narration.flac")
@@ -57,6 +60,7 @@ def _changed_pixels(a, b) -> int:
     return int((abs(a.astype(int) - b.astype(int)).max(axis=2) > 60).sum())
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_subtitles_are_burned_inside_cues_only(rendered_sample, sample_reference, language):
     folder, _ = rendered_sample
@@ -71,6 +75,7 @@ def test_subtitles_are_burned_inside_cues_only(rendered_sample, sample_reference
     assert outside_diff < 50, f"picture changed outside every cue at {outside:.2f} s ({outside_diff} px)"
 
 
+@pytest.mark.ffmpeg
 def test_checksums_verify_with_sha256sum(rendered_sample):
     folder, _ = rendered_sample
     if shutil.which("sha256sum") is None:
@@ -82,6 +87,7 @@ def test_checksums_verify_with_sha256sum(rendered_sample):
     assert listed == on_disk
 
 
+@pytest.mark.ffmpeg
 def test_metadata_sidecar_holds_descriptive_and_technical_facts(rendered_sample):
     folder, _ = rendered_sample
     document = json.loads((folder / f"{ASSET}_metadata.json").read_text(encoding="utf-8"))

@@ -16,6 +16,8 @@ import pytest
 from tests.conftest import ROOT, VERSIONER, run_versioner
 from tests.inbox_packages import SRT_EN, make_master, make_package, visible_entries
 
+pytestmark = [pytest.mark.ffmpeg]
+
 
 @pytest.fixture(scope="module")
 def master(tmp_path_factory):

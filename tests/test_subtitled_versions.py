@@ -109,6 +109,7 @@ def test_the_render_command_muxes_each_soft_track_into_its_own_version(tmp_path)
     assert ["-map", "2:s:0", "-c:s", "mov_text"] == copy[copy.index("2:s:0") - 1:copy.index("2:s:0") + 3]
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.slow
 def test_a_soft_track_only_version_is_the_clean_picture_with_a_tagged_subtitle_track(tmp_path):
     cues = srt(("00:00:00,500", "00:00:01,700", "<i>Dobar dan,</i> gledaoci."),
@@ -149,6 +150,7 @@ def rendered_with_line_up(tmp_path_factory, fast_config):
     return root / "out" / "subtitle-test", result
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.slow
 def test_a_language_that_cannot_render_fails_alone_and_is_named(rendered_with_line_up):
     folder, result = rendered_with_line_up
@@ -162,6 +164,7 @@ def test_a_language_that_cannot_render_fails_alone_and_is_named(rendered_with_li
     assert not list(folder.glob("subtitle-test_subtitled-fr*")) and not list(folder.glob("subtitle-test.de.*"))
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.slow
 def test_sidecars_are_shifted_like_the_picture(rendered_with_line_up):
     folder, _ = rendered_with_line_up
@@ -179,6 +182,7 @@ def test_sidecars_are_shifted_like_the_picture(rendered_with_line_up):
     assert np.flatnonzero(inked).tolist() == [*range(0, 10), *range(25, 50), *range(63, 75)]
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.slow
 def test_the_webvtt_sidecar_parses_and_matches_the_srt_cue_for_cue(rendered_with_line_up):
     folder, _ = rendered_with_line_up

@@ -85,6 +85,7 @@ def test_the_envelope_does_not_depend_on_how_the_pcm_is_chunked():
 # On the committed sample's narration
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("shift_s", [2.0, -2.0])
 def test_a_sample_srt_moved_by_two_seconds_gets_a_sync_warning_of_two_seconds(sample_copy, shift_s):
     shift_srt(sample_copy / "news-sample.en.srt", shift_s)
@@ -96,6 +97,7 @@ def test_a_sample_srt_moved_by_two_seconds_gets_a_sync_warning_of_two_seconds(sa
     assert french.finding is None and abs(french.offset_s) <= 0.1, "the untouched French SRT is in sync"
 
 
+@pytest.mark.ffmpeg
 def test_the_sample_as_delivered_is_in_sync_and_the_estimate_reaches_the_metadata(sample_copy):
     submission = check_submission(sample_copy, CONFIG)
     analysis = analyse_audio(submission, CONFIG)
@@ -108,6 +110,7 @@ def test_the_sample_as_delivered_is_in_sync_and_the_estimate_reaches_the_metadat
         assert entry["limit_s"] == RULES.sync_warning_s
 
 
+@pytest.mark.ffmpeg
 def test_a_sync_warning_is_a_finding_of_that_language_only(sample_copy):
     shift_srt(sample_copy / "news-sample.fr.srt", 1.0)
     submission = check_submission(sample_copy, CONFIG)
@@ -119,6 +122,7 @@ def test_a_sync_warning_is_a_finding_of_that_language_only(sample_copy):
     assert "subtitles.sync_offset" not in findings["en"]
 
 
+@pytest.mark.ffmpeg
 def test_where_the_master_has_a_dialogue_stem_the_check_listens_to_it(tmp_path):
     """The sample's full mix and its narration alone as a dialogue stem (mix + D layout)."""
     import subprocess

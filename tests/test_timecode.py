@@ -85,6 +85,7 @@ CUES = [("10:00:00,500", "10:00:01,300", "One"), ("10:00:01,700", "10:00:02,500"
         ("10:00:02,900", "10:00:03,700", "Three")]
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.slow
 def test_a_timecoded_master_and_its_srt_render_with_every_cue_on_its_frame(tmp_path, fast_config):
     package = make_package(tmp_path / "package", {"en": srt(*CUES), "fr": srt(("11:00:00,500", "11:00:01,500", "Non"))},

@@ -14,6 +14,7 @@ version (say, an audio-described master) means one module and one line in `VERSI
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -98,11 +99,13 @@ class Deliverable:
         return []
 
 
+VERSIONS = ("clean_master", "international", "subtitled")
+"""The version modules of this package, in the order their deliverables are listed."""
+
+
 def plan_deliverables(submission, config: Config) -> tuple[list[Deliverable], dict[str, str]]:
     """Every deliverable this package should get, and those that cannot be made, with why."""
-    from pipeline.deliverables import clean_master, international, subtitled
-
-    versions = [clean_master, international, subtitled]  # one line per version
+    versions = [importlib.import_module(f"{__name__}.{name}") for name in VERSIONS]
     deliverables: list[Deliverable] = []
     failures: dict[str, str] = {}
     for version in versions:
