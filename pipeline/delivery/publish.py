@@ -3,6 +3,7 @@ finished delivery folder into the outbox."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -46,8 +47,10 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write beside the target, then rename: a reader sees the old file or the new one, whole."""
+def write_atomically(path: str | Path, text: str) -> None:
+    """Write UTF-8 text beside the target, then rename: a reader sees the old file or the new
+    one, whole, never a half-written one. A full disk is a DiskFullError with its free space."""
+    path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
@@ -56,8 +59,10 @@ def write_atomically(path: Path, text: str) -> None:
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o644)  # mkstemp makes 0600; deliverables are for others to read
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            raise disk_full(path.parent) from error
         raise
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.config import SubtitleStyle
+from pipeline.delivery.publish import write_atomically
 from pipeline.subtitles.fonts import BurnFont, font_for_track, size_factor
-from pipeline.subtitles.model import _FONT_COLOUR, _NAMED_COLOURS, _TAG, Cue, SubtitleTrack, with_position
-from pipeline.subtitles.writers import _write_atomically
+from pipeline.subtitles.model import FONT_COLOUR, NAMED_COLOURS, STYLE_TAG, Cue, SubtitleTrack, with_position
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def _ass_escape(text: str) -> str:
 
 def _ass_colour(value: str) -> str | None:
     """'#RRGGBB' or a basic colour name as ASS &HBBGGRR&, or None when it is neither."""
-    rgb = _NAMED_COLOURS.get(value.lower(), value.lstrip("#"))
+    rgb = NAMED_COLOURS.get(value.lower(), value.lstrip("#"))
     if not re.fullmatch(r"[0-9a-fA-F]{6}", rgb):
         return None
     return f"&H{rgb[4:6]}{rgb[2:4]}{rgb[0:2]}&".upper()
@@ -81,7 +81,7 @@ class _AssTagState:
             return f"{{\\{name}1}}"
         if match["font_close"]:
             return self._close_font()
-        colour = _FONT_COLOUR.search(match["font_attrs"] or "")
+        colour = FONT_COLOUR.search(match["font_attrs"] or "")
         ass_colour = _ass_colour(colour[1]) if colour else None
         self.colours.append(ass_colour)
         return f"{{\\c{ass_colour}}}" if ass_colour else ""
@@ -105,7 +105,7 @@ def _ass_text(cue: Cue, max_lines: int, language: str) -> str:
         lines = [*lines[:max_lines - 1], " ".join(lines[max_lines - 1:])]
     text = "\n".join(lines)
     state, parts, position = _AssTagState(), [], 0
-    for match in _TAG.finditer(text):
+    for match in STYLE_TAG.finditer(text):
         parts.append(_ass_escape(text[position:match.start()]))
         parts.append(state.override(match))
         position = match.end()
@@ -162,6 +162,6 @@ def to_ass(track: SubtitleTrack, style: SubtitleStyle, width: int, height: int,
 def write_ass(track: SubtitleTrack, path: str | Path, style: SubtitleStyle, width: int, height: int,
               max_lines: int) -> None:
     """Write the burn-in ASS script (UTF-8)."""
-    _write_atomically(path, to_ass(track, style, width, height, max_lines))
+    write_atomically(path, to_ass(track, style, width, height, max_lines))
 
 

@@ -23,14 +23,14 @@ Severity = Literal["warning", "error"]
 
 # Tags an SRT may carry and that every output keeps (or, for VTT <font>, drops). Anything else
 # between angle brackets is ordinary text, so "x < y > z" and "<3" stay as they are.
-_TAG = re.compile(
+STYLE_TAG = re.compile(
     r"<\s*(?P<close>/)?\s*(?P<style>[ibu])\s*>"
     r"|<\s*/\s*(?P<font_close>font)\s*>"
     r"|<\s*font\b(?P<font_attrs>[^<>]*)>",
     re.IGNORECASE,
 )
-_FONT_COLOUR = re.compile(r"""color\s*=\s*["']?\s*(#?[0-9a-z]+)""", re.IGNORECASE)
-_NAMED_COLOURS = {
+FONT_COLOUR = re.compile(r"""color\s*=\s*["']?\s*(#?[0-9a-z]+)""", re.IGNORECASE)
+NAMED_COLOURS = {
     "white": "FFFFFF", "black": "000000", "red": "FF0000", "green": "00FF00", "lime": "00FF00",
     "blue": "0000FF", "yellow": "FFFF00", "cyan": "00FFFF", "aqua": "00FFFF",
     "magenta": "FF00FF", "fuchsia": "FF00FF", "grey": "808080", "gray": "808080",
@@ -50,7 +50,7 @@ BOTTOM_CENTRE = 2
 
 def strip_other_markup(text: str) -> str:
     """`text` with only the styling tags every output keeps (<i> <b> <u> <font color>)."""
-    return _OTHER_MARKUP.sub(lambda match: match[0] if _TAG.fullmatch(match[0]) else "", text)
+    return _OTHER_MARKUP.sub(lambda match: match[0] if STYLE_TAG.fullmatch(match[0]) else "", text)
 
 
 def position_of(text: str) -> int:
@@ -107,7 +107,7 @@ class Cue:
     @property
     def plain_text(self) -> str:
         """The text as a viewer reads it: every tag removed, line breaks kept."""
-        return _TAG.sub("", self.styled_text)
+        return STYLE_TAG.sub("", self.styled_text)
 
     @property
     def position(self) -> int:

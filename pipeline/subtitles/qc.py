@@ -9,7 +9,7 @@ from typing import Literal
 
 from pipeline.config import SubtitleRules
 from pipeline.subtitles.model import Cue, Finding, SubtitleTrack, format_timecode
-from pipeline.subtitles.timing import _first_frame_at_or_after
+from pipeline.subtitles.timing import first_frame_at_or_after
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +126,8 @@ def _gap_findings(qc: _QcContext, cues: list[Cue]) -> list[Finding]:
         gap_ms = following.start_ms - cue.end_ms
         if gap_ms <= 0:
             continue
-        frames = (_first_frame_at_or_after(following.start_ms, qc.fps)
-                  - _first_frame_at_or_after(cue.end_ms, qc.fps))
+        frames = (first_frame_at_or_after(following.start_ms, qc.fps)
+                  - first_frame_at_or_after(cue.end_ms, qc.fps))
         if frames < limit:
             findings.append(qc.finding(cue, "gap_too_short", frames, limit,
                                        f"gap of {gap_ms} ms ({frames} frames) before cue "

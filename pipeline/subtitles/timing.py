@@ -18,7 +18,7 @@ Severity = Literal["warning", "error"]
 # Frames
 
 
-def _first_frame_at_or_after(ms: int, fps: float) -> int:
+def first_frame_at_or_after(ms: int, fps: float) -> int:
     # The epsilon keeps a time that is exactly a frame's start on that frame despite float error.
     return math.ceil(ms * fps / 1000 - 1e-6)
 
@@ -45,7 +45,7 @@ def snap_to_frames(track: SubtitleTrack, fps: float) -> SubtitleTrack:
         raise ValueError(f"frame rate must be positive, got {fps}")
 
     def snap(ms: int) -> int:
-        return _frame_start_ms(_first_frame_at_or_after(ms, fps), fps)
+        return _frame_start_ms(first_frame_at_or_after(ms, fps), fps)
 
     cues = [dataclasses.replace(cue, start_ms=snap(cue.start_ms), end_ms=snap(cue.end_ms))
             for cue in track.cues]

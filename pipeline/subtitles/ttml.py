@@ -13,8 +13,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Literal
 
-from pipeline.subtitles.model import _FONT_COLOUR, _NAMED_COLOURS, _TAG, SubtitleTrack
-from pipeline.subtitles.writers import _write_atomically
+from pipeline.delivery.publish import write_atomically
+from pipeline.subtitles.model import FONT_COLOUR, NAMED_COLOURS, STYLE_TAG, SubtitleTrack
 
 TtmlFlavour = Literal["imsc", "ebu-tt-d"]
 
@@ -58,7 +58,7 @@ def _row(position: int) -> str:
 
 
 def _colour(value: str) -> str | None:
-    rgb = _NAMED_COLOURS.get(value.lower(), value.lstrip("#")).upper()
+    rgb = NAMED_COLOURS.get(value.lower(), value.lstrip("#")).upper()
     return f"#{rgb}" if len(rgb) == 6 and all(ch in "0123456789ABCDEF" for ch in rgb) else None
 
 
@@ -95,7 +95,7 @@ def _spans(paragraph: ET.Element, text: str, styles: _Styles) -> None:
                 span = ET.SubElement(paragraph, _q(TT, "span"), {"style": " ".join(refs)} if refs else {})
                 span.text = line
 
-    for match in _TAG.finditer(text):
+    for match in STYLE_TAG.finditer(text):
         emit(text[position:match.start()])
         position = match.end()
         if match["style"]:
@@ -109,7 +109,7 @@ def _spans(paragraph: ET.Element, text: str, styles: _Styles) -> None:
             if colours:
                 colours.pop()
         else:
-            found = _FONT_COLOUR.search(match["font_attrs"] or "")
+            found = FONT_COLOUR.search(match["font_attrs"] or "")
             colours.append(_colour(found[1]) if found else None)
     emit(text[position:])
 
@@ -158,4 +158,4 @@ def ttml_text(track: SubtitleTrack, flavour: TtmlFlavour) -> str:
 
 
 def write_ttml(track: SubtitleTrack, path: str | Path, flavour: TtmlFlavour) -> None:
-    _write_atomically(path, ttml_text(track, flavour))
+    write_atomically(path, ttml_text(track, flavour))

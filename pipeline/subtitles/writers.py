@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pipeline.errors import DiskFullError
-from pipeline.subtitles.model import _TAG, BOTTOM_CENTRE, SubtitleTrack, format_timecode, with_position
+from pipeline.delivery.publish import write_atomically
+from pipeline.subtitles.model import BOTTOM_CENTRE, STYLE_TAG, SubtitleTrack, format_timecode, with_position
 
 logger = logging.getLogger(__name__)
 
@@ -20,25 +15,6 @@ Severity = Literal["warning", "error"]
 
 # --------------------------------------------------------------------------------------------
 # Sidecar writers
-
-
-def _write_atomically(path: str | Path, text: str) -> None:
-    """Write UTF-8 text to a temp file beside `path`, then rename: never a half-written file."""
-    path = Path(path)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(text.encode("utf-8"))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp, 0o644)  # mkstemp makes it private; a sidecar is meant to be shared
-        os.replace(temp, path)
-    except BaseException as error:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-            raise DiskFullError(path.parent, shutil.disk_usage(path.parent).free) from error
-        raise
 
 
 def srt_text(track: SubtitleTrack) -> str:
@@ -52,7 +28,7 @@ def srt_text(track: SubtitleTrack) -> str:
 
 def write_srt(track: SubtitleTrack, path: str | Path) -> None:
     """Write the track as UTF-8 SRT (no BOM, LF)."""
-    _write_atomically(path, srt_text(track))
+    write_atomically(path, srt_text(track))
 
 
 def _vtt_time(ms: int) -> str:
@@ -66,7 +42,7 @@ def _vtt_escape(text: str) -> str:
 def _vtt_cue_text(text: str) -> str:
     """SRT cue text as WebVTT cue text: <i> <b> <u> kept, <font> dropped (VTT has no such tag)."""
     parts, position = [], 0
-    for match in _TAG.finditer(text):
+    for match in STYLE_TAG.finditer(text):
         parts.append(_vtt_escape(text[position:match.start()]))
         if match["style"]:
             parts.append(f"<{'/' if match['close'] else ''}{match['style'].lower()}>")
@@ -101,6 +77,6 @@ def vtt_text(track: SubtitleTrack) -> str:
 
 def write_vtt(track: SubtitleTrack, path: str | Path) -> None:
     """Write the track as UTF-8 WebVTT."""
-    _write_atomically(path, vtt_text(track))
+    write_atomically(path, vtt_text(track))
 
 
