@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pipeline.audio.analysis import AudioAnalysis
 from pipeline.config import Config
-from pipeline.delivery import ebucore, qc, report
+from pipeline.delivery import asset_page, ebucore, qc, report
 from pipeline.delivery import schema as sidecar_schema
 from pipeline.delivery.publish import publish_folder, write_checksums, write_json
 from pipeline.delivery.results import DeliverableResult, RenderReport
@@ -58,6 +58,7 @@ def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: P
     ebucore.write_ebucore(deliver_dir / ebucore.filename(submission.asset_id), document)
     report.write_report(deliver_dir / report.filename(submission.asset_id), submission, analysis, results,
                         document, config)
+    asset_page.write_asset_page(deliver_dir, document)
     write_checksums(deliver_dir)
     folder = publish_folder(deliver_dir, out_dir / submission.asset_id)
     for result in results:
