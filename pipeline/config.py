@@ -164,6 +164,23 @@ class WatchConfig(_Strict):
     max_drop_files: int = Field(100, ge=1)
 
 
+class ShotsConfig(_Strict):
+    """The automatic shot list (pipeline/media/shots.py)."""
+
+    enabled: bool = True
+    method: Literal["scene", "scdet"] = "scene"
+    threshold: float = Field(0.3, gt=0, lt=1)
+    """`scene`: a frame whose scene score (0-1) is over this starts a new shot."""
+    scdet_threshold: float = Field(10.0, gt=0, lt=100)
+    """`scdet`: the same, in scdet's percent (its own default, 10)."""
+    width: int = Field(240, ge=32, le=1920)
+    """Width of the reduced-size decode the detection and the thumbnails use."""
+
+    @property
+    def threshold_of_method(self) -> float:
+        return self.scdet_threshold if self.method == "scdet" else self.threshold
+
+
 class NotifyConfig(_Strict):
     """Who hears of a delivered, incomplete or quarantined package (pipeline/ops/notify.py).
 
@@ -191,6 +208,7 @@ class Config(_Strict):
     schedule: ScheduleConfig = ScheduleConfig()
     watch: WatchConfig = WatchConfig()
     notify: NotifyConfig = NotifyConfig()
+    shots: ShotsConfig = ShotsConfig()
     source: list[str] = []
     """The files this config was read from, in order."""
 

@@ -15,6 +15,7 @@ from pipeline.delivery.results import DeliverableResult, RenderReport
 from pipeline.delivery.sidecar import sidecar_document, write_subtitle_sidecars
 from pipeline.errors import DeliverableError
 from pipeline.intake.submission import Submission
+from pipeline.media import shots
 from pipeline.media.faults import _disk_full_as_error
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,9 @@ def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: P
     write_subtitle_sidecars(submission, deliver_dir)
     for result in results:
         result.qc = [finding.to_dict() for finding in deliverable_findings(submission, analysis, result, config)]
+    shot_list = shots.find_shots(submission, deliver_dir, config)
     document = sidecar_document(submission, analysis, results, config, started, run_id)
+    document["shots"] = [shot.to_dict() for shot in shot_list]
     sidecar_schema.validate_sidecar(document)  # a violation is a bug: raise before anything is published
     metadata_file = deliver_dir / f"{submission.asset_id}_metadata.json"
     write_json(metadata_file, document)
