@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,7 @@ def test_a_delivery_carries_the_shots_in_its_sidecar_report_and_page(tmp_path, f
     report = (folder / "shots-test_qc.html").read_text(encoding="utf-8")
     assert f"Shots ({len(shots)} found in the master)" in report and "00:00:00:20" in report
     assert "WS bridge &lt;dawn&gt;" in report
+    namespace = {"ebucore": "urn:ebu:metadata-schema:ebucore"}
+    parts = ET.parse(folder / "shots-test_ebucore.xml").getroot().findall(".//ebucore:part", namespace)
+    assert [part.get("typeLabel") for part in parts] == ["shot"] * len(shots)
+    assert parts[1].find("ebucore:partStartTime/ebucore:timecode", namespace).text == "00:00:00:20"
