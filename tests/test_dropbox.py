@@ -221,6 +221,7 @@ def test_hostile_names_get_a_verdict_file_of_a_safe_name(tmp_path, home):
     names = ["line\nbreak", "x" * 250, "-rf --no-preserve-root", "ünï cødé 📼"]
     for name in names:
         (box.path / name).mkdir()
+        (box.path / name / "notes.txt").write_text("no master here")
     verdicts = _scan_until_still(box, box.clock)
     assert len(verdicts) == len(names) and not any(verdict.accepted for verdict in verdicts)
     files = sorted(path.name for path in box.path.iterdir() if path.name.endswith(".rejected.txt"))
@@ -241,22 +242,65 @@ def test_a_copy_tool_s_temporary_file_holds_the_drop_back(tmp_path, home):
 def test_a_fixed_drop_replaces_its_old_verdict(tmp_path, home):
     box = Dropbox(_config(tmp_path), clock=FakeClock())
     (box.path / "pkg").mkdir()
-    _scan_until_still(box, box.clock)
-    assert (box.path / "pkg.rejected.txt").exists()
-    (box.path / "pkg").mkdir()
-    (box.path / "pkg" / "metadata.yaml").write_text("title: x\n")
+    (box.path / "pkg" / "notes.txt").write_text("the master comes later")
     _scan_until_still(box, box.clock)
     assert "holds no master video" in (box.path / "pkg.rejected.txt").read_text()
+    (box.path / "pkg").mkdir()
+    (box.path / "pkg" / "metadata.yaml").write_text("title: x\n")
+    (box.path / "pkg" / "show.mov").write_bytes(b"not a movie")
+    _scan_until_still(box, box.clock)
+    assert "pkg/show.mov: " in (box.path / "pkg.rejected.txt").read_text()
+
+
+def test_an_empty_folder_waits_for_its_files(tmp_path, home):
+    box = Dropbox(_config(tmp_path), clock=FakeClock())
+    (box.path / "new folder").mkdir()  # made first by the file manager; the files follow
+    assert _scan_until_still(box, box.clock) == []
+    box.clock.now += 3600
+    assert box.scan() == [] and (box.path / "new folder").is_dir()
+
+
+@pytest.mark.ffmpeg
+def test_an_accepted_drop_is_handed_on_once_and_a_judgement_cut_short_is_redone(tmp_path, home, master):
+    handed = []
+    config = _config(tmp_path)
+    box = Dropbox(config, on_accepted=handed.append, clock=FakeClock())
+    make_package(box.path / "pkg", "handed-on", master)
+    _scan_until_still(box, box.clock)
+    box.clock.now += 10
+    assert box.scan() == [] and handed == ["handed-on"]
+    # A watcher killed while judging a drop leaves it hidden; the next watcher puts it back.
+    make_package(box.path / "second", "second-one", master)
+    taken = box.path / dropbox.TAKEN_DIR / "0123456789ab"
+    taken.with_suffix(".name").write_text("second")
+    (box.path / "second").rename(taken)
+    again = Dropbox(config, clock=FakeClock())
+    assert (box.path / "second").is_dir() and not taken.exists()
+    assert [verdict.asset_id for verdict in _scan_until_still(again, again.clock)] == ["second-one"]
+
+
+def test_the_watch_command_runs_for_the_time_it_is_given(tmp_path, home):
+    from tests.conftest import run_versioner
+
+    config = tmp_path / "cli.toml"
+    config.write_text("[watch]\nstable_seconds = 0.2\npoll_interval_s = 0.1\n")
+    (home / "dropbox" / "pkg").mkdir(parents=True)
+    (home / "dropbox" / "pkg" / "metadata.yaml").write_text("title: No master\n")
+    result = run_versioner("--config", str(config), "watch", "--max-seconds", "2", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "rejected pkg: error: pkg: holds no master video (pkg.rejected.txt)" in result.stdout
+    assert f"watching {home / 'dropbox'}" in result.stderr
 
 
 def test_polling_mode_takes_a_drop(tmp_path, home):
     config = _config(tmp_path, stable=0.3, poll="true")
     box = home / "dropbox"
     box.mkdir(parents=True)
-    (box / "empty").mkdir()
+    (box / "no-master").mkdir()
+    (box / "no-master" / "metadata.yaml").write_text("title: x\n")
     verdicts = watch_dropbox(config, max_seconds=1.5)
-    assert [verdict.name for verdict in verdicts] == ["empty"]
-    assert "empty: holds no master video" in (box / "empty.rejected.txt").read_text()
+    assert [verdict.name for verdict in verdicts] == ["no-master"]
+    assert "no-master: holds no master video" in (box / "no-master.rejected.txt").read_text()
 
 
 # --- where the verdict says the night starts, and how the watcher chooses to poll ---------------

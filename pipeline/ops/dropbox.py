@@ -7,7 +7,7 @@ folder on a share; `versioner watch` takes it once the copy has finished, runs t
     dropbox/<name>.rejected.txt     the file, the problem and the fix, as `versioner check` says them
 
 An accepted drop goes into the inbox through `lifecycle.submit_package` (the path of `versioner
-submit`) and leaves the dropbox; a rejected one goes to `quarantine/dropbox-<name>-<when>/` with
+submit`) and leaves the dropbox; a rejected one goes to `quarantine/dropbox-<name>-<when>-<n>/` with
 its `reason.json`, so a drop is judged once and the producer drops a fixed copy again.
 
 A copy is finished when every size and modification time in the drop has been still for
@@ -88,6 +88,17 @@ class Dropbox:
         self.root = lifecycle.DataRoot.of(self.config)
         self.path = self.root.path / "dropbox"
         self.path.mkdir(parents=True, exist_ok=True)
+        self._put_back_interrupted()
+
+    def _put_back_interrupted(self) -> None:
+        """Drops a watcher took and never judged (it was killed meanwhile) go back where they were."""
+        for label in sorted((self.path / TAKEN_DIR).glob("*.name")):
+            taken = label.with_suffix("")
+            name = label.read_text(encoding="utf-8", errors="surrogateescape")
+            if os.path.lexists(taken) and not os.path.lexists(self.path / name):
+                os.rename(taken, self.path / name)
+                log.warning("dropbox: %s was being judged when a watcher stopped; judged again", name)
+            label.unlink(missing_ok=True)
 
     def scan(self) -> list[Verdict]:
         """One look at the dropbox: judge every drop that has been still long enough."""
@@ -103,7 +114,8 @@ class Dropbox:
             if watched is None or watched.signature != signature:
                 self._watched[entry.name] = _Watched(signature, now)
                 continue
-            if now - watched.still_since < self.config.watch.stable_seconds or _still_copying(entry.name, signature):
+            if (now - watched.still_since < self.config.watch.stable_seconds or _still_copying(entry.name, signature)
+                    or _empty_folder(signature)):
                 continue
             del self._watched[entry.name]
             try:
@@ -122,18 +134,25 @@ class Dropbox:
         taken_dir = self.path / TAKEN_DIR
         taken_dir.mkdir(exist_ok=True)
         taken = taken_dir / f"{secrets.token_hex(6)}"
+        label = taken.with_suffix(".name")  # how to put it back if this watcher dies before the verdict
+        label.write_text(name, encoding="utf-8", errors="surrogateescape")
         try:
             os.rename(self.path / name, taken)  # a symlink is renamed as the link, never followed
         except FileNotFoundError:
+            label.unlink(missing_ok=True)
             return None  # gone meanwhile (the producer took it back)
         try:
             asset_id, message = self._accept(name, taken)
         except InputError as error:
-            return self._reject(name, taken, error)
+            verdict = self._reject(name, taken, error)
+            label.unlink(missing_ok=True)
+            return verdict
         except Exception:
             os.rename(taken, self.path / name)  # not the drop's fault: judged again on the next look
+            label.unlink(missing_ok=True)
             raise
         shutil.rmtree(taken, ignore_errors=True)
+        label.unlink(missing_ok=True)
         verdict = self._write_verdict(name, True, asset_id, message)
         if self.on_accepted is not None:
             self.on_accepted(asset_id)
@@ -151,7 +170,8 @@ class Dropbox:
 
     def _reject(self, name: str, taken: Path, error: InputError) -> Verdict:
         when = datetime.now(UTC)
-        destination = self.root.quarantine / f"dropbox-{_slug(name)}-{when:%Y%m%dT%H%M%SZ}"
+        # The token: the same name refused twice in one second keeps both.
+        destination = self.root.quarantine / f"dropbox-{_slug(name)}-{when:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
         if taken.is_symlink() or not taken.is_dir():
             destination.mkdir(parents=True, exist_ok=True)
             os.rename(taken, destination / _safe_file_name(name))
@@ -199,6 +219,11 @@ def _signature(path: Path, max_files: int) -> tuple:
             except OSError:
                 continue
     return tuple(entries)
+
+
+def _empty_folder(signature: tuple) -> bool:
+    """A folder just made, whose files have not started to arrive: never judged."""
+    return len(signature) == 1 and stat.S_ISDIR(signature[0][1])
 
 
 def _still_copying(name: str, signature: tuple) -> bool:
