@@ -168,3 +168,31 @@ def test_the_inbox_flow_notifies_a_quarantined_package(receiver, tmp_path, monke
     [posted] = receiver.posts_to("/night")
     assert posted["asset_id"] == "night-bad" and posted["state"] == "quarantined"
     assert "truncated" in posted["reason"] and posted["report"] == str(home / "quarantine" / "night-bad" / "reason.json")
+
+
+@pytest.mark.slow  # the embedded Prefect API starts for the render
+@pytest.mark.ffmpeg
+def test_a_drop_rendered_at_once_is_delivered_and_notified(receiver, tmp_path, monkeypatch):
+    """The producer's whole path: a drop, `[watch] render = "now"`, the render run of the inbox
+    flow, the delivery in the outbox, and the webhook told."""
+    import shutil
+
+    from flows.watch import watch
+    from tests.inbox_packages import make_package as make_inbox_package
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("VERSIONER_HOME", str(home))
+    monkeypatch.setenv("VERSIONER_TEST_HOOK", f"http://{receiver.base}/desk")
+    config_file = tmp_path / "now.toml"
+    config_file.write_text('[delivery]\npreset = "ultrafast"\ncrf = 23\n\n'
+                           '[watch]\nrender = "now"\nstable_seconds = 0.3\npoll_interval_s = 0.1\n\n'
+                           '[notify]\nwebhook_env = ["VERSIONER_TEST_HOOK"]\nretry_delay_s = 0.05\n')
+    package = make_inbox_package(tmp_path / "package", "desk-now", make_master(tmp_path / "master.mov"))
+    (home / "dropbox").mkdir(parents=True)
+    shutil.copytree(package, home / "dropbox" / "desk-now")
+    [verdict] = watch(str(config_file), max_seconds=3)
+    assert verdict.accepted and "rendering starts now" in verdict.message
+    assert (home / "outbox" / "desk-now" / "index.html").is_file()
+    [posted] = receiver.posts_to("/desk")
+    assert posted["asset_id"] == "desk-now" and posted["state"] == "delivered"
+    assert posted["report"] == str(home / "outbox" / "desk-now" / "desk-now_qc.html")
