@@ -110,6 +110,13 @@ def test_pyscenedetect_side_by_side(cut_master, min_scene_len, capsys):
         assert precision >= 0.95 and recall >= 0.95, sorted(set(known) ^ set(found))
 
 
+@pytest.mark.ffmpeg
+def test_a_programme_after_line_up_is_searched_in_its_own_time(cut_master):
+    path, known = cut_master
+    starts, _seconds = detect_cuts(path, 1.0, 3.0, load_config().shots)
+    assert starts == pytest.approx([0.0, *[cut - 1.0 for cut in known if 1.0 < cut < 4.0]], abs=0.001)
+
+
 def test_shots_have_timecodes_from_the_master_s_start_timecode():
     shots = shots_from_cuts([0.0, 1.0, 2.52], 0.0, 4.0, 25.0, "10:00:00:00",
                             ["a_shot-0001.jpg", "a_shot-0002.jpg", "a_shot-0003.jpg"])

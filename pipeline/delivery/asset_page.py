@@ -12,6 +12,7 @@ It is written before SHA256SUMS, which therefore covers it.
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 from pipeline.delivery.publish import sha256_of, write_atomically
@@ -56,13 +57,12 @@ def what_it_is(name: str, asset_id: str, deliverables: dict[str, str]) -> str:
         language, _dot, kind = rest.lstrip(".").rpartition(".")
         return f"Subtitles ({language}), {'SubRip' if kind == 'srt' else 'WebVTT'}"
     known = {"_metadata.json": "Metadata, JSON (descriptive, technical, QC, provenance)",
-             "_ebucore.xml": "Metadata, EBUCore XML", "_qc.html": "Quality-control report",
-             "_shots.json": "Shot list, JSON"}
+             "_ebucore.xml": "Metadata, EBUCore XML", "_qc.html": "Quality-control report"}
     if rest in known:
         return known[rest]
     if name == CHECKSUMS:
         return "Checksums of every file (sha256sum -c SHA256SUMS)"
-    if name.startswith("shots/"):
+    if re.fullmatch(r"_shot-\d{4}\.jpg", rest):
         return "Shot thumbnail"
     return "File"
 
@@ -118,7 +118,7 @@ def _shots(document: dict) -> str:
         f"</td><td>{shot.get('duration_s', 0):.2f} s</td><td>"
         + (f"<img src='{_e(shot['thumbnail'])}' alt='shot {number}'>" if shot.get("thumbnail") else "")
         + "</td></tr>" for number, shot in enumerate(shots, 1))
-    return ("<h2>Shots found in the master</h2><table><tr><th>#</th><th>in</th><th>out</th><th>duration</th>"
+    return ("<h2>Shots found in the master</h2><table id='shots'><tr><th>#</th><th>in</th><th>out</th><th>duration</th>"
             f"<th>picture</th></tr>{rows}</table>")
 
 
@@ -136,7 +136,7 @@ def _downloads(folder: Path, document: dict) -> str:
                                   hashes.get(name) or sha256_of(path)))
     # Written after this page, so that it covers it: listed, its own figures inside it.
     rows.append(_download_row(CHECKSUMS, what_it_is(CHECKSUMS, asset_id, keys), "", "listed in the file itself"))
-    return ("<h2>Download</h2><table><tr><th>file</th><th>what it is</th><th>size</th><th>sha256</th></tr>"
+    return ("<h2>Download</h2><table id='downloads'><tr><th>file</th><th>what it is</th><th>size</th><th>sha256</th></tr>"
             + "".join(rows) + "</table>")
 
 
