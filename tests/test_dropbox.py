@@ -279,6 +279,17 @@ def test_an_accepted_drop_is_handed_on_once_and_a_judgement_cut_short_is_redone(
     assert [verdict.asset_id for verdict in _scan_until_still(again, again.clock)] == ["second-one"]
 
 
+@pytest.mark.ffmpeg
+def test_a_second_drop_of_a_waiting_asset_is_refused_with_what_a_producer_can_do(tmp_path, home, master):
+    box = Dropbox(_config(tmp_path), clock=FakeClock())
+    make_package(box.path / "monday", "same-asset", master)
+    assert [verdict.accepted for verdict in _scan_until_still(box, box.clock)] == [True]
+    make_package(box.path / "tuesday", "same-asset", master)
+    [verdict] = _scan_until_still(box, box.clock)
+    assert not verdict.accepted and "asset same-asset is already in the inbox, waiting for a run" in verdict.message
+    assert "fix: give the package another asset_id in metadata.yaml and drop it again" in verdict.message
+
+
 def test_the_watch_command_runs_for_the_time_it_is_given(tmp_path, home):
     from tests.conftest import run_versioner
 

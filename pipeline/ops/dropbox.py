@@ -54,6 +54,8 @@ COPYING_SUFFIXES = (".part", ".partial", ".filepart", ".crdownload", ".download"
 """Names that copy tools (browsers, WinSCP, Syncthing...) write into and rename when done."""
 NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afpfs", "fuse.rclone",
                        "ncpfs", "glusterfs", "ceph", "fuse.glusterfs", "fuse.cephfs", "davfs", "fuse.davfs2"}
+REPLACE_FIX = ("give the package another asset_id in metadata.yaml and drop it again, or ask the desk "
+               "to replace the asset (`versioner submit --replace`)")
 MAX_NAME_BYTES = 200
 """A verdict file's name is the drop's name plus a suffix; kept well under the 255-byte limit."""
 
@@ -164,6 +166,8 @@ class Dropbox:
             submission = check_submission(taken, self.config)
             asset_id = lifecycle.submit_package(taken, self.config)
         except InputError as error:
+            if "--replace" in error.fix:  # the asset id is taken; a drop has no --replace of its own
+                error = type(error)(error.path, error.problem, REPLACE_FIX)
             raise _named_for_producer(error, name, taken) from None
         log.info("dropbox: %s accepted as %s", name, asset_id)
         return asset_id, accepted_text(name, asset_id, submission, self.config)
