@@ -2,9 +2,9 @@
 
 It makes the render benchmark's package (benchmarks/bench_render.py: a 1080p25 ProRes master,
 a full mix and an M&E, two SRT languages), renders it with `pipeline.sequence.render_package`
-with the shot list off, then runs the shot detection alone on the same master (the reduced-size
-decode, the scene measure and the thumbnails), each with the same x264 settings as the render
-benchmark, and prints both wall times and their ratio. When PySceneDetect (`scenedetect`) is
+with the shot list off, then runs the shot detection alone as the render's last step runs it (on
+the delivered clean master: the reduced-size decode, the scene measure and the thumbnails), and
+prints both wall times and their ratio. When PySceneDetect (`scenedetect`) is
 installed, it is timed on the same master for comparison (it is not a dependency).
 
     python benchmarks/bench_shots.py [--duration 60] [--preset veryfast]
@@ -62,9 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         assert report.exit_code == 0, [(item.key, item.reason) for item in report.failed]
         config = load_config(_config(folder, args.preset, True))
         submission = check_submission(package, config)
-        (folder / "thumbs").mkdir()
-        begun = time.monotonic()
-        shots = find_shots(submission, folder / "thumbs", config)
+        begun = time.monotonic()  # as the render's last step runs it: on the delivered clean master
+        shots = find_shots(submission, report.folder, config, report.deliverables)
         shots_s = time.monotonic() - begun
         other = _pyscenedetect_s(submission.package.master)
     ratio = shots_s / render_s

@@ -52,7 +52,7 @@ def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: P
     write_subtitle_sidecars(submission, deliver_dir)
     for result in results:
         result.qc = [finding.to_dict() for finding in deliverable_findings(submission, analysis, result, config)]
-    shot_list = shots.find_shots(submission, deliver_dir, config)
+    shot_list = shots.find_shots(submission, deliver_dir, config, results)
     document = sidecar_document(submission, analysis, results, config, started, run_id)
     document["shots"] = [shot.to_dict() for shot in shot_list]
     sidecar_schema.validate_sidecar(document)  # a violation is a bug: raise before anything is published
