@@ -12,8 +12,6 @@ import sys
 from pipeline.config import load_config
 from pipeline.ops.dropbox import Verdict, watch_dropbox
 
-log = logging.getLogger("pipeline.ops.dropbox")
-
 
 def print_verdict(verdict: Verdict) -> None:
     if verdict.accepted:
