@@ -41,6 +41,7 @@ samples: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_render.py
 	$(BIN)/python benchmarks/bench_me_memory.py
+	$(BIN)/python benchmarks/bench_shots.py
 
 clean:
 	rm -rf out .pytest_cache build

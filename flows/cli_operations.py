@@ -1,4 +1,4 @@
-"""The operational commands of `versioner` (docs/design.md sections 7 and 8): `submit` for producers,
+"""The operational commands of `versioner` (docs/design.md sections 7 and 8): `submit` and `watch` for producers,
 `nightly`, `serve` and `deploy` for the night operator, `runs` and `logs` for technicians.
 `flows.cli` registers them; exit codes are its own."""
 
@@ -49,6 +49,18 @@ def command_submit(args) -> int:
     print(asset_id)
     print(f"submitted to {DataRoot.of(config).inbox / asset_id}; the next nightly run renders it",
           file=sys.stderr)
+    return EXIT_OK
+
+
+def command_watch(args) -> int:
+    from flows.watch import watch
+    from pipeline.config import load_config
+    from pipeline.ops.lifecycle import DataRoot
+
+    config = load_config(args.config)
+    print(f"watching {DataRoot.of(config).path / 'dropbox'}; drops are rendered "
+          f"{'at once' if config.watch.render == 'now' else 'in the night run'}; Ctrl-C stops it", file=sys.stderr)
+    watch(_config_file(args), max_seconds=args.max_seconds)
     return EXIT_OK
 
 
@@ -153,6 +165,9 @@ def add_operation_commands(commands) -> list[argparse.ArgumentParser]:
     submit.add_argument("--replace", action="store_true",
                         help="replace a package of the same asset id waiting, rendering or delivered")
     submit.set_defaults(handler=command_submit, refused="nothing was submitted.")
+    watch = commands.add_parser("watch", help="take packages dropped into <data root>/dropbox/ (a service)")
+    watch.add_argument("--max-seconds", type=float, default=None, help="stop after this long (default: never)")
+    watch.set_defaults(handler=command_watch)
     nightly = commands.add_parser("nightly", help="render everything pending in the inbox, now")
     nightly.add_argument("--where", choices=["auto", "here", "workers"], default="auto",
                          help="auto: on the render deployment's workers when a server has some online, else here")
@@ -172,4 +187,4 @@ def add_operation_commands(commands) -> list[argparse.ArgumentParser]:
     which.add_argument("--last", action="store_true", help="the run started last")
     logs.add_argument("--no-children", action="store_true", help="leave out the logs of its subflow runs")
     logs.set_defaults(handler=command_logs, needs_ffmpeg=False)
-    return [submit, nightly, serve, deploy]
+    return [submit, watch, nightly, serve, deploy]

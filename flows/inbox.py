@@ -26,7 +26,7 @@ from pipeline.config import Config, load_config
 from pipeline.delivery.results import RenderReport
 from pipeline.errors import DiskFullError, FFmpegError, InputError
 from pipeline.media.ffmpeg import quote
-from pipeline.ops import lifecycle
+from pipeline.ops import lifecycle, notify
 
 from .logs import PACKAGE_RUN_FLOW, PACKAGE_RUN_PREFIX, asset_logging
 from .render import render_steps
@@ -70,8 +70,11 @@ def _render_claimed(root: lifecycle.DataRoot, claimed: lifecycle.Claim, config: 
         outcome = lifecycle.settle_failure(root, claimed, error, config, run_id)
         if not isinstance(error, Exception):
             raise
+        if outcome.state == "quarantined":
+            notify.send_notice(notify.quarantine_notice(asset_id, outcome.path, outcome.reason), config)
         return _failed(asset_id, error, outcome, config)
     lifecycle.settle_delivered(root, claimed)
+    notify.send_notice(notify.delivery_notice(report), config)
     return _delivered(asset_id, report)
 
 

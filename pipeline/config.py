@@ -178,6 +178,53 @@ class ScheduleConfig(_Strict):
     concurrency: int = Field(1, ge=1)
 
 
+class WatchConfig(_Strict):
+    """`versioner watch`: the dropbox beneath the data root (pipeline/ops/dropbox.py)."""
+
+    stable_seconds: float = Field(30.0, gt=0)
+    """A drop is taken once its sizes and modification times have not changed for this long."""
+    render: Literal["nightly", "now"] = "nightly"
+    """nightly: an accepted drop waits in the inbox for the night; now: it renders at once, one at a time."""
+    poll: bool | Literal["auto"] = "auto"
+    """Poll instead of file-system events: true on network shares, where inotify does not see
+    remote writes; "auto" polls when the dropbox is on a network file system."""
+    poll_interval_s: float = Field(2.0, gt=0)
+    max_drop_bytes: int = Field(1_000_000_000_000, ge=1)
+    max_drop_files: int = Field(100, ge=1)
+
+
+class ShotsConfig(_Strict):
+    """The automatic shot list (pipeline/media/shots.py)."""
+
+    enabled: bool = True
+    method: Literal["scene", "scdet"] = "scene"
+    threshold: float = Field(0.3, gt=0, lt=1)
+    """`scene`: a frame whose scene score (0-1) is over this starts a new shot."""
+    scdet_threshold: float = Field(10.0, gt=0, lt=100)
+    """`scdet`: the same, in scdet's percent (its own default, 10)."""
+    width: int = Field(240, ge=32, le=1920)
+    """Width of the reduced-size decode the detection and the thumbnails use."""
+
+    @property
+    def threshold_of_method(self) -> float:
+        return self.scdet_threshold if self.method == "scdet" else self.threshold
+
+
+class NotifyConfig(_Strict):
+    """Who hears of a delivered, incomplete or quarantined package (pipeline/ops/notify.py).
+
+    The addresses are secrets (a webhook URL carries its token, an Apprise URL its password), so
+    the config names only the environment variables that hold them, never the addresses."""
+
+    webhook_env: list[str] = []
+    """Environment variables each holding a URL that gets a JSON POST."""
+    apprise_env: list[str] = []
+    """Environment variables each holding one or more Apprise URLs (mailto://, slack://, msteams://...)."""
+    attempts: int = Field(3, ge=1, le=10)
+    timeout_s: float = Field(10.0, gt=0)
+    retry_delay_s: float = Field(2.0, ge=0)
+
+
 class Config(_Strict):
     paths: PathsConfig = PathsConfig()
     delivery: DeliveryProfile = DeliveryProfile()
@@ -191,6 +238,9 @@ class Config(_Strict):
     limits: LimitsConfig = LimitsConfig()
     media: MediaConfig = MediaConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    watch: WatchConfig = WatchConfig()
+    notify: NotifyConfig = NotifyConfig()
+    shots: ShotsConfig = ShotsConfig()
     source: list[str] = []
     """The files this config was read from, in order."""
 
@@ -210,7 +260,8 @@ class Config(_Strict):
     def digest(self) -> str:
         """A hash of everything that changes the deliverables (not where they were read from)."""
         # The lifecycle's own limits decide when a package is retried, not what is rendered.
-        data = self.model_dump(exclude={"source": True, "paths": True, "schedule": True,
+        data = self.model_dump(exclude={"source": True, "paths": True, "schedule": True, "watch": True,
+                                        "notify": True,
                                         "limits": {"max_attempts", "stale_claim_hours"}})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

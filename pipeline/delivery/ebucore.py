@@ -97,6 +97,18 @@ def _rights(core: ET.Element, descriptive: dict) -> None:
         _element(rights, "copyrightStatement", descriptive["copyright"])
 
 
+def _shots(core: ET.Element, shots: list[dict]) -> None:
+    """The shots found in the master, as EBUCore parts (typeLabel "shot"): the start in the
+    master's timecode, the duration in seconds."""
+    for shot in shots:
+        part = _element(core, "part", partNumber=str(shot["number"]), partTotalNumber=str(len(shots)),
+                        partName=f"Shot {shot['number']}", typeLabel="shot")
+        if shot.get("thumbnail"):
+            _dc(part, "description", "description", shot["thumbnail"], typeLabel="thumbnail")
+        _element(_element(part, "partStartTime"), "timecode", shot["in_timecode"])
+        _element(_element(part, "partDuration"), "normalPlayTime", f"PT{shot['duration_s']:.3f}S")
+
+
 def ebucore_xml(document: dict) -> str:
     """The EBUCore document for a metadata sidecar document (see pipeline.delivery.sidecar.sidecar_document)."""
     root = ET.Element(f"{{{EBUCORE}}}ebuCoreMain", {"version": "1.10",
@@ -111,6 +123,7 @@ def ebucore_xml(document: dict) -> str:
     _dc(core, "identifier", "identifier", document["asset_id"], typeLabel="asset_id")
     _dc(core, "language", "language", descriptive.get("language") or "und", typeLabel="narration")
     _rights(core, descriptive)
+    _shots(core, document.get("shots") or [])
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 

@@ -9,13 +9,14 @@ from pathlib import Path
 from pipeline.audio.analysis import AudioAnalysis
 from pipeline.config import Config
 from pipeline.deliverables import Deliverable, plan_deliverables
-from pipeline.delivery import ebucore, qc, report
+from pipeline.delivery import asset_page, ebucore, qc, report
 from pipeline.delivery import schema as sidecar_schema
 from pipeline.delivery.publish import publish_folder, write_checksums, write_json
 from pipeline.delivery.results import DeliverableResult, RenderReport
 from pipeline.delivery.sidecar import sidecar_document, write_subtitle_sidecars
 from pipeline.errors import DeliverableError
 from pipeline.intake.submission import Submission
+from pipeline.media import shots
 from pipeline.media.faults import disk_full_as_error
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,16 @@ def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: P
     write_subtitle_sidecars(submission, deliver_dir, config.subtitles.sidecar_formats)
     for result in results:
         result.qc = [finding.to_dict() for finding in deliverable_findings(submission, analysis, result, config)]
+    shot_list = shots.find_shots(submission, deliver_dir, config, results)
     document = sidecar_document(submission, analysis, results, config, started, run_id)
+    document["shots"] = [shot.to_dict() for shot in shot_list]
     sidecar_schema.validate_sidecar(document)  # a violation is a bug: raise before anything is published
     metadata_file = deliver_dir / f"{submission.asset_id}_metadata.json"
     write_json(metadata_file, document)
     ebucore.write_ebucore(deliver_dir / ebucore.filename(submission.asset_id), document)
     report.write_report(deliver_dir / report.filename(submission.asset_id), submission, analysis, results,
                         document, config)
+    asset_page.write_asset_page(deliver_dir, document)
     write_checksums(deliver_dir)
     folder = publish_folder(deliver_dir, out_dir / submission.asset_id)
     return RenderReport(submission.asset_id, folder, results, folder / metadata_file.name)

@@ -387,6 +387,20 @@ def _me_section(analysis) -> str:
             + _table(["result", "check", "measured", "limit", "message"], rows))
 
 
+def _shots_section(document: dict) -> str:
+    """The shots found in the master beside the producer's own shot list. No pictures here (the
+    report stays one light file): the thumbnails are files of the delivery, named in the table."""
+    found = document.get("shots") or []
+    written = document["descriptive"].get("shot_list") or []
+    rows = [[str(shot["number"]), _e(shot["in_timecode"]), _e(shot["out_timecode"]), f"{shot['duration_s']:.2f} s",
+             _e(shot.get("thumbnail") or "-")] for shot in found]
+    table = _table(["#", "in", "out", "duration", "thumbnail"], rows) if rows else \
+        "<p class='note'>No shot list (shot detection is off, or it failed: see the log).</p>"
+    producer = "".join(f"<li>{_e(line)}</li>" for line in written)
+    return (f"<h2>Shots ({len(found)} found in the master)</h2>{table}"
+            + (f"<h3>Shot list as the producer wrote it</h3><ul>{producer}</ul>" if producer else ""))
+
+
 def _provenance_section(document: dict) -> str:
     provenance = document["provenance"]
     rows = [[_e(key.replace("_", " ")),
@@ -412,7 +426,7 @@ def report_html(submission, analysis, results: list, document: dict, config: Con
             _banner(document), _outputs_section(document),
             _deliverables_section(submission, results, document, folder, scratch),
             _loudness_section(results, config), _subtitles_section(submission, analysis), _me_section(analysis),
-            _descriptive_section(document["descriptive"]), _provenance_section(document)]
+            _shots_section(document), _descriptive_section(document["descriptive"]), _provenance_section(document)]
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>QC {_e(document['asset_id'])}</title><style>{STYLE}</style></head>"

@@ -1,0 +1,197 @@
+"""The automatic shot list: where the master's picture cuts, found by ffmpeg on a reduced-size
+decode of the programme, each shot with its in and out timecode (the master's own timecode when
+it has one), its duration and a thumbnail (the shot's first frame). The picture searched is the
+delivered clean master when there is one: the same frames, at delivery size, cheaper to decode
+than a ProRes or UHD master.
+
+One ffmpeg run does it all: the picture is scaled down to `[shots] width` first (so the scene
+measure and the thumbnails cost little beside the decode itself), a scene detector marks each
+frame that starts a new shot, those frames are written as JPEG thumbnails, and their times are
+printed to stdout by the `metadata` filter. Two detectors are offered, both ffmpeg's:
+`scene` (`select=gt(scene,T)`, the mean absolute difference of a frame against the one before,
+normalised and corrected for motion; a score of 0-1) and `scdet` (the same difference, minus the
+previous one, so a steady pan does not build up; a score in percent). tests/test_shots.py
+measures both on a master with known cuts.
+
+Out timecodes are exclusive, as an EDL writes them: a shot's out is the next shot's in.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pipeline.errors import FFmpegError
+from pipeline.media import ffmpeg
+
+log = logging.getLogger(__name__)
+
+THUMBNAIL_PATTERN = "shot-%04d.jpg"
+_TIME = re.compile(r"pts_time:([0-9.]+)")
+_TIMECODE = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})([:;.,])(\d{2})")
+
+
+@dataclass(frozen=True)
+class Shot:
+    number: int
+    in_s: float
+    """Seconds from the master's first frame."""
+    out_s: float
+    in_timecode: str
+    out_timecode: str
+    duration_s: float
+    thumbnail: str | None = None
+    """File name of the thumbnail in the delivery folder."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def detection_filter(method: str, threshold: float, width: int) -> str:
+    """The filter chain: scale down, keep the first frame and every frame that starts a shot, and
+    print the kept frames' times. Pure."""
+    scale = f"scale={width}:-2:flags=fast_bilinear"
+    if method == "scdet":
+        # scdet's score is in percent; sc_pass keeps only the frames it marks. The first frame is
+        # kept by a select before it, which scdet then passes on as frame 0.
+        pick = f"scdet=threshold={threshold:g}:sc_pass=1"
+        return f"{scale},{pick},metadata=mode=print:file='pipe\\:1'"
+    pick = f"select='eq(n\\,0)+gt(scene\\,{threshold:g})'"
+    return f"{scale},{pick},metadata=mode=print:file='pipe\\:1'"
+
+
+def detection_command(master: Path, start_s: float, duration_s: float, method: str, threshold: float,
+                      width: int, thumbnails: Path | None, demuxer: str | None = None,
+                      fast_decode: bool = False) -> list[str]:
+    """One ffmpeg run over the programme's picture; thumbnails into the folder `thumbnails`
+    (none when None). `fast_decode`: skip H.264's in-loop deblocking (a third of its decode),
+    for a file of our own whose picture is only measured at a tenth of its size. Pure: no I/O."""
+    command = ffmpeg.base_args() + ["-loglevel", "error", "-threads", "0"]
+    if fast_decode:
+        command += ["-skip_loop_filter", "all", "-flags2", "+fast"]
+    command += ffmpeg.input_args(master, seek_s=start_s or None, duration_s=duration_s, demuxer=demuxer)
+    command += ["-map", "0:v:0", "-an", "-sn", "-dn", "-vf", detection_filter(method, threshold, width),
+                "-fps_mode", "passthrough"]
+    if thumbnails is None:
+        return command + ["-f", "null", "-"]
+    return command + ["-q:v", "4", "-f", "image2", str(thumbnails / THUMBNAIL_PATTERN)]
+
+
+def cut_times(printed: str) -> list[float]:
+    """The times of the frames the detection kept (the first frame, then each cut)."""
+    return [float(match) for match in _TIME.findall(printed)]
+
+
+def timecode_at(seconds: float, fps: float, start_timecode: str | None = None) -> str:
+    """The timecode of the frame at `seconds` from the first frame, counted from the master's
+    start timecode (drop-frame when it is written with ';'), else from 00:00:00:00."""
+    nominal = max(1, round(fps))
+    frames = round(seconds * fps)
+    drop = False
+    match = _TIMECODE.fullmatch(start_timecode.strip()) if start_timecode else None
+    if match is not None:
+        hours, minutes, secs, separator, start_frames = match.groups()
+        drop = separator in ";," and nominal in (30, 60)
+        label = ((int(hours) * 60 + int(minutes)) * 60 + int(secs)) * nominal + int(start_frames)
+        frames += _label_to_count(label, nominal) if drop else label
+    return _count_to_label(frames, nominal, drop)
+
+
+def _dropped_per_minute(nominal: int) -> int:
+    return 2 if nominal == 30 else 4
+
+
+def _label_to_count(label: int, nominal: int) -> int:
+    dropped = _dropped_per_minute(nominal)
+    minutes = label // (nominal * 60)
+    return label - dropped * (minutes - minutes // 10)
+
+
+def _count_to_label(frames: int, nominal: int, drop: bool) -> str:
+    if drop:  # SMPTE 12M: frame labels 0 and 1 (0-3 at 60) are skipped each minute but every tenth
+        dropped = _dropped_per_minute(nominal)
+        per_ten = nominal * 600 - dropped * 9
+        per_minute = nominal * 60 - dropped
+        tens, rest = divmod(frames, per_ten)
+        frames += dropped * 9 * tens + (dropped * ((rest - dropped) // per_minute) if rest > dropped else 0)
+    total_seconds, frame = divmod(frames, nominal)
+    minutes, secs = divmod(total_seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    separator = ";" if drop else ":"
+    return f"{hours % 24:02d}:{minutes:02d}:{secs:02d}{separator}{frame:02d}"
+
+
+def shots_from_cuts(starts: list[float], start_s: float, end_s: float, fps: float,
+                    start_timecode: str | None, thumbnails: list[str | None]) -> list[Shot]:
+    """Shots from the (programme-relative) times of their first frames."""
+    edges = sorted({0.0, *[time for time in starts if 0 < time < end_s - start_s]})
+    shots = []
+    for number, (begin, end) in enumerate(zip(edges, [*edges[1:], end_s - start_s]), 1):
+        in_s, out_s = start_s + begin, start_s + end
+        shots.append(Shot(number, round(in_s, 3), round(out_s, 3), timecode_at(in_s, fps, start_timecode),
+                          timecode_at(out_s, fps, start_timecode), round(out_s - in_s, 3),
+                          thumbnails[number - 1] if number - 1 < len(thumbnails) else None))
+    return shots
+
+
+def detect_cuts(master: Path, start_s: float, duration_s: float, settings, thumbnails: Path | None = None,
+                demuxer: str | None = None, fast_decode: bool = False) -> tuple[list[float], float]:
+    """The programme-relative times of the frames that start a shot (the first frame included
+    for the `scene` method), and the seconds the run took. Thumbnails into `thumbnails`."""
+    command = detection_command(master, start_s, duration_s, settings.method, settings.threshold_of_method,
+                                settings.width, thumbnails, demuxer, fast_decode)
+    result = ffmpeg.run(command, timeout_s=60 + duration_s * 4, what="shot detection")
+    return cut_times(result.stdout), result.seconds
+
+
+def _picture_to_search(submission, results, deliver_dir: Path | None) -> tuple[Path, float, str | None, bool]:
+    """Where the programme's picture is cheapest to decode: the delivered clean master (the
+    programme alone, at delivery size, H.264 for the web profile; the same frames as the
+    master's), else the master itself between the programme's bounds."""
+    for result in results:
+        if result.key == "master-clean" and result.state == "delivered" and deliver_dir is not None:
+            path = deliver_dir / result.file
+            if path.is_file():
+                return path, 0.0, result.technical.get("format"), True
+    return submission.package.master, submission.programme.start_s, submission.media.container, False
+
+
+def find_shots(submission, deliver_dir: Path | None, config, results=()) -> list[Shot]:
+    """The shots of the submission's programme; thumbnails into `deliver_dir` as
+    `<asset_id>_shot-NNNN.jpg`. A failure is logged and gives no shots: the shot list is a help
+    to the producer, never a reason to withhold a delivery."""
+    settings = config.shots
+    if not settings.enabled:
+        return []
+    programme, media = submission.programme, submission.media
+    fps = float(media.video.fps)
+    source, seek_s, demuxer, ours = _picture_to_search(submission, results, deliver_dir)
+    with tempfile.TemporaryDirectory(prefix="shots-") as scratch:
+        scratch_dir = Path(scratch) if deliver_dir is not None else None
+        try:
+            starts, seconds = detect_cuts(source, seek_s, programme.duration_s, settings, scratch_dir, demuxer, ours)
+        except FFmpegError as error:
+            log.warning("%s: no shot list: %s", submission.asset_id, error.reason)
+            return []
+        names: list[str | None] = []
+        if scratch_dir is not None and deliver_dir is not None:
+            names = list(_keep_thumbnails(scratch_dir, deliver_dir, submission.asset_id))
+    if starts and starts[0] > 0.5 / fps:
+        names.insert(0, None)  # scdet keeps only the cuts: the first shot has no thumbnail
+    shots = shots_from_cuts(starts, programme.start_s, programme.end_s, fps, media.start_timecode, names)
+    log.info("%s: %d shot(s) found in %s (%s, threshold %g) in %.1f s", submission.asset_id, len(shots),
+             source.name, settings.method, settings.threshold_of_method, seconds)
+    return shots
+
+
+def _keep_thumbnails(scratch: Path, deliver_dir: Path, asset_id: str) -> list[str]:
+    names = []
+    for number, path in enumerate(sorted(scratch.glob("shot-*.jpg")), 1):
+        name = f"{asset_id}_shot-{number:04d}.jpg"
+        path.replace(deliver_dir / name)
+        (deliver_dir / name).chmod(0o644)
+        names.append(name)
+    return names
