@@ -290,6 +290,7 @@ def test_a_second_drop_of_a_waiting_asset_is_refused_with_what_a_producer_can_do
     assert "fix: give the package another asset_id in metadata.yaml and drop it again" in verdict.message
 
 
+@pytest.mark.ffmpeg
 def test_the_watch_command_runs_for_the_time_it_is_given(tmp_path, home):
     from tests.conftest import run_versioner
 

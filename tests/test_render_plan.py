@@ -117,6 +117,7 @@ def test_the_master_picture_is_copied_only_when_it_already_meets_the_delivery_pr
         assert picture_copy_blockers(inputs, allowed), case
 
 
+@pytest.mark.ffmpeg
 def test_a_copied_master_picture_leaves_only_the_burned_languages_to_encode(tmp_path):
     config = _config(tmp_path, "[delivery]\nallow_stream_copy = true\n")
     plan = build_render_command(_inputs(tmp_path / "show.mov", H264_1080), SPECS, GAIN, config, tmp_path,
@@ -132,6 +133,7 @@ def test_a_copied_master_picture_leaves_only_the_burned_languages_to_encode(tmp_
     assert "split=2[v0][v1]" in graph
 
 
+@pytest.mark.ffmpeg
 def test_sound_encoded_once_by_the_loudness_trial_is_copied_into_every_deliverable(tmp_path):
     sound = {"mix": tmp_path / "mix.m4a", "me": tmp_path / "me.m4a"}
     plan = build_render_command(_inputs(tmp_path / "show.mov", PRORES_1080), SPECS, GAIN, _config(tmp_path),

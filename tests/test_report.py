@@ -142,6 +142,7 @@ def test_thumbnails_are_cut_inside_cues_first():
     assert thumbnail_times(8.0, []) == [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5]
 
 
+@pytest.mark.ffmpeg
 def test_contact_sheet_is_one_ffmpeg_run_with_a_seek_per_frame(tmp_path):
     times = [0.5, 1.5, 2.5]
     command = contact_sheet_command(Path("/media/a file.mp4"), times, 1920, 1080, tmp_path / "sheet.png")

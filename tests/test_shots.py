@@ -146,6 +146,7 @@ def test_drop_frame_timecode_skips_the_labels_it_should():
     assert timecode_at(1.0, 25.0, None) == "00:00:01:00"
 
 
+@pytest.mark.ffmpeg
 def test_detection_is_one_reduced_size_run_that_prints_its_times(tmp_path):
     command = detection_command(Path("/media/a master.mov"), 2.0, 10.0, "scene", 0.3, 240, tmp_path,
                                 "mov,mp4,m4a,3gp,3g2,mj2")

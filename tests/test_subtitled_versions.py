@@ -71,6 +71,7 @@ def test_with_neither_option_the_subtitles_go_out_as_sidecars_only():
                           config) == []
 
 
+@pytest.mark.ffmpeg
 def test_the_render_command_muxes_each_soft_track_into_its_own_version(tmp_path):
     from fractions import Fraction
 
