@@ -152,10 +152,11 @@ def _picture_to_search(submission, results, deliver_dir: Path | None) -> tuple[P
     programme alone, at delivery size, H.264 for the web profile; the same frames as the
     master's), else the master itself between the programme's bounds."""
     for result in results:
-        if result.key == "master-clean" and result.state == "delivered" and deliver_dir is not None:
+        clean = result.deliverable is not None and result.deliverable.picture == "encode"
+        if clean and result.delivered and result.file and result.technical and deliver_dir is not None:
             path = deliver_dir / result.file
             if path.is_file():
-                return path, 0.0, result.technical.get("format"), True
+                return path, 0.0, result.technical.format, True
     return submission.package.master, submission.programme.start_s, submission.media.container, False
 
 
