@@ -53,9 +53,10 @@ def what_it_is(name: str, asset_id: str, deliverables: dict[str, str]) -> str:
     if name in deliverables:
         return version_title(deliverables[name]) + ", video"
     rest = name.removeprefix(asset_id)
-    if rest.endswith((".srt", ".vtt")):
-        language, _dot, kind = rest.lstrip(".").rpartition(".")
-        return f"Subtitles ({language}), {'SubRip' if kind == 'srt' else 'WebVTT'}"
+    for suffix, kind in ((".ebu-tt-d.xml", "EBU-TT-D"), (".ttml", "IMSC 1.1 Text (TTML)"),
+                         (".srt", "SubRip"), (".vtt", "WebVTT")):
+        if rest.startswith(".") and rest.endswith(suffix):
+            return f"Subtitles ({rest[1:-len(suffix)]}), {kind}"
     known = {"_metadata.json": "Metadata, JSON (descriptive, technical, QC, provenance)",
              "_ebucore.xml": "Metadata, EBUCore XML", "_qc.html": "Quality-control report"}
     if rest in known:

@@ -170,7 +170,8 @@ def find_shots(submission, deliver_dir: Path | None, config, results=()) -> list
     programme, media = submission.programme, submission.media
     fps = float(media.video.fps)
     source, seek_s, demuxer, ours = _picture_to_search(submission, results, deliver_dir)
-    with tempfile.TemporaryDirectory(prefix="shots-") as scratch:
+    # Beside the delivery folder, so the thumbnails move into it by rename (one filesystem).
+    with tempfile.TemporaryDirectory(prefix=".shots-", dir=deliver_dir.parent if deliver_dir else None) as scratch:
         scratch_dir = Path(scratch) if deliver_dir is not None else None
         try:
             starts, seconds = detect_cuts(source, seek_s, programme.duration_s, settings, scratch_dir, demuxer, ours)
