@@ -55,7 +55,7 @@ def analyse_audio(submission: Submission, config: Config, sounds: list[Sound] | 
     trial's files are the delivery's sound: kept for the render to copy
     (`AudioAnalysis.encoded_sound`), in a temporary folder that goes with the analysis."""
     if sounds is None:
-        sounds = [deliverable.sound for deliverable in plan_deliverables(submission, config)[0]]
+        sounds = [sound for deliverable in plan_deliverables(submission, config)[0] for sound in deliverable.carried]
     sound_folder = Path(tempfile.mkdtemp(prefix="versioner-sound-"))
     try:
         analysis = _analyse_audio(submission, config, sounds, sound_folder)
