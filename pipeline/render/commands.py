@@ -234,8 +234,9 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     written = [spec for spec in specs if copy_master or spec.picture in ("encode", "burn")]
     burns = [(spec.burns, f"subtitles-{spec.burns}.ass") for spec in written if spec.burns]
     conforms = profile_conforms(inputs.video, others, config.profiles)
-    web_source, sources, decode_chains = _decode_split(bool(burns) or not copy_master, len(conforms))
-    video_chains, pictures = _video_graph(inputs, profile, burns, with_clean=not copy_master, source=web_source)
+    web_clean = not copy_master and any(spec.picture == "encode" or not spec.burns for spec in written)
+    web_source, sources, decode_chains = _decode_split(bool(burns) or web_clean, len(conforms))
+    video_chains, pictures = _video_graph(inputs, profile, burns, with_clean=web_clean, source=web_source)
     profile_chains, profile_pictures = profile_video_graph(inputs.video, others, config.profiles, sources)
     outside = _sounds_muxed_outside(specs, written)
     threads = encoder_threads(cores or available_cores(), len(pictures) + len(profile_pictures))
