@@ -403,6 +403,10 @@ def load_config(path: str | Path | None = None, profiles: list[str] | None = Non
         data = _merge(data, _read_toml(last))
         sources.append(str(last))
     if profiles is not None:
+        known = ["web", *sorted(data.get("profiles", {}))]
+        for name in profiles:
+            if name not in known:
+                raise ConfigError("--profiles", name, "no such delivery profile", ", ".join(known))
         data = {**data, "outputs": {"profiles": profiles}}
     try:
         return Config.model_validate({**data, "source": sources})

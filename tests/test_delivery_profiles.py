@@ -196,3 +196,12 @@ def test_the_sample_renders_in_all_three_profiles_and_each_file_reads_back_as_it
     for path in files.values():
         assert path.name in sums and path.name in qc_report
         assert path.stem.removeprefix("profiles_") in ebucore
+
+
+def test_an_unknown_profile_on_the_command_line_is_refused_before_anything_runs(tmp_path):
+    from tests.conftest import SAMPLE, run_versioner
+
+    result = run_versioner("render", str(SAMPLE), "--out", str(tmp_path), "--profiles", "web,dvd")
+    assert result.returncode == 2
+    assert "--profiles: [dvd] no such delivery profile (allowed: web, broadcast, mezzanine)" in result.stderr
+    assert not any(tmp_path.iterdir())
