@@ -154,7 +154,7 @@ class OutputProfile(_Strict):
                              f"(allowed: {', '.join(PIXEL_FORMATS[codec])})")
         if (self.width is None) != (self.height is None):
             raise ValueError("width and height go together (an exact frame size), or neither")
-        width, height = (self.width, self.height) if self.width else (self.max_width, self.max_height)
+        width, height = (self.width, self.height) if self.width and self.height else (self.max_width, self.max_height)
         limit = MAX_SIZE[codec]
         if width > limit[0] or height > limit[1] or width % 2 or height % 2:
             raise ValueError(f"size {width}x{height}: {codec} writes even sizes up to {limit[0]}x{limit[1]}")

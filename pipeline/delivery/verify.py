@@ -65,7 +65,7 @@ def verify_output(submission: Submission, deliverable: Deliverable, path: Path, 
     if abs(info.duration_s - submission.programme.duration_s) > frame * 1.5:
         problems.append(f"lasts {info.duration_s:.3f} s instead of {submission.programme.duration_s:.3f} s")
     interlaced = False
-    if deliverable.profile != "web":
+    if deliverable.profile != "web" and submission.media.video is not None:
         profile = config.profiles[deliverable.profile]
         problems += profile_problems(deliverable.profile, profile, deliverable, path, submission.media.video)
         interlaced = out_interlaced(submission.media.video, profile)  # its field flags are checked there

@@ -10,6 +10,7 @@ exactly, so it needs no trial encode (the loudness is the gain plan's to the sam
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def frame_size(video: VideoInfo, profile: OutputProfile) -> tuple[int, int]:
     profile's limits (aspect kept, even sides)."""
     if profile.width and profile.height:
         return profile.width, profile.height
-    return conform.delivery_size(video, _Limits(profile.max_width, profile.max_height))
+    return conform.delivery_size(video, _Limits(profile.max_width, profile.max_height))  # type: ignore[arg-type]
 
 
 def picture_size(video: VideoInfo, profile: OutputProfile) -> tuple[int, int]:
@@ -139,7 +140,7 @@ class TrackPlan:
     """Each audio stream's title, in order ("Full mix L", "Silent"...)."""
 
 
-def track_plan(spec: Deliverable, profile: OutputProfile, take: dict[str, object], name: str) -> TrackPlan:
+def track_plan(spec: Deliverable, profile: OutputProfile, take: Mapping[str, Iterator[str]], name: str) -> TrackPlan:
     """The tracks of one output from the graph's copies of each sound (`take[signal]`: an iterator
     of stereo labels). Mono tracks split each pair (channelsplit); a silent pair is the mix
     at zero gain, so it is exactly as long as the sound."""
@@ -147,7 +148,7 @@ def track_plan(spec: Deliverable, profile: OutputProfile, take: dict[str, object
     mono = profile.audio.tracks == "mono"
     for position, sound in enumerate(spec.tracks):
         pair = f"{name}_p{position}"
-        source = next(take["mix" if sound is None else sound.signal])  # type: ignore[call-overload]
+        source = next(take["mix" if sound is None else sound.signal])
         title = "Silent" if sound is None else sound.title
         chain = f"[{source}]" + ("volume=0," if sound is None else "")
         if mono:
