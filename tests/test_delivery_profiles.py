@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
 import pytest
 
 from pipeline.config import load_config
-from pipeline.deliverables.profiles import track_sounds
+from pipeline.deliverables.profiles import in_profiles, track_sounds
 from pipeline.errors import ConfigError
 from pipeline.media.ffmpeg import ffmpeg_binary
 from pipeline.render.commands import build_render_command
@@ -106,6 +108,26 @@ def test_a_bad_profile_config_is_refused_with_the_file_the_key_and_the_allowed_v
     assert words in str(caught.value)
 
 
+def _submission(video=PRORES_1080, roles=("mix_l", "mix_r", "me_l", "me_r")):
+    """What planning reads of a checked package."""
+    return SimpleNamespace(media=SimpleNamespace(video=video), descriptive=SimpleNamespace(language="en"),
+                           layout=SimpleNamespace(roles=list(roles)))
+
+
+def test_each_version_goes_out_in_the_profiles_of_outputs_and_its_own_override(tmp_path):
+    path = tmp_path / "outputs.toml"
+    path.write_text('[outputs]\nprofiles = ["web", "mezzanine"]\n[outputs.international]\nprofiles = ["broadcast"]\n')
+    deliverables, failures = in_profiles(SPECS, {}, _submission(), load_config(path))
+    assert sorted(item.key for item in deliverables) == [
+        "international_broadcast", "master-clean", "master-clean_mezzanine", "subtitled-en",
+        "subtitled-en_mezzanine", "subtitled-fr", "subtitled-fr_mezzanine"] and not failures
+    assert [item.filename("show", "mov") for item in deliverables if item.key == "master-clean_mezzanine"] == [
+        "show_master-clean_mezzanine.mov"]
+    thirty = dataclasses.replace(PRORES_1080, fps=Fraction(30000, 1001))
+    _, failures = in_profiles(SPECS, {}, _submission(thirty), load_config(profiles=["broadcast"]))
+    assert "the broadcast profile is 25 frames/s and the master 29.97" in failures["master-clean_broadcast"]
+
+
 def test_a_master_without_an_me_gets_no_broadcast_file_and_says_why():
     config = load_config(profiles=THREE)
     assert "has none" in track_sounds(config.profiles["broadcast"], "en", has_me=False)
@@ -187,6 +209,8 @@ def test_the_sample_renders_in_all_three_profiles_and_each_file_reads_back_as_it
     mezzanine_tracks = _tracks(mov)
     assert _correlation(mezzanine_tracks[2], source[2]) > 0.99  # the M&E as the second stereo track
     assert by_key["master-clean_mezzanine"].technical.video["profile"] == "HQ"
+    assert [stream["roles"] for stream in by_key["international_broadcast"].technical.audio] == [
+        ["mix_l"], ["mix_r"], ["me_l"], ["me_r"]] + [["mute"]] * 4
     for key in ("master-clean_broadcast", "international_mezzanine"):
         assert by_key[key].loudness["tracks"]["mix"]["integrated_lufs"] == pytest.approx(-23.0, abs=0.5)
         assert by_key[key].loudness["tracks"]["me"]["integrated_lufs"] < -23.5

@@ -159,3 +159,12 @@ def track_findings(deliverable: Deliverable, result_loudness: dict, analysis, ta
         if sound.signal == "me" and deliverable.version != "international":
             findings += qc.me_findings(analysis.me_report)  # the international version has its own
     return findings
+
+
+def track_roles(deliverable: Deliverable, profile: OutputProfile) -> list[list[str]]:
+    """The channel roles of each audio stream of a profile file, for the sidecar: a mono track
+    each channel of a pair (mix_l, then mix_r...), a stereo track its pair; silence is `mute`."""
+    pairs = [list(sound.roles) if sound is not None else ["mute", "mute"] for sound in deliverable.tracks]
+    if profile.audio.tracks == "mono":
+        return [[role] for pair in pairs for role in pair]
+    return pairs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from fractions import Fraction
 from pathlib import Path
 
 from pipeline.audio import loudness
@@ -10,7 +11,7 @@ from pipeline.audio.analysis import AudioAnalysis
 from pipeline.config import Config
 from pipeline.deliverables import Deliverable
 from pipeline.delivery.measure import MasterFacts, measured_problems
-from pipeline.delivery.profile_checks import pair_loudness, profile_problems
+from pipeline.delivery.profile_checks import pair_loudness, profile_problems, track_roles
 from pipeline.delivery.publish import sha256_of
 from pipeline.delivery.results import DeliverableResult, DeliverableState, TechnicalFacts
 from pipeline.intake.submission import Submission
@@ -64,16 +65,22 @@ def verify_output(submission: Submission, deliverable: Deliverable, path: Path, 
         problems.append("missing its video or audio stream")
     if abs(info.duration_s - submission.programme.duration_s) > frame * 1.5:
         problems.append(f"lasts {info.duration_s:.3f} s instead of {submission.programme.duration_s:.3f} s")
-    interlaced = False
+    interlaced, frame_aspect = False, None
     if deliverable.profile != "web" and submission.media.video is not None:
         profile = config.profiles[deliverable.profile]
         problems += profile_problems(deliverable.profile, profile, deliverable, path, submission.media.video)
         interlaced = out_interlaced(submission.media.video, profile)  # its field flags are checked there
+        if profile.width and profile.height:
+            frame_aspect = Fraction(profile.width, profile.height)
     problems += measured_problems(MasterFacts.of(submission), path, info,
-                                  timeout_s=render_timeout(info.duration_s, config), interlaced_delivery=interlaced)
+                                  timeout_s=render_timeout(info.duration_s, config), interlaced_delivery=interlaced,
+                                  frame_aspect=frame_aspect)
     if measured is None:
         measured = loudness.measure_file(path, timeout_s=render_timeout(info.duration_s, config))
     technical = technical_facts(path, info, deliverable.sound.roles)
+    if deliverable.tracks and deliverable.profile != "web":
+        for stream, roles in zip(technical.audio, track_roles(deliverable, config.profiles[deliverable.profile])):
+            stream["roles"] = roles
     state = DeliverableState.FAILED if problems else DeliverableState.DELIVERED
     return DeliverableResult(deliverable.key, state, path.name, "; ".join(problems) or None, technical,
                              measured.to_dict(), short_term=measured.short_term, deliverable=deliverable)
