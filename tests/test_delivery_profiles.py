@@ -8,6 +8,7 @@ and which sound is on which track (correlation with the master's own channels)."
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -229,3 +230,31 @@ def test_an_unknown_profile_on_the_command_line_is_refused_before_anything_runs(
     assert result.returncode == 2
     assert "--profiles: [dvd] no such delivery profile (allowed: web, broadcast, mezzanine)" in result.stderr
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.ffmpeg
+def test_an_interlaced_master_goes_out_in_broadcast_alone_with_its_fields_and_no_aac(tmp_path, ffmpeg_commands):
+    package = tmp_path / "package"
+    package.mkdir()
+    music = "0.08*sin(2*PI*220*t)"
+    subprocess.run([ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25:duration=2",
+                    "-f", "lavfi", "-i", f"aevalsrc={music}+0.1*sin(2*PI*700*t)|{music}:s=48000:d=2",
+                    "-f", "lavfi", "-i", f"aevalsrc={music}|{music}:s=48000:d=2",
+                    "-map", "0:v", "-map", "1:a", "-map", "2:a", "-vf", "setfield=tff",
+                    "-c:v", "mpeg2video", "-b:v", "20M", "-flags", "+ildct+ilme", "-pix_fmt", "yuv422p",
+                    "-c:a", "pcm_s24le", "-metadata:s:a:0", "title=Full mix", "-metadata:s:a:1", "title=M&E",
+                    str(package / "news.mov")], check=True, capture_output=True, timeout=120)
+    (package / "metadata.yaml").write_text("title: Fields\nasset_id: fields\nlanguage: en\n")
+    report = render_package(package, tmp_path / "out", load_config(profiles=["broadcast"]))
+    assert report.exit_code == 0, [(item.key, item.reason) for item in report.failed]
+    assert sorted(item.file for item in report.deliverables) == ["fields_international_broadcast.mxf",
+                                                                 "fields_master-clean_broadcast.mxf"]
+    source = json.loads(report.metadata_file.read_text())["source"]["technical"]["video"]
+    assert source["field_order"] == "tff"  # the master was read as interlaced
+    commands = [" ".join(command) for command in ffmpeg_commands()]
+    assert not any("bwdif" in command for command in commands)  # the fields are never de-interlaced
+    assert not any(" aac " in command for command in commands)  # PCM only: no AAC trial, no AAC encode
+    with av.open(str(report.folder / "fields_master-clean_broadcast.mxf")) as container:
+        video = container.streams.video[0].codec_context
+        assert (video.profile, int(video.field_order), len(container.streams.audio)) == ("4:2:2", 2, 8)
