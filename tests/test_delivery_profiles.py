@@ -258,3 +258,14 @@ def test_an_interlaced_master_goes_out_in_broadcast_alone_with_its_fields_and_no
     with av.open(str(report.folder / "fields_master-clean_broadcast.mxf")) as container:
         video = container.streams.video[0].codec_context
         assert (video.profile, int(video.field_order), len(container.streams.audio)) == ("4:2:2", 2, 8)
+
+
+def test_profiles_asked_at_submission_stay_with_the_package_for_the_night(tmp_path, monkeypatch):
+    from pipeline.ops.lifecycle import DataRoot, PackageState, submit_package
+    from tests.conftest import SAMPLE
+
+    monkeypatch.setenv("VERSIONER_HOME", str(tmp_path / "home"))
+    config = load_config(profiles=["web", "broadcast"])
+    asset_id = submit_package(SAMPLE, config, profiles=["web", "broadcast"])
+    landed = DataRoot.of(config).inbox / asset_id
+    assert PackageState.read(landed, asset_id).profiles == ["web", "broadcast"]
