@@ -269,3 +269,39 @@ def test_profiles_asked_at_submission_stay_with_the_package_for_the_night(tmp_pa
     asset_id = submit_package(SAMPLE, config, profiles=["web", "broadcast"])
     landed = DataRoot.of(config).inbox / asset_id
     assert PackageState.read(landed, asset_id).profiles == ["web", "broadcast"]
+
+
+PLAYOUT = """
+[profiles.playout]
+container = "mxf"
+video_codec = "mpeg2video"
+video_profile = "422"
+level = "high"
+pix_fmt = "yuv422p"
+bit_rate = "50M"
+gop = 12
+b_frames = 2
+width = 1920
+height = 1080
+scan = "interlaced"
+frame_rate = "25"
+
+[profiles.playout.audio]
+tracks = "mono"
+allocation = ["mix", "silent", "silent", "me"]
+"""
+
+
+def test_a_profile_with_the_same_picture_as_another_takes_it_by_stream_copy(tmp_path):
+    path = tmp_path / "playout.toml"
+    path.write_text(PLAYOUT + '[outputs]\nprofiles = ["broadcast", "playout"]\n')
+    config = load_config(path)
+    specs, _ = in_profiles([spec for spec in SPECS if spec.version == "master-clean"], {}, _submission(), config)
+    plan = build_render_command(_inputs(tmp_path / "show.mov", PRORES_1080), specs, GAIN, config, tmp_path,
+                                "show", {}, cores=2)
+    assert plan.command.count("mpeg2video") == 1 == plan.video_encodes  # one encode for both profiles
+    mux = plan.mux_commands["master-clean_playout"]
+    assert mux[-1] == str(tmp_path / "show_master-clean_playout.mxf")
+    assert [mux[i + 1] for i, arg in enumerate(mux) if arg == "-i"] == [
+        f"file:{tmp_path / 'show_master-clean_broadcast.mxf'}", f"file:{plan.scratch_files[0]}"]
+    assert "copy" in mux and "mpeg2video" not in mux

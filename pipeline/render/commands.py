@@ -28,7 +28,13 @@ from pipeline.deliverables import Deliverable, Sound, clean_picture_of
 from pipeline.media import ffmpeg
 from pipeline.media.probe import VideoInfo
 from pipeline.render import conform
-from pipeline.render.profile_graph import profile_conforms, profile_outputs, profile_sounds, profile_video_graph
+from pipeline.render.profile_graph import (
+    borrowed_pictures,
+    profile_conforms,
+    profile_outputs,
+    profile_sounds,
+    profile_video_graph,
+)
 from pipeline.subtitles.fonts import font_files as burn_font_files
 
 log = logging.getLogger(__name__)
@@ -79,7 +85,11 @@ class RenderPlan:
     """Signal -> its sound, encoded, for the stream-copy versions whose sound is not the clean
     master's (muxed outside this command by `build_copy_command`)."""
     mux_commands: dict[str, list[str]] = field(default_factory=dict)
+    """Key -> the stream-copy command making a profile's file whose picture another profile's
+    file has (run after `command`; the file is the command's last argument)."""
     video_encodes: int = 0
+    scratch_files: list[Path] = field(default_factory=list)
+    """Files `command` writes for the muxes only, removed once they ran."""
 
     @property
     def me_audio(self) -> Path | None:
@@ -233,11 +243,13 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     specs = [spec for spec in specs if spec.profile == "web"]
     written = [spec for spec in specs if copy_master or spec.picture in ("encode", "burn")]
     burns = [(spec.burns, f"subtitles-{spec.burns}.ass") for spec in written if spec.burns]
-    conforms = profile_conforms(inputs.video, others, config.profiles)
+    borrowed = borrowed_pictures(inputs.video, others, config.profiles)
+    encoded_others = [spec for spec in others if spec.key not in borrowed]
+    conforms = profile_conforms(inputs.video, encoded_others, config.profiles)
     web_clean = not copy_master and any(spec.picture == "encode" or not spec.burns for spec in written)
     web_source, sources, decode_chains = _decode_split(bool(burns) or web_clean, len(conforms))
     video_chains, pictures = _video_graph(inputs, profile, burns, with_clean=web_clean, source=web_source)
-    profile_chains, profile_pictures = profile_video_graph(inputs.video, others, config.profiles, sources)
+    profile_chains, profile_pictures = profile_video_graph(inputs.video, encoded_others, config.profiles, sources)
     outside = _sounds_muxed_outside(specs, written)
     threads = encoder_threads(cores or available_cores(), len(pictures) + len(profile_pictures))
     command = ffmpeg.base_args() + ffmpeg.input_args(inputs.master, seek_s=inputs.start_s,
@@ -245,10 +257,10 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     soft_inputs, soft_args = _soft_subtitle_inputs(written + others, subtitle_files or {})
     sound = _sound_plan(inputs, gain, profile, written, outside, 1 + len(soft_inputs), encoded_sound or {},
                         extra=profile_sounds(others))
-    other_args, other_chains, other_outputs = profile_outputs(
-        others, config, inputs, profile_pictures, sound.pcm_sources, soft_inputs, metadata, threads, work_dir, asset_id)
+    made = profile_outputs(others, config, inputs, profile_pictures, sound.pcm_sources, soft_inputs, metadata,
+                           threads, work_dir, asset_id, borrowed)
     command += soft_args + sound.input_args
-    all_chains = decode_chains + video_chains + profile_chains + sound.chains + other_chains
+    all_chains = decode_chains + video_chains + profile_chains + sound.chains + made.chains
     if all_chains:
         command += ["-filter_complex", ";".join(all_chains)]
     outputs: dict[str, Path] = {}
@@ -260,10 +272,10 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
                     + _soft_subtitle_args(soft_inputs.get(spec.key))
                     + sound.codec_args + metadata.get(spec.key, []) + _container_args(profile) + [str(path)])
         outputs[spec.key] = path
-    command += other_args
-    outputs |= other_outputs
+    command += made.args
+    outputs |= made.files
     plan = RenderPlan(command=command, outputs=outputs, video_encodes=len(pictures) + len(profile_pictures),
-                      sound_files=dict(sound.files_outside))
+                      sound_files=dict(sound.files_outside), mux_commands=made.muxes, scratch_files=made.scratch)
     suffix = ".m4a" if profile.audio_codec == "aac" else ".mov"
     for signal in outside:
         if signal not in plan.sound_files:

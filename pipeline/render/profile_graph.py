@@ -5,6 +5,7 @@ sound they take, and their outputs. Pure builders."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.config import Config, OutputProfile
@@ -60,29 +61,68 @@ def profile_sounds(specs: list[Deliverable]) -> dict[Sound, int]:
     return {sounds[signal]: count for signal, count in counts.items()}
 
 
+def borrowed_pictures(video: VideoInfo, specs: list[Deliverable], profiles: dict[str, OutputProfile]) -> dict[str, str]:
+    """Key of each profile deliverable whose encoded picture another profile's deliverable makes
+    already (the same conform, encoder settings and burned language) -> that deliverable's key:
+    it takes that picture by stream copy instead of encoding it again."""
+    owners: dict[tuple, str] = {}
+    borrowed: dict[str, str] = {}
+    for spec in specs:
+        profile = profiles[spec.profile]
+        picture = (render_profiles.conform_filters(video, profile),
+                   tuple(render_profiles.video_codec_args(profile, video, 1)), spec.burns)
+        if picture in owners:
+            borrowed[spec.key] = owners[picture]
+        else:
+            owners[picture] = spec.key
+    return borrowed
+
+
+@dataclass
+class ProfileOutputs:
+    """What the render command writes for the profiles beside web."""
+
+    args: list[str] = field(default_factory=list)
+    chains: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+    """Key -> the file the command writes."""
+    muxes: dict[str, list[str]] = field(default_factory=dict)
+    """Key -> the stream-copy command making a deliverable whose picture another profile's file has."""
+    scratch: list[Path] = field(default_factory=list)
+    """The track files those muxes take their sound from, removed once muxed."""
+
+
 def profile_outputs(specs: list[Deliverable], config: Config, inputs, pictures: dict[tuple[str, str | None], str],
                     sound_sources: dict[str, Iterator[str]], soft_inputs: dict[str, int],
-                    metadata: dict[str, list[str]], threads: int, work_dir: Path,
-                    asset_id: str) -> tuple[list[str], list[str], dict[str, Path]]:
-    """The output arguments of every profile deliverable written by the render command, the
-    chains making their tracks, and key -> file."""
-    args: list[str] = []
-    chains: list[str] = []
-    outputs: dict[str, Path] = {}
+                    metadata: dict[str, list[str]], threads: int, work_dir: Path, asset_id: str,
+                    borrowed: dict[str, str] | None = None) -> ProfileOutputs:
+    """The output arguments of every profile deliverable written by the render command and the
+    chains making their tracks. A deliverable in `borrowed` gets its tracks (and soft subtitle
+    track) written alone, then muxed with the picture of the file it borrows from."""
+    made = ProfileOutputs()
+    paths = {spec.key: work_dir / spec.filename(asset_id, config.profiles[spec.profile].container) for spec in specs}
     for index, spec in enumerate(specs):
         profile = config.profiles[spec.profile]
-        path = work_dir / spec.filename(asset_id, profile.container)
         tracks = render_profiles.track_plan(spec, profile, sound_sources, f"t{index}")
-        chains += tracks.chains
+        made.chains += tracks.chains
         languages = [stream_language(language) for language in track_languages(spec, profile)]
         soft = soft_inputs.get(spec.key)
-        args += (["-map", f"[{pictures[(spec.profile, spec.burns)]}]"]
-                 + render_profiles.video_codec_args(profile, inputs.video, threads)
-                 + metadata.get(spec.key, []) + render_profiles.audio_args(profile, tracks, languages)
-                 + (["-map", f"{soft}:s:0", "-c:s", "mov_text"] if soft is not None else [])
-                 + render_profiles.container_args(profile) + [str(path)])
-        outputs[spec.key] = path
-    return args, chains, outputs
+        sound = (render_profiles.audio_args(profile, tracks, languages)
+                 + (["-map", f"{soft}:s:0", "-c:s", "mov_text"] if soft is not None else []))
+        owner = (borrowed or {}).get(spec.key)
+        if owner is not None:
+            scratch = work_dir / f".{spec.key}-tracks.mov"
+            made.args += sound + ["-f", "mov", str(scratch)]
+            made.muxes[spec.key] = render_profiles.build_borrowed_picture_command(
+                paths[owner], scratch, paths[spec.key], metadata.get(spec.key, []), profile)
+            made.scratch.append(scratch)
+            continue
+        made.args += (["-map", f"[{pictures[(spec.profile, spec.burns)]}]"]
+                      + render_profiles.video_codec_args(profile, inputs.video, threads)
+                      + metadata.get(spec.key, []) + sound + render_profiles.container_args(profile)
+                      + [str(paths[spec.key])])
+        made.files[spec.key] = paths[spec.key]
+    return made
 
 
 def track_languages(spec: Deliverable, profile: OutputProfile) -> list[str]:

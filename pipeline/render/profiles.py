@@ -197,6 +197,15 @@ def build_profile_copy_command(clean_file: Path, output: Path, metadata: list[st
             + metadata + container_args(profile) + [str(output)])
 
 
+def build_borrowed_picture_command(picture_file: Path, tracks_file: Path, output: Path, metadata: list[str],
+                                   profile: OutputProfile) -> list[str]:
+    """A profile's file whose picture another profile's file already has: that picture by
+    stream copy, with this profile's own tracks (and soft subtitle track) from `tracks_file`."""
+    return (ffmpeg.base_args() + ffmpeg.input_args(picture_file) + ffmpeg.input_args(tracks_file)
+            + ["-map", "0:v", "-map", "1:a", "-map", "1:s?", "-c", "copy"]
+            + metadata + container_args(profile) + [str(output)])
+
+
 _BITS_PER_PIXEL = {"prores_ks": 5.0, "libx264": 0.3}
 
 

@@ -90,6 +90,13 @@ def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: 
         ffmpeg.run(render_plan.command, timeout_s=render_timeout(submission.programme.duration_s, config),
                    total_s=submission.programme.duration_s, on_progress=on_progress, cwd=work_dir, what="render")
     outputs = dict(render_plan.outputs)
+    for key, command in render_plan.mux_commands.items():  # a picture another profile's file has
+        with named_faults(deliver_dir):
+            ffmpeg.run(command, timeout_s=render_timeout(submission.programme.duration_s, config) / 4,
+                       what=f"{key} mux")
+        outputs[key] = Path(command[-1])
+    for scratch in render_plan.scratch_files:
+        scratch.unlink(missing_ok=True)
     clean = clean_picture_of(specs)
     for spec in specs:
         if spec.picture == "copy-clean" and spec.profile == "web" and spec.key not in outputs and clean is not None:
