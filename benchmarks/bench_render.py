@@ -28,6 +28,7 @@ created once, and pipeline-core renders a 4 s package once in this process.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -53,7 +54,7 @@ from pipeline.render.commands import available_cores, encoder_threads, prepare_w
 from pipeline.sequence import render_package  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-VARIANTS = ("floor", "naive", "moviepy", "pipeline", "pipeline-core")
+VARIANTS = ("floor", "naive", "moviepy", "pipeline", "pipeline-core", "floor-3p", "pipeline-core-3p")
 LANGUAGES = {  # cues short enough to pass the subtitle QC: nothing but the render to report
     "en": ["The bridge reopened this morning.", "Every cable was replaced,\nthe cyclists have a lane.",
            "The first ferry passed at noon."],
@@ -64,7 +65,7 @@ MUSIC = "0.06*sin(2*PI*220*t)+0.04*sin(2*PI*331*t)"
 EFFECTS = "0.05*(random(0)-0.5)*gt(sin(2*PI*0.3*t),0.6)"
 # Speech-like: a voice-band tone, syllable-modulated, spoken while each cue is shown (see write_srt).
 NARRATION = "0.15*sin(2*PI*700*t)*(0.5+0.5*sin(2*PI*3*t))*gte(t,0.5)*lt(mod(t-0.5,3.5),3)"
-TARGETS = {"pipeline-core/floor": ("<=", 1.10), "pipeline/floor": ("<=", 1.25),
+TARGETS = {"pipeline-core/floor": ("<=", 1.10), "pipeline-core-3p/floor-3p": ("<=", 1.10), "pipeline/floor": ("<=", 1.25),
            "naive/pipeline": (">=", 1.25), "moviepy/pipeline": (">=", 4.0)}
 
 
@@ -256,6 +257,56 @@ def floor_commands(settings: Settings, out: Path) -> list[list[str]]:
     return [ffmpeg_command(*command), ffmpeg_command(*mux)]
 
 
+XDCAM = ["-c:v", "mpeg2video", "-pix_fmt", "yuv422p", "-b:v", "50M", "-minrate", "50M", "-maxrate", "50M",
+         "-bufsize", "17825792", "-rc_init_occupancy", "17825792", "-profile:v", "0", "-level:v", "2",
+         "-intra_dc_precision", "2", "-intra_vlc", "1", "-non_linear_quant", "1", "-qmin", "1", "-qmax", "12",
+         "-lmin", "1*QP2LAMBDA", "-g", "12", "-bf", "2", "-flags", "+ildct+ilme"]
+PRORES_HQ = ["-c:v", "prores_ks", "-pix_fmt", "yuv422p10le", "-profile:v", "3", "-vendor", "apl0"]
+PCM = ["-c:a", "pcm_s24le", "-ar", "48000"]
+
+
+def floor_3p_commands(settings: Settings, out: Path) -> list[list[str]]:
+    """The floor for three profiles (web MP4, broadcast MXF, ProRes mezzanine) of the same
+    versions: one decode split three ways, each profile's pictures (clean + each language)
+    encoded once; the broadcast file's 8 mono tracks (mix, M&E, 4 silent) and the mezzanine's
+    two stereo tracks from the same sound; then the international versions by stream copy."""
+    languages = settings.languages
+    count = 1 + len(languages)
+    threads = encoder_threads(available_cores(), 3 * count)
+    graph = ["[0:v]split=3[web][bc][mz]"]
+    for name, chain in (("web", "setsar=1,format=yuv420p"), ("bc", "setsar=1,format=yuv422p,setfield=tff"),
+                        ("mz", "setsar=1,format=yuv422p10le")):
+        graph.append(f"[{name}]{chain},split={count}" + "".join(f"[{name}{i}]" for i in range(count)))
+        graph += [f"[{name}{i}]{_burn_filter(language)}[{name}b{i}]" for i, language in enumerate(languages, 1)]
+    mix = [f"mix{kind}{i}" for kind in "wbsm" for i in range(count)]  # web, broadcast, silent, mezzanine
+    me = [f"me{kind}{i}" for kind in "bm" for i in range(count)] + ["me_out"]
+    graph += [f"[0:a:0]asplit={len(mix)}" + "".join(f"[{label}]" for label in mix),
+              f"[0:a:1]asplit={len(me)}" + "".join(f"[{label}]" for label in me)]
+    command = ["-i", str(_master(settings))]
+    outputs: list[str] = []
+    for i in range(count):
+        name = "master-clean" if i == 0 else f"subtitled-{languages[i - 1]}"
+        suffix = "" if i == 0 else "b"
+        outputs += ["-map", f"[web{suffix}{i}]", "-map", f"[mixw{i}]", *_x264(settings, threads), *AAC,
+                    str(out / f"{name}.mp4")]
+        graph += [f"[mixb{i}]channelsplit[bm{i}l][bm{i}r]", f"[meb{i}]channelsplit[be{i}l][be{i}r]",
+                  f"[mixs{i}]volume=0,pan=mono|c0=c0,asplit=4" + "".join(f"[bs{i}_{k}]" for k in range(4))]
+        tracks = [f"[bm{i}l]", f"[bm{i}r]", f"[be{i}l]", f"[be{i}r]"] + [f"[bs{i}_{k}]" for k in range(4)]
+        outputs += ["-map", f"[bc{suffix}{i}]", *XDCAM, "-threads", str(threads)]
+        outputs += [arg for track in tracks for arg in ("-map", track)] + PCM
+        outputs += ["-f", "mxf", str(out / f"{name}_broadcast.mxf")]
+        outputs += ["-map", f"[mz{suffix}{i}]", *PRORES_HQ, "-threads", str(threads), "-map", f"[mixm{i}]",
+                    "-map", f"[mem{i}]", *PCM, str(out / f"{name}_mezzanine.mov")]
+    outputs += ["-map", "[me_out]", *AAC, str(out / "me.m4a")]
+    command += ["-filter_complex", ";".join(graph), *outputs]
+    muxes = [["-i", str(out / "master-clean.mp4"), "-i", str(out / "me.m4a"), "-map", "0:v", "-map", "1:a",
+              "-c", "copy", str(out / "international.mp4")]]
+    for suffix in ("_broadcast.mxf", "_mezzanine.mov"):
+        muxes.append(["-i", str(out / f"master-clean{suffix}"), "-map", "0", "-c", "copy",
+                      str(out / f"international{suffix}")])
+    return [ffmpeg_command(*command)] + [ffmpeg_command(*mux) for mux in muxes]
+
+
 def naive_commands(settings: Settings, out: Path) -> list[list[str]]:
     """One ffmpeg run per deliverable, each decoding the master and encoding its picture."""
     def one(picture_filter: str, sound: str, name: str) -> list[str]:
@@ -272,6 +323,7 @@ def naive_commands(settings: Settings, out: Path) -> list[list[str]]:
 def run_hand_written(variant: str, commands: list[list[str]], settings: Settings, out: Path) -> Measurement:
     out.mkdir(parents=True)
     note = {"floor": "1 ffmpeg pass + 1 stream-copy mux",
+            "floor-3p": "3 profiles: 1 ffmpeg pass + 3 stream-copy muxes",
             "naive": f"{len(commands)} ffmpeg runs, x264 threads left to x264"}[variant]
     return measure_children(variant, lambda: [run_child(command, cwd=settings.scripts) for command in commands], note)
 
@@ -329,6 +381,11 @@ def run_pipeline_core(settings: Settings, out: Path, package: Path | None = None
 def run_variant(variant: str, settings: Settings, out: Path) -> Measurement:
     if variant == "floor":
         return run_hand_written(variant, floor_commands(settings, out), settings, out)
+    if variant == "floor-3p":
+        return run_hand_written(variant, floor_3p_commands(settings, out), settings, out)
+    if variant == "pipeline-core-3p":
+        three = dataclasses.replace(settings, config_file=settings.work / "bench-3p.toml")
+        return run_pipeline_core(three, out, variant=variant)
     if variant == "naive":
         return run_hand_written(variant, naive_commands(settings, out), settings, out)
     if variant == "moviepy":
@@ -351,6 +408,7 @@ def ratios(results: dict[str, Measurement], measure: str = "wall_s") -> dict[str
     """The ratios of the issue, of wall time (the targets) or of CPU time (`measure="cpu_s"`:
     steadier than wall time when other work shares the machine)."""
     pairs = {"pipeline/floor": ("pipeline", "floor"), "pipeline-core/floor": ("pipeline-core", "floor"),
+             "pipeline-core-3p/floor-3p": ("pipeline-core-3p", "floor-3p"),
              "naive/pipeline": ("naive", "pipeline"), "moviepy/pipeline": ("moviepy", "pipeline")}
     return {name: getattr(results[top], measure) / getattr(results[bottom], measure)
             for name, (top, bottom) in pairs.items() if top in results and bottom in results}
@@ -405,6 +463,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def prepare(args: argparse.Namespace, work: Path) -> Settings:
     config_file = work / "bench.toml"
     config_file.write_text(f'[delivery]\npreset = "{args.preset}"\ncrf = {args.crf}\n', encoding="utf-8")
+    (work / "bench-3p.toml").write_text(config_file.read_text() + '[outputs]\nprofiles = ["web", "broadcast", '
+                                        '"mezzanine"]\n', encoding="utf-8")
     loop = make_picture_loop(work / f"picture-{args.loop_seconds:g}s.mov", args.loop_seconds)
     package = make_package(work / "package", args.duration, loop)
     settings = Settings(args.preset, args.crf, sorted(LANGUAGES), work, package, config_file, work / "scripts",

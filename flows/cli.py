@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pipeline.delivery.results import RenderReport
 
-from flows.cli_operations import add_operation_commands
+from flows.cli_operations import add_operation_commands, add_profiles_option
 
 EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_BROKEN = 0, 1, 2, 3
 SAMPLE_PACKAGE = Path(__file__).resolve().parent.parent / "media_samples" / "news-sample"
@@ -66,12 +66,12 @@ def command_render(args) -> int:
     from pipeline.intake.submission import check_submission
 
     # A bad package is refused at once, before Prefect starts (the flow checks it again).
-    check_submission(args.package, load_config(args.config))
+    check_submission(args.package, load_config(args.config, profiles=args.profiles))
     from flows.render import progress_listeners, render_master
 
     progress_listeners.append(ProgressBar())
     report = render_master(package_dir=str(args.package), out_dir=str(args.out),
-                           config_file=str(args.config) if args.config else None)
+                           config_file=str(args.config) if args.config else None, profiles=args.profiles)
     _print_report(report)
     return EXIT_PARTIAL if report.exit_code else EXIT_OK
 
@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="render every deliverable of a package")
     render.add_argument("package", type=Path)
     render.add_argument("--out", type=Path, default=Path("out"), help="delivery root (default: out/)")
+    add_profiles_option(render)
     render.set_defaults(handler=command_render)
     demo = commands.add_parser("demo", help="render the bundled sample package")
     demo.add_argument("--out", type=Path, default=Path("out"))

@@ -24,12 +24,25 @@ def _srt_option(text: str) -> tuple[str, Path]:
     return language, Path(path)
 
 
+def _profiles_option(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give profile names separated by commas, e.g. web,broadcast")
+    return names
+
+
+def add_profiles_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profiles", type=_profiles_option, default=None, metavar="NAME,NAME",
+                        help="deliver every version in these profiles (web, broadcast, mezzanine...), "
+                             "instead of the config's [outputs]")
+
+
 def command_submit(args) -> int:
     from pipeline.config import load_config
     from pipeline.errors import InputError
     from pipeline.ops.lifecycle import DataRoot, PackageParts, submit_package
 
-    config = load_config(args.config)
+    config = load_config(args.config, profiles=args.profiles)  # an unknown profile is refused now
     source = args.source
     if not source.exists():
         raise InputError(source, "does not exist", "give the package folder, or the master file with --metadata FILE")
@@ -45,7 +58,7 @@ def command_submit(args) -> int:
         if len(set(languages)) != len(languages):
             raise InputError(source, "has two --srt files for one language", "give one --srt per language")
         source = PackageParts(source, args.metadata, dict(args.srt))
-    asset_id = submit_package(source, config, replace=args.replace)
+    asset_id = submit_package(source, config, replace=args.replace, profiles=args.profiles)
     print(asset_id)
     print(f"submitted to {DataRoot.of(config).inbox / asset_id}; the next nightly run renders it",
           file=sys.stderr)
@@ -67,7 +80,7 @@ def command_watch(args) -> int:
 def command_nightly(args) -> int:
     from flows.nightly import nightly_render
 
-    summary = nightly_render(config_file=_config_file(args), where=args.where)
+    summary = nightly_render(config_file=_config_file(args), where=args.where, profiles=args.profiles)
     counts = ", ".join(f"{count} {name.lower()}" for name, count in sorted(summary["counts"].items()))
     print(f"night run {summary['run_id']}: {len(summary['packages'])} package(s) in {summary['data_root']}"
           f"{': ' + counts if counts else ''}")
@@ -168,7 +181,9 @@ def add_operation_commands(commands) -> list[argparse.ArgumentParser]:
     watch = commands.add_parser("watch", help="take packages dropped into <data root>/dropbox/ (a service)")
     watch.add_argument("--max-seconds", type=float, default=None, help="stop after this long (default: never)")
     watch.set_defaults(handler=command_watch)
+    add_profiles_option(submit)
     nightly = commands.add_parser("nightly", help="render everything pending in the inbox, now")
+    add_profiles_option(nightly)
     nightly.add_argument("--where", choices=["auto", "here", "workers"], default="auto",
                          help="auto: on the render deployment's workers when a server has some online, else here")
     nightly.set_defaults(handler=command_nightly)

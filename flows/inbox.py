@@ -36,8 +36,9 @@ DELIVERED, INCOMPLETE, SKIPPED, REQUEUED, QUARANTINED = (
 
 
 @flow(name=PACKAGE_RUN_FLOW, flow_run_name=PACKAGE_RUN_PREFIX + "{asset_id}")
-def render_from_inbox(asset_id: str, config_file: str | None = None) -> State:
-    """Claim `inbox/<asset_id>` and render it into `outbox/<asset_id>/`."""
+def render_from_inbox(asset_id: str, config_file: str | None = None, profiles: list[str] | None = None) -> State:
+    """Claim `inbox/<asset_id>` and render it into `outbox/<asset_id>/`. `profiles` (the night's
+    `--profiles`) wins over those asked at submission, which win over the config's [outputs]."""
     config = load_config(config_file)
     root = lifecycle.DataRoot.of(config)
     run_id = str(runtime.flow_run.id)
@@ -51,6 +52,8 @@ def render_from_inbox(asset_id: str, config_file: str | None = None) -> State:
             message = f"{asset_id}: not in the inbox any more (another run claimed it first)"
             logger.info(message)
             return Completed(name=SKIPPED, message=message, data={"asset_id": asset_id, "outcome": SKIPPED})
+        if profiles or claimed.state.profiles:
+            config = load_config(config_file, profiles=profiles or claimed.state.profiles)
         return _render_claimed(root, claimed, config, run_id)
 
 

@@ -50,11 +50,11 @@ class NoRenderWorker(VersionerError):
 
 
 @flow(name="nightly_render")
-def nightly_render(config_file: str | None = None, where: str = "auto") -> dict:
+def nightly_render(config_file: str | None = None, where: str = "auto", profiles: list[str] | None = None) -> dict:
     """Render everything pending. `where`: "auto", "here" (in this process) or "workers"."""
     keep_library_logs()
     logger = get_run_logger()
-    config = load_config(config_file)
+    config = load_config(config_file, profiles=profiles)  # a wrong profile name stops the night at once
     root = lifecycle.DataRoot.of(config)
     run_id = str(runtime.flow_run.id)
     recovered = lifecycle.recover_stale_claims(root, config, run_id)
@@ -69,10 +69,10 @@ def nightly_render(config_file: str | None = None, where: str = "auto") -> dict:
                              "or run the night here (--where here)")
     if deployment is not None:
         logger.info("fanning out to deployment %s on work pool %s", RENDER_DEPLOYMENT, deployment.work_pool_name)
-        run_ids = _run_on_workers(packages, config_file)
+        run_ids = _run_on_workers(packages, config_file, profiles)
     else:
         logger.info("rendering here, %d at a time", config.schedule.concurrency)
-        run_ids = _run_here(packages, config_file, config.schedule.concurrency)
+        run_ids = _run_here(packages, config_file, config.schedule.concurrency, profiles)
     summary = _summarise(run_id, packages, run_ids, root)
     _report(summary, logger)
     return summary
@@ -97,9 +97,10 @@ def _render_deployment_with_workers(logger) -> DeploymentResponse | None:
     return deployment
 
 
-def _run_here(packages: list[str], config_file: str | None, concurrency: int) -> list[UUID]:
+def _run_here(packages: list[str], config_file: str | None, concurrency: int,
+              profiles: list[str] | None = None) -> list[UUID]:
     def render_one(asset_id: str) -> UUID:
-        state = render_from_inbox(asset_id, config_file, return_state=True)
+        state = render_from_inbox(asset_id, config_file, profiles, return_state=True)
         return cast(UUID, state.state_details.flow_run_id)  # set once the run exists
 
     if concurrency <= 1 or len(packages) <= 1:
@@ -110,9 +111,11 @@ def _run_here(packages: list[str], config_file: str | None, concurrency: int) ->
         return [future.result() for future in futures]
 
 
-def _run_on_workers(packages: list[str], config_file: str | None) -> list[UUID]:
+def _run_on_workers(packages: list[str], config_file: str | None, profiles: list[str] | None = None) -> list[UUID]:
     # Without a config of its own, a package run keeps the one the render deployment was made with.
-    extra = {"config_file": config_file} if config_file else {}
+    extra: dict = {"config_file": config_file} if config_file else {}
+    if profiles:
+        extra["profiles"] = profiles
     runs = [cast(FlowRun, run_deployment(RENDER_DEPLOYMENT, parameters={"asset_id": asset_id, **extra},
                                          flow_run_name=f"render {asset_id}", timeout=0, as_subflow=True)).id
             for asset_id in packages]

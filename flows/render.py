@@ -53,10 +53,13 @@ def run_as_task(name: str, step: Callable[..., Any], *args: Any) -> Any:
 
 
 @flow(name="render_master", flow_run_name="render {package_dir}")
-def render_master(package_dir: str, out_dir: str, config_file: str | None = None) -> RenderReport:
-    """Render every deliverable of one package into `out_dir/<asset_id>/`."""
+def render_master(package_dir: str, out_dir: str, config_file: str | None = None,
+                  profiles: list[str] | None = None) -> RenderReport:
+    """Render every deliverable of one package into `out_dir/<asset_id>/`; `profiles` replaces
+    the config's [outputs] (every version in those delivery profiles)."""
     keep_library_logs()
-    return render_steps(package_dir, Path(out_dir), load_config(config_file), scratch_root=Path(out_dir))
+    return render_steps(package_dir, Path(out_dir), load_config(config_file, profiles=profiles),
+                        scratch_root=Path(out_dir))
 
 
 def render_steps(package_dir: str, out: Path, config: Config, scratch_root: Path) -> RenderReport:

@@ -65,6 +65,133 @@ class DeliveryProfile(_Strict):
     """The colour a picture with alpha (ProRes 4444) is flattened onto: a name or #RRGGBB."""
 
 
+VIDEO_PROFILES = {"libx264": ("baseline", "main", "high", "high422"),
+                  "prores_ks": ("proxy", "lt", "standard", "hq", "4444", "4444xq"),
+                  "mpeg2video": ("422", "main", "high")}
+"""The profiles each delivery encoder can write, as a profile names them in `video_profile`."""
+PIXEL_FORMATS = {"libx264": ("yuv420p", "yuv422p", "yuv420p10le", "yuv422p10le"),
+                 "prores_ks": ("yuv422p10le", "yuv444p10le"),
+                 "mpeg2video": ("yuv420p", "yuv422p")}
+CONTAINERS = {"mp4": ("libx264",), "mov": ("libx264", "prores_ks"), "mxf": ("mpeg2video",)}
+"""The encoders each container of a profile can carry."""
+MAX_SIZE = {"libx264": (8192, 4320), "prores_ks": (8192, 4320), "mpeg2video": (1920, 1152)}
+MAX_BIT_RATE = {"mpeg2video": 300_000_000, "libx264": 800_000_000}
+"""Bits per second the encoder's highest level allows (MPEG-2 4:2:2 Profile @ High Level: 300 Mb/s)."""
+
+
+def bit_rate_of(text: str) -> int:
+    """'50M' -> 50_000_000, '192k' -> 192_000 (ffmpeg's suffixes, decimal)."""
+    scale = {"k": 1_000, "M": 1_000_000, "G": 1_000_000_000}.get(text[-1:], 1)
+    return int(float(text[:-1] if text[-1:] in "kMG" else text) * scale)
+
+
+class ProfileAudio(_Strict):
+    """The sound of a delivery profile: its codec and its track allocation."""
+
+    codec: Literal["pcm_s24le", "pcm_s16le"] = "pcm_s24le"
+    """PCM: its loudness is exactly the gained sound's, so it needs no trial encode."""
+    sample_rate: Literal[48000] = 48000
+    tracks: Literal["mono", "stereo"] = "stereo"
+    """mono: one mono track per channel (a pair per sound); stereo: one stereo track per sound."""
+    allocation: list[Literal["mix", "me", "silent"]] = Field(["mix"], min_length=1, max_length=8)
+    """The sounds in track order, a stereo pair each: ["mix", "me", "silent", "silent"] is
+    tracks 1-2 full mix, 3-4 M&E, 5-8 silent."""
+    without_me: Literal["fail", "drop"] = "fail"
+    """A master with no M&E: the deliverable is not made (fail), or its M&E pair is left out (drop)."""
+
+    @model_validator(mode="after")
+    def _starts_with_a_sound(self) -> ProfileAudio:
+        if self.allocation[0] == "silent":
+            raise ValueError("the first pair must be a sound (mix or me), not silent")
+        return self
+
+
+class OutputProfile(_Strict):
+    """A delivery profile other than `web` (which is [delivery]): the file a broadcaster or a
+    post house takes. See README "Delivery profiles"."""
+
+    container: Literal["mp4", "mov", "mxf"]
+    video_codec: Literal["libx264", "prores_ks", "mpeg2video"]
+    video_profile: str
+    level: str | None = None
+    """MPEG-2: "high" (1920x1080); H.264: "4.1"..."""
+    pix_fmt: str
+    bit_rate: str | None = Field(None, pattern=r"^\d+(\.\d+)?[kMG]?$")
+    """Constant bit rate ("50M"): minrate = maxrate = bit rate. None: quality-driven (crf, ProRes)."""
+    crf: int = Field(18, ge=0, le=51)
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                    "slower", "veryslow"] = "medium"
+    gop: int | None = Field(None, ge=1, le=300)
+    b_frames: int | None = Field(None, ge=0, le=16)
+    width: int | None = Field(None, ge=16)
+    height: int | None = Field(None, ge=16)
+    """Both set: the exact frame size (the picture fitted inside, aspect kept, black bars). Neither:
+    the master's size within max_width x max_height."""
+    max_width: int = Field(1920, ge=16)
+    max_height: int = Field(1080, ge=16)
+    scan: Literal["progressive", "interlaced", "as-master"] = "progressive"
+    """interlaced: an interlaced master keeps its fields; a progressive one goes out as PsF (each
+    frame coded as two fields, flagged with `field_order`). as-master: the master's own scan."""
+    field_order: Literal["tff", "bff"] = "tff"
+    frame_rate: Literal["25", "30000/1001", "24", "50", "any"] = "any"
+    """A fixed rate: a master at another rate cannot be delivered in this profile (no rate conversion)."""
+    audio: ProfileAudio = ProfileAudio()
+    soft_subtitles: bool = False
+    """The container carries a soft subtitle track (mov_text: MP4 and MOV only)."""
+    timecode: bool = True
+
+    @model_validator(mode="after")
+    def _codec_can(self) -> OutputProfile:
+        codec = self.video_codec
+        if codec not in CONTAINERS[self.container]:
+            raise ValueError(f"video_codec {codec} cannot go in {self.container} (allowed there: "
+                             f"{', '.join(CONTAINERS[self.container])})")
+        if self.video_profile not in VIDEO_PROFILES[codec]:
+            raise ValueError(f"video_profile '{self.video_profile}' is not a {codec} profile "
+                             f"(allowed: {', '.join(VIDEO_PROFILES[codec])})")
+        if self.pix_fmt not in PIXEL_FORMATS[codec]:
+            raise ValueError(f"pix_fmt '{self.pix_fmt}' cannot be written by {codec} "
+                             f"(allowed: {', '.join(PIXEL_FORMATS[codec])})")
+        if (self.width is None) != (self.height is None):
+            raise ValueError("width and height go together (an exact frame size), or neither")
+        width, height = (self.width, self.height) if self.width and self.height else (self.max_width, self.max_height)
+        limit = MAX_SIZE[codec]
+        if width > limit[0] or height > limit[1] or width % 2 or height % 2:
+            raise ValueError(f"size {width}x{height}: {codec} writes even sizes up to {limit[0]}x{limit[1]}")
+        if self.bit_rate is not None:
+            if codec == "prores_ks":
+                raise ValueError("bit_rate: ProRes has no bit rate setting, its rate follows video_profile")
+            if bit_rate_of(self.bit_rate) > MAX_BIT_RATE[codec]:
+                raise ValueError(f"bit_rate {self.bit_rate} is over what {codec} allows "
+                                 f"({MAX_BIT_RATE[codec] // 1_000_000}M)")
+        elif codec == "mpeg2video":
+            raise ValueError("bit_rate: MPEG-2 needs one (XDCAM HD422 is \"50M\")")
+        if self.soft_subtitles and self.container == "mxf":
+            raise ValueError("soft_subtitles: MXF carries no mov_text track; set it false")
+        return self
+
+
+class VersionOutputs(_Strict):
+    profiles: list[str]
+
+
+class OutputsConfig(_Strict):
+    """Which profiles each version goes out in: `profiles` for every version, and an override per
+    version ([outputs.international] profiles = [...])."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    profiles: list[str] = Field(["web"], min_length=1)
+    master_clean: VersionOutputs | None = Field(None, alias="master-clean")
+    international: VersionOutputs | None = None
+    subtitled: VersionOutputs | None = None
+
+    def profiles_for(self, version: str) -> list[str]:
+        """The profiles of a version (master-clean, international, subtitled-<lang>)."""
+        override = {"master-clean": self.master_clean, "international": self.international}.get(
+            version, self.subtitled if version.startswith("subtitled-") else None)
+        return list(override.profiles if override else self.profiles)
+
+
 class LoudnessConfig(_Strict):
     standard: str = "EBU R 128"
     target_lufs: float = Field(-23.0, ge=-40, le=-5)
@@ -241,6 +368,9 @@ class Config(_Strict):
     watch: WatchConfig = WatchConfig()
     notify: NotifyConfig = NotifyConfig()
     shots: ShotsConfig = ShotsConfig()
+    profiles: dict[str, OutputProfile] = {}
+    """The delivery profiles beside `web` (which is [delivery]), by name."""
+    outputs: OutputsConfig = OutputsConfig()
     source: list[str] = []
     """The files this config was read from, in order."""
 
@@ -255,6 +385,21 @@ class Config(_Strict):
             if len(self.layouts[name].channels) != count:
                 raise ValueError(f"house_layouts: {count} names '{name}', which maps "
                                  f"{len(self.layouts[name].channels)} channels, not {count}")
+        return self
+
+    @model_validator(mode="after")
+    def _outputs_known(self) -> Config:
+        known = ["web", *sorted(self.profiles)]
+        if "web" in self.profiles:
+            raise ValueError("profiles: 'web' is the [delivery] section; name this profile otherwise")
+        overrides = {"profiles": self.outputs.profiles}
+        for name in ("master_clean", "international", "subtitled"):
+            if (override := getattr(self.outputs, name)) is not None:
+                overrides[f"{name.replace('_', '-')}.profiles"] = override.profiles
+        for key, names in overrides.items():
+            for name in names:
+                if name not in known:
+                    raise ValueError(f"outputs.{key}: no profile '{name}' (allowed: {', '.join(known)})")
         return self
 
     def digest(self) -> str:
@@ -294,11 +439,13 @@ def _config_error(path: Path, error: ValidationError) -> ConfigError:
         allowed = str(first.get("ctx", {}).get("expected", ""))
     elif first["type"] == "extra_forbidden":
         return ConfigError(path, key, "unknown key", "see configs/default.toml for every key")
-    return ConfigError(path, key, first["msg"], allowed)
+    problem = first["msg"].removeprefix("Value error, ")
+    return ConfigError(path, key or "-", problem, allowed)
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """The default config, overlaid by `path` when given (a user file need only hold changes)."""
+def load_config(path: str | Path | None = None, profiles: list[str] | None = None) -> Config:
+    """The default config, overlaid by `path` when given (a user file need only hold changes).
+    `profiles` (the `--profiles` option) replaces [outputs]: every version in those profiles."""
     data = _read_toml(DEFAULT_CONFIG)
     sources = [str(DEFAULT_CONFIG)]
     last = DEFAULT_CONFIG
@@ -306,6 +453,12 @@ def load_config(path: str | Path | None = None) -> Config:
         last = Path(path)
         data = _merge(data, _read_toml(last))
         sources.append(str(last))
+    if profiles is not None:
+        known = ["web", *sorted(data.get("profiles", {}))]
+        for name in profiles:
+            if name not in known:
+                raise ConfigError("--profiles", name, "no such delivery profile", ", ".join(known))
+        data = {**data, "outputs": {"profiles": profiles}}
     try:
         return Config.model_validate({**data, "source": sources})
     except ValidationError as error:

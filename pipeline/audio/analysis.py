@@ -55,7 +55,12 @@ def analyse_audio(submission: Submission, config: Config, sounds: list[Sound] | 
     trial's files are the delivery's sound: kept for the render to copy
     (`AudioAnalysis.encoded_sound`), in a temporary folder that goes with the analysis."""
     if sounds is None:
-        sounds = [deliverable.sound for deliverable in plan_deliverables(submission, config)[0]]
+        planned = plan_deliverables(submission, config)[0]
+        sounds = [sound for deliverable in planned for sound in deliverable.carried]
+        if planned and all(deliverable.profile != "web" for deliverable in planned):
+            # Only PCM profiles: no AAC to confirm the gain on (a limiter's trial, if any, is PCM too).
+            pcm = config.delivery.model_copy(update={"audio_codec": "pcm_s24le"})
+            config = config.model_copy(update={"delivery": pcm})
     sound_folder = Path(tempfile.mkdtemp(prefix="versioner-sound-"))
     try:
         analysis = _analyse_audio(submission, config, sounds, sound_folder)

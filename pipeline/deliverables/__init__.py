@@ -76,6 +76,14 @@ class Deliverable:
     soft_subtitles: bool = False
     """Also carries `subtitle_language` as a soft subtitle track (mov_text) a viewer can switch."""
     profile: str = "web"
+    tracks: tuple[Sound | None, ...] = ()
+    """The sounds of a profile with a track allocation, a stereo pair each in track order (None:
+    a silent pair). Empty: the one stereo sound `sound` (the web profile)."""
+
+    @property
+    def carried(self) -> list[Sound]:
+        """Every sound this deliverable's file carries."""
+        return [sound for sound in self.tracks if sound is not None] or [self.sound]
 
     @property
     def key(self) -> str:
@@ -115,9 +123,16 @@ def plan_deliverables(submission, config: Config) -> tuple[list[Deliverable], di
             failures[error.deliverable] = error.reason
     for language, reason in submission.subtitle_failures.items():
         failures[f"subtitled-{language}"] = reason
-    return deliverables, failures
+    from pipeline.deliverables.profiles import in_profiles
+
+    return in_profiles(deliverables, failures, submission, config)
 
 
 def clean_picture_of(deliverables: list[Deliverable]) -> Deliverable | None:
     """The deliverable whose encoded picture the stream-copy versions take."""
-    return next((item for item in deliverables if item.picture == "encode"), None)
+    return next((item for item in deliverables if item.picture == "encode" and item.profile == "web"), None)
+
+
+def clean_picture_in(deliverables: list[Deliverable], profile: str) -> Deliverable | None:
+    """The deliverable of `profile` whose encoded picture that profile's stream-copy versions take."""
+    return next((item for item in deliverables if item.picture == "encode" and item.profile == profile), None)

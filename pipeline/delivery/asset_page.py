@@ -38,7 +38,14 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+_PROFILE_NAMES = {"broadcast": "broadcast MXF", "mezzanine": "ProRes mezzanine"}
+
+
 def version_title(key: str) -> str:
+    """The portal's name of a deliverable: its version, and its profile when it is not the web file."""
+    version, _, profile = key.partition("_")
+    if profile:
+        return f"{version_title(version)}, {_PROFILE_NAMES.get(profile, profile)}"
     if key == "master-clean":
         return "Master"
     if key == "international":

@@ -11,6 +11,7 @@ from pipeline.config import Config
 from pipeline.deliverables import Deliverable, plan_deliverables
 from pipeline.delivery import asset_page, ebucore, qc, report
 from pipeline.delivery import schema as sidecar_schema
+from pipeline.delivery.profile_checks import track_findings
 from pipeline.delivery.publish import publish_folder, write_checksums, write_json
 from pipeline.delivery.results import DeliverableResult, RenderReport
 from pipeline.delivery.sidecar import sidecar_document, write_subtitle_sidecars
@@ -37,6 +38,7 @@ def deliverable_findings(submission: Submission, analysis: AudioAnalysis, result
         findings += qc.sound_findings(analysis.sound_report, deliverable.sound.signal)
         if result.delivered:
             findings += qc.loudness_findings(deliverable.sound, result.loudness, config.loudness)
+            findings += track_findings(deliverable, result.loudness, analysis, config.loudness)
     return findings
 
 

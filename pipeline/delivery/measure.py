@@ -169,10 +169,14 @@ def timecode_problem(output: MediaInfo, expected: str | None) -> str | None:
     return f"starts at timecode {output.start_timecode} instead of {expected}"
 
 
-def measured_problems(master: MasterFacts, path: Path, output: MediaInfo, *, timeout_s: float = 120.0) -> list[str]:
-    """Every measured check on one delivered file."""
-    problems = [aspect_problem(output, master.display_aspect),
-                combing_problem(path, output, timeout_s=timeout_s, measure_content=master.had_fields),
+def measured_problems(master: MasterFacts, path: Path, output: MediaInfo, *, timeout_s: float = 120.0,
+                      interlaced_delivery: bool = False, frame_aspect: Fraction | None = None) -> list[str]:
+    """Every measured check on one delivered file. `interlaced_delivery`: the file is meant to
+    carry fields (a broadcast profile), so it is not held to being progressive. `frame_aspect`:
+    the file has a fixed frame the picture is fitted into (black bars), whose aspect it must have."""
+    combing = None if interlaced_delivery else combing_problem(path, output, timeout_s=timeout_s,
+                                                               measure_content=master.had_fields)
+    problems = [aspect_problem(output, frame_aspect or master.display_aspect), combing,
                 sync_problem(master, path, output, timeout_s=timeout_s),
                 timecode_problem(output, master.timecode)]
     return [problem for problem in problems if problem]

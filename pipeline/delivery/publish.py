@@ -4,6 +4,7 @@ finished delivery folder into the outbox."""
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import json
 import logging
@@ -40,8 +41,17 @@ def ensure_free_space(folder: Path, needed_bytes: int) -> None:
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    """The file's SHA-256. A file is read once however often it is asked for (the sidecar, then
+    SHA256SUMS): a delivery's files are written once, so the same size and modification time
+    mean the same bytes; a broadcast or ProRes file is hundreds of MB."""
+    stat = Path(path).stat()
+    return _sha256(str(path), stat.st_size, stat.st_mtime_ns, chunk)
+
+
+@functools.lru_cache(maxsize=512)
+def _sha256(path: str, size: int, mtime_ns: int, chunk: int) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()

@@ -115,14 +115,23 @@ def _cue_midpoints(submission, language: str | None) -> list[float]:
     return [(cue.start_ms + cue.end_ms) / 2000 for cue in track.cues] if track else []
 
 
-def _contact_sheet_section(submission, result, folder: Path, scratch: Path) -> str:
+def _contact_sheet_section(submission, result, folder: Path, scratch: Path, sheets: dict | None = None) -> str:
+    """`sheets`: the sheets made so far, by picture: the versions that carry the clean picture of
+    their profile by stream copy (the international version) show the same frames, cut once."""
     technical = result.technical
     if technical is None or not technical.video:
         return "<p class='note'>No picture to show.</p>"
     cues = _cue_midpoints(submission, result.deliverable.subtitle_language if result.deliverable else None)
     times = thumbnail_times(technical.duration_s, cues)
+    deliverable = result.deliverable
+    shared = (deliverable.profile, tuple(times)) if deliverable and deliverable.picture != "burn" else None
     try:
-        uri = _contact_sheet(folder / result.file, technical, times, scratch)
+        if shared is not None and sheets is not None and shared in sheets:
+            uri = sheets[shared]
+        else:
+            uri = _contact_sheet(folder / result.file, technical, times, scratch)
+            if shared is not None and sheets is not None:
+                sheets[shared] = uri
     except FFmpegError as error:
         log.warning("%s: no contact sheet for %s: %s", submission.asset_id, result.key, error.reason)
         return f"<p class='note'>No contact sheet: {_e(error.reason)}</p>"
@@ -322,12 +331,13 @@ def _findings_table(findings: list[dict]) -> str:
 def _deliverables_section(submission, results: list, document: dict, folder: Path, scratch: Path) -> str:
     entries = {item["key"]: item for item in document["deliverables"]}
     parts = ["<h2>Deliverables</h2>"]
+    sheets: dict = {}
     for result in results:
         item = entries[result.key]
         parts.append(f"<h3 id='deliverable-{_e(result.key)}'>{_e(result.key)} · "
                      f"<span class='state-{_e(result.state)}'>{_e(result.state)}</span></h3>")
         if result.delivered and result.file:
-            parts.append(_contact_sheet_section(submission, result, folder, scratch))
+            parts.append(_contact_sheet_section(submission, result, folder, scratch, sheets))
         parts.append(_findings_table(item.get("qc", [])))
     return "".join(parts)
 

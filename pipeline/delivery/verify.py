@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from fractions import Fraction
 from pathlib import Path
 
 from pipeline.audio import loudness
@@ -10,11 +11,13 @@ from pipeline.audio.analysis import AudioAnalysis
 from pipeline.config import Config
 from pipeline.deliverables import Deliverable
 from pipeline.delivery.measure import MasterFacts, measured_problems
+from pipeline.delivery.profile_checks import pair_loudness, profile_problems, track_roles
 from pipeline.delivery.publish import sha256_of
 from pipeline.delivery.results import DeliverableResult, DeliverableState, TechnicalFacts
 from pipeline.intake.submission import Submission
 from pipeline.media.probe import MediaInfo, probe, sound_digest
 from pipeline.render.commands import render_timeout
+from pipeline.render.profiles import out_interlaced
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +28,20 @@ def verify_outputs(submission: Submission, deliverables: list[Deliverable], outp
     """Read every finished output back. Their loudness: where an output's sound is, packet for
     packet, what the loudness trial encoded and measured (the render copies it in), that
     measurement; the others measured in one audio-only ffmpeg run (not one per file)."""
-    known = _known_loudness(outputs, analysis)
-    unknown = {key: path for key, path in outputs.items() if key not in known}
+    by_key = {deliverable.key: deliverable for deliverable in deliverables}
     timeout = render_timeout(submission.programme.duration_s, config)
+    pairs = {key: pair_loudness(path, config.profiles[by_key[key].profile], by_key[key], timeout)
+             for key, path in outputs.items() if by_key[key].profile != "web"}
+    known = _known_loudness({key: path for key, path in outputs.items() if key not in pairs}, analysis)
+    known |= {key: measured[by_key[key].sound.signal] for key, measured in pairs.items()}
+    unknown = {key: path for key, path in outputs.items() if key not in known}
     if unknown:
         known |= dict(zip(unknown, loudness.measure_files(list(unknown.values()), timeout_s=timeout)))
-    by_key = {deliverable.key: deliverable for deliverable in deliverables}
-    return [verify_output(submission, by_key[key], path, config, measured=known[key]) for key, path in outputs.items()]
+    results = [verify_output(submission, by_key[key], path, config, measured=known[key]) for key, path in outputs.items()]
+    for result in results:
+        if result.key in pairs:  # each delivered pair's loudness, by the sound it carries
+            result.loudness["tracks"] = {signal: value.to_dict() for signal, value in pairs[result.key].items()}
+    return results
 
 
 def _known_loudness(outputs: dict[str, Path], analysis: AudioAnalysis | None) -> dict[str, loudness.Loudness]:
@@ -55,11 +65,22 @@ def verify_output(submission: Submission, deliverable: Deliverable, path: Path, 
         problems.append("missing its video or audio stream")
     if abs(info.duration_s - submission.programme.duration_s) > frame * 1.5:
         problems.append(f"lasts {info.duration_s:.3f} s instead of {submission.programme.duration_s:.3f} s")
+    interlaced, frame_aspect = False, None
+    if deliverable.profile != "web" and submission.media.video is not None:
+        profile = config.profiles[deliverable.profile]
+        problems += profile_problems(deliverable.profile, profile, deliverable, path, submission.media.video)
+        interlaced = out_interlaced(submission.media.video, profile)  # its field flags are checked there
+        if profile.width and profile.height:
+            frame_aspect = Fraction(profile.width, profile.height)
     problems += measured_problems(MasterFacts.of(submission), path, info,
-                                  timeout_s=render_timeout(info.duration_s, config))
+                                  timeout_s=render_timeout(info.duration_s, config), interlaced_delivery=interlaced,
+                                  frame_aspect=frame_aspect)
     if measured is None:
         measured = loudness.measure_file(path, timeout_s=render_timeout(info.duration_s, config))
     technical = technical_facts(path, info, deliverable.sound.roles)
+    if deliverable.tracks and deliverable.profile != "web":
+        for stream, roles in zip(technical.audio, track_roles(deliverable, config.profiles[deliverable.profile])):
+            stream["roles"] = roles
     state = DeliverableState.FAILED if problems else DeliverableState.DELIVERED
     return DeliverableResult(deliverable.key, state, path.name, "; ".join(problems) or None, technical,
                              measured.to_dict(), short_term=measured.short_term, deliverable=deliverable)

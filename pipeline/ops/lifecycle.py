@@ -91,6 +91,8 @@ class PackageState:
     attempts: int = 0
     """Transient failures so far."""
     failures: list[dict] = field(default_factory=list)
+    profiles: list[str] | None = None
+    """The delivery profiles asked at submission (`versioner submit --profiles`); None: the config's."""
 
     @classmethod
     def read(cls, folder: Path, asset_id: str) -> PackageState:
@@ -120,14 +122,16 @@ class PackageParts:
 
 # --- submit ---------------------------------------------------------------------------------
 
-def submit_package(source: str | Path | PackageParts, config: Config, replace: bool = False) -> str:
+def submit_package(source: str | Path | PackageParts, config: Config, replace: bool = False,
+                   profiles: list[str] | None = None) -> str:
     """Check a package, then copy it into the inbox in one rename; return its asset id.
 
     A bad package raises the same InputError as `versioner check`. An asset id already waiting,
     rendering or delivered is refused unless `replace`."""
     if isinstance(source, PackageParts):
         root = DataRoot.of(config)
-        return _submit(root, lambda staging: _stage_parts(source, staging, config), source.master, replace)
+        return _submit(root, lambda staging: _stage_parts(source, staging, config), source.master, replace,
+                       profiles)
     submission = check_submission(source, config)  # a bad package is refused before any copy
     root = DataRoot.of(config)
     _refuse_taken(root, submission.asset_id, replace)
@@ -137,16 +141,16 @@ def submit_package(source: str | Path | PackageParts, config: Config, replace: b
             shutil.copy2(path, staging / path.name)
         return submission
 
-    return _submit(root, copy_files, Path(source), replace)
+    return _submit(root, copy_files, Path(source), replace, profiles)
 
 
-def _submit(root: DataRoot, stage, origin: Path, replace: bool) -> str:
+def _submit(root: DataRoot, stage, origin: Path, replace: bool, profiles: list[str] | None = None) -> str:
     """Fill a hidden folder inside the inbox with `stage`, then rename it into place."""
     staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=root.inbox))  # hidden: no run sees it
     try:
         asset_id = stage(staging).asset_id
         _refuse_taken(root, asset_id, replace)
-        PackageState(asset_id, _now(), _who(), str(origin.absolute())).write(staging)
+        PackageState(asset_id, _now(), _who(), str(origin.absolute()), profiles=profiles).write(staging)
         os.chmod(staging, 0o755)  # mkdtemp makes 0700; other machines' workers must read it
         _move_into_inbox(root, staging, asset_id, replace)
     finally:

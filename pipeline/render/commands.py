@@ -28,6 +28,13 @@ from pipeline.deliverables import Deliverable, Sound, clean_picture_of
 from pipeline.media import ffmpeg
 from pipeline.media.probe import VideoInfo
 from pipeline.render import conform
+from pipeline.render.profile_graph import (
+    borrowed_pictures,
+    profile_conforms,
+    profile_outputs,
+    profile_sounds,
+    profile_video_graph,
+)
 from pipeline.subtitles.fonts import font_files as burn_font_files
 
 log = logging.getLogger(__name__)
@@ -78,7 +85,11 @@ class RenderPlan:
     """Signal -> its sound, encoded, for the stream-copy versions whose sound is not the clean
     master's (muxed outside this command by `build_copy_command`)."""
     mux_commands: dict[str, list[str]] = field(default_factory=dict)
+    """Key -> the stream-copy command making a profile's file whose picture another profile's
+    file has (run after `command`; the file is the command's last argument)."""
     video_encodes: int = 0
+    scratch_files: list[Path] = field(default_factory=list)
+    """Files `command` writes for the muxes only, removed once they ran."""
 
     @property
     def me_audio(self) -> Path | None:
@@ -87,14 +98,14 @@ class RenderPlan:
 
 
 def _video_graph(inputs: RenderInputs, profile: DeliveryProfile, burns: list[tuple[str, str]],
-                 with_clean: bool = True) -> tuple[list[str], dict[str, str]]:
+                 with_clean: bool = True, source: str = "0:v") -> tuple[list[str], dict[str, str]]:
     """Chains from [0:v] to one label per picture: "clean" (unless the master's own picture is
     copied) and one per burned language; `burns` is (language, ass file name)."""
     count = int(with_clean) + len(burns)
     if count == 0:
         return [], {}  # nothing decodes the picture: it is only copied
     labels = [f"v{i}" for i in range(count)]
-    chains = [f"[0:v]{conform.conform_filters(inputs.video, profile)},split={count}{''.join(f'[{label}]' for label in labels)}"]
+    chains = [f"[{source}]{conform.conform_filters(inputs.video, profile)},split={count}{''.join(f'[{label}]' for label in labels)}"]
     pictures = {"clean": labels[0]} if with_clean else {}
     for (language, ass_name), label in zip(burns, labels[int(with_clean):]):
         chains.append(f"[{label}]ass=filename={ass_name}:fontsdir={FONTS_LINK}:shaping=complex[burn_{label}]")
@@ -228,18 +239,30 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     every output instead of encoded again for each."""
     profile = config.delivery
     copy_master = not picture_copy_blockers(inputs, profile)
+    others = [spec for spec in specs if spec.profile != "web" and spec.picture in ("encode", "burn")]
+    specs = [spec for spec in specs if spec.profile == "web"]
     written = [spec for spec in specs if copy_master or spec.picture in ("encode", "burn")]
     burns = [(spec.burns, f"subtitles-{spec.burns}.ass") for spec in written if spec.burns]
-    video_chains, pictures = _video_graph(inputs, profile, burns, with_clean=not copy_master)
+    borrowed = borrowed_pictures(inputs.video, others, config.profiles)
+    encoded_others = [spec for spec in others if spec.key not in borrowed]
+    conforms = profile_conforms(inputs.video, encoded_others, config.profiles)
+    web_clean = not copy_master and any(spec.picture == "encode" or not spec.burns for spec in written)
+    web_source, sources, decode_chains = _decode_split(bool(burns) or web_clean, len(conforms))
+    video_chains, pictures = _video_graph(inputs, profile, burns, with_clean=web_clean, source=web_source)
+    profile_chains, profile_pictures = profile_video_graph(inputs.video, encoded_others, config.profiles, sources)
     outside = _sounds_muxed_outside(specs, written)
-    threads = encoder_threads(cores or available_cores(), len(pictures))
+    threads = encoder_threads(cores or available_cores(), len(pictures) + len(profile_pictures))
     command = ffmpeg.base_args() + ffmpeg.input_args(inputs.master, seek_s=inputs.start_s,
                                                      duration_s=inputs.duration_s, demuxer=inputs.demuxer)
-    soft_inputs, soft_args = _soft_subtitle_inputs(written, subtitle_files or {})
-    sound = _sound_plan(inputs, gain, profile, written, outside, 1 + len(soft_inputs), encoded_sound or {})
+    soft_inputs, soft_args = _soft_subtitle_inputs(written + others, subtitle_files or {})
+    sound = _sound_plan(inputs, gain, profile, written, outside, 1 + len(soft_inputs), encoded_sound or {},
+                        extra=profile_sounds(others))
+    made = profile_outputs(others, config, inputs, profile_pictures, sound.pcm_sources, soft_inputs, metadata,
+                           threads, work_dir, asset_id, borrowed)
     command += soft_args + sound.input_args
-    if video_chains or sound.chains:
-        command += ["-filter_complex", ";".join(video_chains + sound.chains)]
+    all_chains = decode_chains + video_chains + profile_chains + sound.chains + made.chains
+    if all_chains:
+        command += ["-filter_complex", ";".join(all_chains)]
     outputs: dict[str, Path] = {}
     for spec in written:
         path = work_dir / spec.filename(asset_id, profile.container)
@@ -249,8 +272,10 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
                     + _soft_subtitle_args(soft_inputs.get(spec.key))
                     + sound.codec_args + metadata.get(spec.key, []) + _container_args(profile) + [str(path)])
         outputs[spec.key] = path
-    plan = RenderPlan(command=command, outputs=outputs, video_encodes=len(pictures),
-                      sound_files=dict(sound.files_outside))
+    command += made.args
+    outputs |= made.files
+    plan = RenderPlan(command=command, outputs=outputs, video_encodes=len(pictures) + len(profile_pictures),
+                      sound_files=dict(sound.files_outside), mux_commands=made.muxes, scratch_files=made.scratch)
     suffix = ".m4a" if profile.audio_codec == "aac" else ".mov"
     for signal in outside:
         if signal not in plan.sound_files:
@@ -258,6 +283,17 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
             command += ["-map", next(sound.sources[signal])] + sound.codec_args + [str(plan.sound_files[signal])]
     command += ffmpeg.progress_args()
     return plan
+
+
+def _decode_split(web_decodes: bool, conforms: int) -> tuple[str, list[str], list[str]]:
+    """The one decode of the master, split between the web profile's conform (when it decodes)
+    and each distinct conform of the other profiles. Returns the web's source label, the other
+    conforms' source labels and the split chain (none when one conform takes the decode whole)."""
+    labels = (["vweb"] if web_decodes else []) + [f"vsrc{index}" for index in range(conforms)]
+    if len(labels) <= 1:
+        return "0:v", ["0:v"] * conforms, []
+    chain = f"[0:v]split={len(labels)}" + "".join(f"[{label}]" for label in labels)
+    return "vweb", labels[int(web_decodes):], [chain]
 
 
 def _sounds_muxed_outside(specs: list[Deliverable], written: list[Deliverable]) -> dict[str, Sound]:
@@ -280,10 +316,13 @@ class _SoundPlan:
     codec_args: list[str]
     files_outside: dict[str, Path] = field(default_factory=dict)
     """Signal -> its sound, already encoded, for a mux outside this command."""
+    pcm_sources: dict[str, Iterator[str]] = field(default_factory=dict)
+    """Signal -> graph labels of the routed, gained sound (not encoded) for the PCM profiles."""
 
 
 def _sound_plan(inputs: RenderInputs, gain: GainPlan, profile: DeliveryProfile, written: list[Deliverable],
-                outside: dict[str, Sound], first_input: int, encoded: dict[str, Path]) -> _SoundPlan:
+                outside: dict[str, Sound], first_input: int, encoded: dict[str, Path],
+                extra: dict[Sound, int] | None = None) -> _SoundPlan:
     """The sound already encoded for delivery, copied into every output (each sound encoded
     once, not once per deliverable), when there is a file for every sound needed; else each
     sound made by the filter graph and encoded for each output."""
@@ -298,11 +337,20 @@ def _sound_plan(inputs: RenderInputs, gain: GainPlan, profile: DeliveryProfile, 
         input_args = [arg for signal in mapped for arg in ffmpeg.input_args(encoded[signal])]
         sources: dict[str, Iterator[str]] = {
             signal: itertools.repeat(f"{first_input + offset}:a:0") for offset, signal in enumerate(mapped)}
-        return _SoundPlan([], input_args, sources, ["-c:a", "copy"],
-                          files_outside={signal: encoded[signal] for signal in outside})
+        pcm_chains, pcm_labels = _audio_graph(inputs, gain, extra, profile.sample_rate) if extra else ([], {})
+        return _SoundPlan(pcm_chains, input_args, sources, ["-c:a", "copy"],
+                          files_outside={signal: encoded[signal] for signal in outside},
+                          pcm_sources={signal: iter(names) for signal, names in pcm_labels.items()})
+    for sound, count in (extra or {}).items():  # one graph makes the web's and the PCM profiles' copies
+        known = next((each for each in copies if each.signal == sound.signal), sound)
+        copies[known] = copies.get(known, 0) + count
     chains, labels = _audio_graph(inputs, gain, copies, profile.sample_rate)
-    sources = {signal: iter(f"[{label}]" for label in names) for signal, names in labels.items()}
-    return _SoundPlan(chains, [], sources, _audio_codec_args(profile))
+    web_counts = {sound.signal: count for sound, count in copies.items()}
+    for sound, count in (extra or {}).items():
+        web_counts[sound.signal] -= count
+    sources = {signal: iter(f"[{label}]" for label in names[:web_counts[signal]]) for signal, names in labels.items()}
+    pcm = {signal: iter(names[web_counts[signal]:]) for signal, names in labels.items()}
+    return _SoundPlan(chains, [], sources, _audio_codec_args(profile), pcm_sources=pcm)
 
 
 def _picture_args(spec: Deliverable, pictures: dict[str, str], inputs: RenderInputs,

@@ -10,7 +10,7 @@ from pathlib import Path
 from pipeline import subtitles
 from pipeline.audio.analysis import AudioAnalysis
 from pipeline.config import Config
-from pipeline.deliverables import Deliverable, clean_picture_of
+from pipeline.deliverables import Deliverable, clean_picture_in, clean_picture_of
 from pipeline.delivery import report
 from pipeline.delivery.publish import ensure_free_space
 from pipeline.intake.submission import Submission
@@ -27,6 +27,7 @@ from pipeline.render.commands import (
     render_timeout,
 )
 from pipeline.render.conform import conform_notes, delivery_size
+from pipeline.render.profiles import build_profile_copy_command, profile_bytes_per_second
 from pipeline.render.tags import audio_stream_tags, container_tags, metadata_args, subtitle_stream_tags
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,10 @@ def estimate_output_bytes(submission: Submission, specs: list[Deliverable], conf
     width, height = _delivery_size(submission, config)
     picture = width * height * submission.fps * _BITS_PER_PIXEL.get(profile.video_codec, 4.0) / 8
     audio = profile.sample_rate * 2 * 3 if profile.audio_codec.startswith("pcm") else 48_000
-    per_second = len(specs) * (picture + audio) + audio
+    web = [spec for spec in specs if spec.profile == "web"]
+    per_second = len(web) * (picture + audio) + audio
+    per_second += sum(profile_bytes_per_second(submission.media.picture, config.profiles[spec.profile])
+                      for spec in specs if spec.profile != "web")
     return int(per_second * submission.programme.duration_s)
 
 
@@ -67,7 +71,9 @@ def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: 
     soft_tracks = _write_subtitle_scripts(submission, specs, work_dir, config)
     # Every output starts at the master's timecode plus the programme start (a tmcd track).
     timecode = timecode_args(submission.media.start_timecode, submission.programme.start_s, submission.fps)
-    metadata = {spec.key: _metadata_for(submission, spec) + timecode for spec in specs}
+    metadata = {spec.key: _metadata_for(submission, spec)
+                + (timecode if spec.profile == "web" or config.profiles[spec.profile].timecode else [])
+                for spec in specs}
     encoded_sound = {label: path for label, path in analysis.encoded_sound.items() if path.exists()}
     render_plan = build_render_command(RenderInputs.of(submission), specs, analysis.gain, config, deliver_dir,
                                        submission.asset_id, metadata, subtitle_files=soft_tracks,
@@ -84,9 +90,16 @@ def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: 
         ffmpeg.run(render_plan.command, timeout_s=render_timeout(submission.programme.duration_s, config),
                    total_s=submission.programme.duration_s, on_progress=on_progress, cwd=work_dir, what="render")
     outputs = dict(render_plan.outputs)
+    for key, command in render_plan.mux_commands.items():  # a picture another profile's file has
+        with named_faults(deliver_dir):
+            ffmpeg.run(command, timeout_s=render_timeout(submission.programme.duration_s, config) / 4,
+                       what=f"{key} mux")
+        outputs[key] = Path(command[-1])
+    for scratch in render_plan.scratch_files:
+        scratch.unlink(missing_ok=True)
     clean = clean_picture_of(specs)
     for spec in specs:
-        if spec.picture == "copy-clean" and spec.key not in outputs and clean is not None:
+        if spec.picture == "copy-clean" and spec.profile == "web" and spec.key not in outputs and clean is not None:
             # else copied from the master in the render itself
             path = deliver_dir / spec.filename(submission.asset_id, config.delivery.container)
             sound = render_plan.sound_files.get(spec.sound.signal, outputs[clean.key])
@@ -97,9 +110,32 @@ def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: 
                 ffmpeg.run(command, timeout_s=render_timeout(submission.programme.duration_s, config) / 4,
                            what=f"{spec.key} mux")
             outputs[spec.key] = path
+    outputs |= _profile_copies(submission, specs, outputs, deliver_dir, config, metadata, soft_tracks)
     for used in [*render_plan.sound_files.values(), *encoded_sound.values()]:
         used.unlink(missing_ok=True)
     return outputs
+
+
+def _profile_copies(submission: Submission, specs: list[Deliverable], outputs: dict[str, Path],
+                    deliver_dir: Path, config: Config, metadata: dict[str, list[str]],
+                    soft_tracks: dict[str, Path]) -> dict[str, Path]:
+    """The stream-copy versions of the profiles beside web: their profile's clean file whole
+    (picture and every track: a profile's track allocation is the same for every version),
+    their own tags, and a soft subtitle track where the profile carries one."""
+    made: dict[str, Path] = {}
+    for spec in specs:
+        clean = clean_picture_in(specs, spec.profile)
+        if spec.profile == "web" or spec.picture != "copy-clean" or clean is None or clean.key not in outputs:
+            continue
+        profile = config.profiles[spec.profile]
+        path = deliver_dir / spec.filename(submission.asset_id, profile.container)
+        subtitle = soft_tracks.get(spec.subtitle_language or "") if spec.soft_subtitles else None
+        command = build_profile_copy_command(outputs[clean.key], path, metadata[spec.key], profile, subtitle)
+        with named_faults(deliver_dir):
+            ffmpeg.run(command, timeout_s=render_timeout(submission.programme.duration_s, config) / 4,
+                       what=f"{spec.key} mux")
+        made[spec.key] = path
+    return made
 
 
 def _contact_sheet_times(submission: Submission, specs: list[Deliverable]) -> dict[str, list[float]]:

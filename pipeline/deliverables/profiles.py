@@ -1,0 +1,73 @@
+"""Every version in every profile the config gives it (`[outputs]`, README "Delivery profiles").
+
+The versions' modules plan each version once, in the `web` profile; here each is turned into one
+deliverable per profile. A profile other than web carries the sounds of its track allocation
+(the full mix on 1-2, the M&E on 3-4...), and the same picture kind as the version (the clean
+picture, a burned language, or the clean picture of that same profile by stream copy).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+from pipeline.audio.layouts import me_source
+from pipeline.config import Config, OutputProfile
+from pipeline.deliverables import MUSIC_AND_EFFECTS, Deliverable, Sound, full_mix
+
+
+def in_profiles(planned: list[Deliverable], version_failures: dict[str, str], submission,
+                config: Config) -> tuple[list[Deliverable], dict[str, str]]:
+    """Each planned (web) deliverable in each profile of its version; a version that could not
+    be planned fails in each of its profiles."""
+    deliverables: list[Deliverable] = []
+    failures: dict[str, str] = {}
+    for version, reason in version_failures.items():
+        for name in config.outputs.profiles_for(version):
+            failures[version if name == "web" else f"{version}_{name}"] = reason
+    for deliverable in planned:
+        for name in config.outputs.profiles_for(deliverable.version):
+            if name == "web":
+                deliverables.append(deliverable)
+                continue
+            made = in_profile(deliverable, name, config.profiles[name], submission)
+            if isinstance(made, str):
+                failures[f"{deliverable.version}_{name}"] = made
+            elif made is not None:
+                deliverables.append(made)
+    return deliverables, failures
+
+
+def in_profile(deliverable: Deliverable, name: str, profile: OutputProfile,
+               submission) -> Deliverable | str | None:
+    """`deliverable` in the profile `name`; a reason when it cannot be made; None when it would be
+    another deliverable of the profile again (a soft-subtitle-only version in a container
+    without soft subtitles is the clean master)."""
+    video = submission.media.video
+    if profile.frame_rate != "any" and Fraction(profile.frame_rate) != Fraction(video.fps).limit_denominator(1001):
+        return (f"the {name} profile is {profile.frame_rate} frames/s and the master "
+                f"{float(video.fps):g}: a frame rate conversion is not made; deliver a master at "
+                f"{profile.frame_rate} frames/s or leave {deliverable.version} out of {name} ([outputs])")
+    soft = deliverable.soft_subtitles and profile.soft_subtitles
+    if deliverable.picture == "copy-clean" and deliverable.soft_subtitles and not soft:
+        return None
+    tracks = track_sounds(profile, submission.descriptive.language, me_source(submission.layout.roles) is not None)
+    if isinstance(tracks, str):
+        return f"{tracks} ({name} profile)"
+    first = next(sound for sound in tracks if sound is not None)
+    return dataclasses.replace(deliverable, profile=name, sound=first, tracks=tracks, soft_subtitles=soft)
+
+
+def track_sounds(profile: OutputProfile, language: str | None,
+                 has_me: bool) -> tuple[Sound | None, ...] | str:
+    """The sound of each stereo pair of the profile's allocation (None: silent), or why the
+    master cannot fill it."""
+    allocation = list(profile.audio.allocation)
+    if "me" in allocation and not has_me:
+        if profile.audio.without_me == "fail":
+            return ("the track allocation puts the M&E on tracks "
+                    f"{2 * allocation.index('me') + 1}-{2 * allocation.index('me') + 2} and the master "
+                    "has none; deliver a master with an M&E, or set audio.without_me = \"drop\"")
+        allocation = [sound for sound in allocation if sound != "me"]
+    sounds = {"mix": full_mix(language), "me": MUSIC_AND_EFFECTS, "silent": None}
+    return tuple(sounds[sound] for sound in allocation)

@@ -1,0 +1,170 @@
+"""A delivered file of a profile beside `web` read back (PyAV) and held to its profile: every
+stream checked against what the profile asks, and the loudness of each delivered track pair.
+
+What a playout house's ingest checks: the container, the picture's codec, profile and level,
+its measured bit rate (CBR within 5 %), pixel format, frame size and field order flag, and the
+sound's track count, format and rate. Each problem is a sentence with the figure read and the
+figure asked; any problem fails the deliverable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from pipeline.audio import loudness
+from pipeline.config import OutputProfile, bit_rate_of
+from pipeline.deliverables import Deliverable
+from pipeline.media.probe import VideoInfo
+from pipeline.render import profiles as render_profiles
+
+BIT_RATE_TOLERANCE = 0.05
+CONTAINER_NAMES = {"mxf": "mxf", "mov": "mov", "mp4": "mp4"}
+CODEC_NAMES = {"mpeg2video": "mpeg2video", "prores_ks": "prores", "libx264": "h264"}
+PROFILE_NAMES = {("mpeg2video", "422"): "4:2:2", ("mpeg2video", "high"): "High", ("mpeg2video", "main"): "Main",
+                 ("prores_ks", "proxy"): "Proxy", ("prores_ks", "lt"): "LT", ("prores_ks", "standard"): "Standard",
+                 ("prores_ks", "hq"): "HQ", ("prores_ks", "4444"): "4444", ("prores_ks", "4444xq"): "XQ"}
+"""The profile name PyAV reads back for each profile a config names."""
+FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tff", 3: "bff", 4: "tb", 5: "bt"}
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """What a file of a profile is, read from its streams."""
+
+    container: str
+    codec: str
+    profile: str | None
+    level: int
+    pix_fmt: str | None
+    size: tuple[int, int]
+    field_order: str
+    video_bit_rate: float
+    """Measured: the picture's packets in bits over its duration."""
+    audio: list[tuple[str, int, int]]
+    """(codec, channels, sample rate) of each audio stream."""
+
+
+def read_back(path: Path) -> ReadBack:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        context = stream.codec_context
+        audio = [(track.codec_context.name, track.codec_context.channels, track.codec_context.sample_rate)
+                 for track in container.streams.audio]
+        size = 0
+        times: list[float] = []
+        for packet in container.demux(stream):
+            if packet.size:
+                size += packet.size
+                if packet.pts is not None and packet.time_base:
+                    times.append(float(packet.pts * packet.time_base))
+        frame_s = 1 / float(stream.average_rate or 25)
+        duration = (max(times) - min(times) + frame_s) if times else 0.0
+        return ReadBack(container.format.name, context.name, context.profile, int(context.level or 0),
+                        context.pix_fmt, (context.width, context.height),
+                        FIELD_ORDERS.get(int(context.field_order or 0), "unknown"),
+                        size * 8 / duration if duration else 0.0, audio)
+
+
+def profile_problems(name: str, profile: OutputProfile, deliverable: Deliverable, path: Path,
+                     master: VideoInfo) -> list[str]:
+    """Every way the file breaks its profile, in words."""
+    read = read_back(path)
+    problems = []
+    codec = profile.video_codec
+    if CONTAINER_NAMES[profile.container] not in read.container.split(","):
+        problems.append(f"container {read.container}, not the {name} profile's {profile.container}")
+    if read.codec != CODEC_NAMES[codec]:
+        problems.append(f"picture {read.codec}, not {CODEC_NAMES[codec]}")
+    wanted_profile = PROFILE_NAMES.get((codec, profile.video_profile))
+    if wanted_profile and (read.profile or "") != wanted_profile:
+        problems.append(f"picture profile {read.profile}, not {wanted_profile}")
+    if codec == "mpeg2video":
+        level = render_profiles.MPEG2_LEVELS[(profile.video_profile, profile.level or "high")]
+        if read.level != level:
+            problems.append(f"MPEG-2 level {read.level}, not {level} ({profile.level or 'high'})")
+    if read.pix_fmt != profile.pix_fmt:
+        problems.append(f"pixel format {read.pix_fmt}, not {profile.pix_fmt}")
+    frame = render_profiles.frame_size(master, profile)
+    if read.size != frame:
+        problems.append(f"frame {read.size[0]}x{read.size[1]}, not {frame[0]}x{frame[1]}")
+    problems += _rate_and_fields(profile, read, master)
+    problems += _track_problems(profile, deliverable, read)
+    return problems
+
+
+def _rate_and_fields(profile: OutputProfile, read: ReadBack, master: VideoInfo) -> list[str]:
+    problems = []
+    if profile.bit_rate:
+        wanted = bit_rate_of(profile.bit_rate)
+        if abs(read.video_bit_rate / wanted - 1) > BIT_RATE_TOLERANCE:
+            problems.append(f"picture at {read.video_bit_rate / 1e6:.2f} Mb/s, not {wanted / 1e6:g} Mb/s "
+                            f"(+/- {BIT_RATE_TOLERANCE:.0%}, constant bit rate)")
+    if render_profiles.out_interlaced(master, profile):
+        order = render_profiles.out_field_order(master, profile)
+        if read.field_order != order:
+            problems.append(f"field order flag {read.field_order}, not {order} (interlaced profile)")
+    elif read.field_order not in ("progressive", "unknown"):
+        problems.append(f"flagged interlaced ({read.field_order}) in a progressive profile")
+    return problems
+
+
+def _track_problems(profile: OutputProfile, deliverable: Deliverable, read: ReadBack) -> list[str]:
+    channels = 1 if profile.audio.tracks == "mono" else 2
+    count = len(deliverable.tracks) * (2 if channels == 1 else 1)
+    wanted = (profile.audio.codec, channels, profile.audio.sample_rate)
+    problems = []
+    if len(read.audio) != count:
+        problems.append(f"{len(read.audio)} audio tracks, not {count}")
+    for index, track in enumerate(read.audio):
+        if track != wanted:
+            problems.append(f"audio track {index + 1} is {track[0]} {track[1]} ch {track[2]} Hz, not "
+                            f"{wanted[0]} {wanted[1]} ch {wanted[2]} Hz")
+    return problems
+
+
+def pair_loudness(path: Path, profile: OutputProfile, deliverable: Deliverable,
+                  timeout_s: float) -> dict[str, loudness.Loudness]:
+    """The loudness of each sound pair of the file (signal -> measured; silent pairs left out),
+    measured in one audio-only run."""
+    graph, labels = [], []
+    for position, sound in enumerate(deliverable.tracks):
+        if sound is None:
+            continue
+        label = f"pair_{sound.signal}"
+        if profile.audio.tracks == "mono":
+            graph.append(f"[0:a:{2 * position}][0:a:{2 * position + 1}]amerge=inputs=2[{label}]")
+        else:
+            graph.append(f"[0:a:{position}]anull[{label}]")
+        labels.append(label)
+    measured = loudness.measure_signals(loudness.measure_signals_command(path, graph, labels), labels, timeout_s)
+    return {label.removeprefix("pair_"): value for label, value in measured.items()}
+
+
+def track_findings(deliverable: Deliverable, result_loudness: dict, analysis, target) -> list:
+    """The findings of the sounds a profile file carries beside its first (the M&E on 3-4): each
+    pair's loudness held as that sound is, and an M&E checked like the international version's."""
+    from pipeline.delivery import qc
+
+    findings = []
+    measured = result_loudness.get("tracks", {})
+    for sound in deliverable.carried:
+        if sound.signal == deliverable.sound.signal:
+            continue
+        findings += qc.sound_findings(analysis.sound_report, sound.signal)
+        if sound.signal in measured:
+            findings += qc.loudness_findings(sound, measured[sound.signal], target)
+        if sound.signal == "me" and deliverable.version != "international":
+            findings += qc.me_findings(analysis.me_report)  # the international version has its own
+    return findings
+
+
+def track_roles(deliverable: Deliverable, profile: OutputProfile) -> list[list[str]]:
+    """The channel roles of each audio stream of a profile file, for the sidecar: a mono track
+    each channel of a pair (mix_l, then mix_r...), a stereo track its pair; silence is `mute`."""
+    pairs = [list(sound.roles) if sound is not None else ["mute", "mute"] for sound in deliverable.tracks]
+    if profile.audio.tracks == "mono":
+        return [[role] for pair in pairs for role in pair]
+    return pairs
