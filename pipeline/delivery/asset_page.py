@@ -38,6 +38,9 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+PLAYABLE = (".mp4", ".m4v", ".webm")
+"""Files a browser's <video> element plays."""
+
 _PROFILE_NAMES = {"broadcast": "broadcast MXF", "mezzanine": "ProRes mezzanine"}
 
 
@@ -105,6 +108,8 @@ def _versions(document: dict) -> str:
     for item in document["deliverables"]:
         if item.get("state") != "delivered" or not item.get("file"):
             continue
+        if not item["file"].endswith(PLAYABLE):
+            continue  # broadcast MXF and ProRes files are for download, not for a browser's player
         key = item["key"]
         track = ""
         if key.startswith("subtitled-"):
