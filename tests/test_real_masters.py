@@ -120,6 +120,78 @@ def test_anamorphic_interlaced_pal_comes_out_square_progressive_at_double_rate(t
     assert measure_fields(files["master-clean"]).interlaced_share < measure.COMBED_SHARE
 
 
+def hdv_master(seconds: float = 2.0) -> list[str]:
+    """HDV / XDCAM HD: 1440x1080 at pixel aspect 4:3 (a 16:9 picture), 50i top field first, coded
+    as interlaced MPEG-2. The disc (drawn once, narrowed by the pixel aspect so it is round on
+    screen) crosses the picture, so each frame's two fields show it 1/50 s apart."""
+    disc = "geq=lum=235:cb=128:cr=128:a='if(lt(hypot((X-203)*4/3,Y-270),270),255,0)'"
+    picture = (f"color=c=gray:s=1440x1080:r=50:d={seconds},format=yuv420p[bg];"
+               f"color=c=white:s=406x540:r=50:d={seconds},format=yuva420p,{disc}[disc];"
+               f"[bg][disc]overlay=x='200+800*t/{seconds}':y=270,tinterlace=mode=interleave_top,"
+               "setsar=4/3,setfield=tff")
+    return (["-f", "lavfi", "-i", picture] + sound_inputs(seconds)
+            + ["-map", "0:v", "-c:v", "mpeg2video", "-q:v", "3", "-flags", "+ilme+ildct"] + sound_args())
+
+
+@pytest.mark.ffmpeg
+def test_hdv_1440_anamorphic_50i_comes_out_1920_square_progressive_at_50_fps(tmp_path, fast_config):
+    package = make_package(tmp_path / "hdv", hdv_master())
+    master = probe(package / "show.mov").video
+    assert (master.width, master.sar, master.field_order, master.display_size) == (
+        1440, Fraction(4, 3), "tff", (1920, 1080))
+    assert comb_ratio(frame_at(package / "show.mov", 1.0)) > 2  # the master's moving disc is combed
+    report, files = render(package, tmp_path / "out", fast_config)
+    assert not report.failed, [item.reason for item in report.failed]
+    for path in files.values():
+        web = probe(path).video
+        assert (web.width, web.height, web.sar, web.fps, web.field_order) == (
+            1920, 1080, Fraction(1), Fraction(50), "progressive"), path.name
+    picture = frame_at(files["master-clean"], 1.0)
+    assert disc_ratio(picture) == pytest.approx(1.0, abs=0.03)
+    assert comb_ratio(picture) < 1.2
+    assert measure_fields(files["master-clean"]).interlaced_share < measure.COMBED_SHARE
+
+
+def drop_frame_master(seconds: float = 2.0) -> list[str]:
+    """29.97 fps NTSC-rate master starting at 01:00:00;00, drop-frame counting."""
+    picture = f"testsrc2=s=320x180:r=30000/1001:d={seconds},format=yuv420p"
+    return (["-f", "lavfi", "-i", picture] + sound_inputs(seconds)
+            + ["-map", "0:v", "-c:v", "libx264", "-preset", "ultrafast", "-timecode", "01:00:00;00"]
+            + sound_args())
+
+
+def stream_timecode(path: Path) -> str | None:
+    """The start timecode as a player reads it: the tmcd track's (or the video stream's) tag."""
+    with av.open(str(path)) as container:
+        tags = [dict(stream.metadata) for stream in container.streams] + [dict(container.metadata)]
+    return next((found["timecode"] for found in tags if "timecode" in found), None)
+
+
+@pytest.mark.ffmpeg
+def test_a_drop_frame_timecode_travels_shifted_by_the_programme_start_and_a_wrong_one_fails(tmp_path, fast_config):
+    package = make_package(tmp_path / "ntsc", drop_frame_master(), "programme_start: 1\n")
+    fps = Fraction(30000, 1001)
+    assert stream_timecode(package / "show.mov") == "01:00:00;00"
+    expected = shifted_timecode("01:00:00;00", 1.0, fps)
+    assert expected == "01:00:01;00"  # 1 s is 30 frames (29.97 rounded): no label skipped yet
+    report, files = render(package, tmp_path / "out", fast_config)
+    assert not report.failed, [item.reason for item in report.failed]
+    sidecar = next(report.folder.glob("*.json")).read_text()
+    assert "timecode" not in " ".join(str(item.reason) for item in report.deliverables)
+    assert "starts at timecode" not in sidecar and "no start timecode" not in sidecar
+    assert sorted(files) == ["international", "master-clean"]
+    for path in files.values():
+        assert stream_timecode(path) == expected, path.name
+        assert probe(path).video.fps == fps
+    wrong = tmp_path / "wrong.mp4"  # the master's own timecode, the programme start forgotten
+    ffmpeg("-i", str(files["master-clean"]), "-map", "0:v", "-map", "0:a", "-c", "copy",
+           "-timecode", "01:00:00;00", str(wrong))
+    assert stream_timecode(wrong) == "01:00:00;00"
+    facts = master_facts(package / "show.mov", start_s=1.0, timecode=expected)
+    problems = measure.measured_problems(facts, wrong, probe(wrong))
+    assert problems == ["starts at timecode 01:00:00;00 instead of 01:00:01;00"]
+
+
 def phone_master(seconds: float = 2.0) -> list[str]:
     """A phone's portrait video stored landscape (640x360) at 30 fps with frames dropped
     (variable rate); the display matrix is added by a stream copy (`phone_package`)."""
@@ -142,6 +214,50 @@ def test_a_rotated_variable_rate_phone_video_comes_out_upright_portrait_at_a_con
     assert (clean.video.width, clean.video.height, clean.video.rotation) == (360, 640, 0)
     assert not clean.video.variable_rate and clean.video.fps == 30
     assert disc_ratio(frame_at(files["master-clean"], 0.5)) == pytest.approx(1.0, abs=0.03)
+
+
+PORTRAIT_SRT = """1
+00:00:00,200 --> 00:00:00,950
+The minister will speak after the vote.
+
+2
+00:00:01,050 --> 00:00:01,900
+Crowds gathered outside the city hall.
+"""
+"""Two one-line cues of 39 and 38 characters, each well inside the 42-character rule."""
+
+
+def ink_rows(subtitled: np.ndarray, clean: np.ndarray) -> list[tuple[int, int]]:
+    """The bands of rows where the burned text (and its outline) changed the picture: the
+    first and last row of each run of rows with ink, runs less than 3 rows apart joined (an
+    accent or the dot of an i stands a row or two above its letter)."""
+    ink = (np.abs(subtitled.astype(int) - clean.astype(int)).max(axis=2) > 40).any(axis=1)
+    rows = np.nonzero(ink)[0]
+    if not len(rows):
+        return []
+    breaks = np.nonzero(np.diff(rows) > 3)[0]
+    starts, ends = np.r_[rows[0], rows[breaks + 1]], np.r_[rows[breaks], rows[-1]]
+    return [(int(start), int(end)) for start, end in zip(starts, ends)]
+
+
+@pytest.mark.ffmpeg
+def test_a_portrait_phone_video_gets_its_one_line_cues_on_one_line_sized_from_the_width(tmp_path, fast_config):
+    picture = "color=c=0x404040:s=360x640:r=30:d=2,format=yuv420p"  # flat: only the text is ink
+    package = make_package(tmp_path / "portrait", ["-f", "lavfi", "-i", picture] + sound_inputs(2.0)
+                           + ["-map", "0:v", "-c:v", "libx264", "-preset", "ultrafast"] + sound_args())
+    (package / "show.en.srt").write_text(PORTRAIT_SRT, encoding="utf-8")
+    report, files = render(package, tmp_path / "out", fast_config)
+    assert not report.failed, [item.reason for item in report.failed]
+    assert probe(files["subtitled-en"]).video.display_size == (360, 640)
+    for at in (0.6, 1.5):
+        bands = ink_rows(frame_at(files["subtitled-en"], at), frame_at(files["master-clean"], at))
+        assert len(bands) == 1, bands  # one line of text: one band of ink
+        top, bottom = bands[0]
+        height = bottom - top + 1
+        # Sized from the width as a 16:9 picture 360 wide would be (a line about 3-5 % of the
+        # width); sized from the 640 px height it would be three times as tall and wrap to 3 lines.
+        assert 0.02 * 360 <= height <= 0.06 * 360, bands
+        assert bottom > 0.8 * 640  # at the foot of the picture
 
 
 def test_portrait_subtitles_are_sized_from_the_width():
