@@ -7,16 +7,24 @@ on purpose, with the figure in its message."""
 
 from __future__ import annotations
 
+import base64
+import io
+import re
 import subprocess
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from pipeline.config import load_config
 from pipeline.delivery import measure
+from pipeline.delivery.report import THUMBNAIL_COLUMNS, THUMBNAIL_WIDTH
+from pipeline.delivery.report import _contact_sheet_section as contact_sheet_section
+from pipeline.delivery.verify import technical_facts
 from pipeline.media.ffmpeg import ffmpeg_binary
 from pipeline.media.fields import measure_fields, parse_idet
 from pipeline.media.probe import VideoInfo, probe
@@ -104,12 +112,19 @@ def pal_master(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def pal_render(tmp_path_factory, fast_config, pal_master):
+    """The PAL master's package and its render, shared by the tests that measure it."""
+    folder = tmp_path_factory.mktemp("pal-render")
+    package = make_package(folder / "pal", ["-i", str(pal_master), "-map", "0", "-c", "copy"])
+    return package, *render(package, folder / "out", fast_config)
+
+
 @pytest.mark.ffmpeg
-def test_anamorphic_interlaced_pal_comes_out_square_progressive_at_double_rate(tmp_path, fast_config, pal_master):
-    package = make_package(tmp_path / "pal", ["-i", str(pal_master), "-map", "0", "-c", "copy"])
+def test_anamorphic_interlaced_pal_comes_out_square_progressive_at_double_rate(pal_render):
+    package, report, files = pal_render
     master = probe(package / "show.mov").video
     assert (master.sar, master.field_order, master.display_size) == (Fraction(64, 45), "bff", (1024, 576))
-    report, files = render(package, tmp_path / "out", fast_config)
     assert not report.failed, [item.reason for item in report.failed]
     clean = probe(files["master-clean"]).video
     assert (clean.width, clean.height, clean.sar, clean.fps) == (1024, 576, Fraction(1), Fraction(50))
@@ -190,6 +205,40 @@ def test_a_drop_frame_timecode_travels_shifted_by_the_programme_start_and_a_wron
     facts = master_facts(package / "show.mov", start_s=1.0, timecode=expected)
     problems = measure.measured_problems(facts, wrong, probe(wrong))
     assert problems == ["starts at timecode 01:00:00;00 instead of 01:00:01;00"]
+
+
+def report_sheets(report_file: Path) -> list[Image.Image]:
+    """The contact sheets embedded in a QC report (the PNGs of its `class='sheet'` images)."""
+    found = re.findall(r"<img class='sheet' [^>]*src='data:image/png;base64,([^']+)'", report_file.read_text())
+    return [Image.open(io.BytesIO(base64.b64decode(data))) for data in found]
+
+
+def sheet_tiles(sheet: Image.Image, count: int) -> list[np.ndarray]:
+    columns = min(count, THUMBNAIL_COLUMNS)
+    rows = -(-count // columns)
+    pixels = np.asarray(sheet.convert("RGB"))
+    height = sheet.height // rows
+    return [pixels[row * height:(row + 1) * height, column * THUMBNAIL_WIDTH:(column + 1) * THUMBNAIL_WIDTH]
+            for row in range(rows) for column in range(columns)][:count]
+
+
+@pytest.mark.ffmpeg
+def test_contact_sheets_show_the_delivered_display_aspect(tmp_path, pal_render, pal_master):
+    package, report, files = pal_render
+    sheets = report_sheets(next(report.folder.glob("*_qc.html")))
+    assert len(sheets) == len(files)
+    for sheet in sheets:  # 8 frames of 240x136 in 4 columns: the 16:9 the outputs show
+        assert sheet.size == (4 * THUMBNAIL_WIDTH, 2 * 136)
+    # The builder itself, on a file whose storage is not its shape: the anamorphic master.
+    info = probe(pal_master)
+    result = SimpleNamespace(key="master", file=pal_master.name, deliverable=None,
+                             technical=technical_facts(pal_master, info))
+    submission = SimpleNamespace(asset_id="pal", subtitles={})
+    html = contact_sheet_section(submission, result, pal_master.parent, tmp_path)
+    sheet = Image.open(io.BytesIO(base64.b64decode(html.split("base64,")[1].split("'")[0])))
+    assert sheet.size == (4 * THUMBNAIL_WIDTH, 2 * 136), "thumbnails sized from the 720x576 storage"
+    ratios = [disc_ratio(tile) for tile in sheet_tiles(sheet, 8) if (tile[..., 0] > 160).any()]
+    assert ratios and all(ratio == pytest.approx(1.0, abs=0.06) for ratio in ratios), ratios
 
 
 def phone_master(seconds: float = 2.0) -> list[str]:
