@@ -7,16 +7,24 @@ on purpose, with the figure in its message."""
 
 from __future__ import annotations
 
+import base64
+import io
+import re
 import subprocess
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from pipeline.config import load_config
 from pipeline.delivery import measure
+from pipeline.delivery.report import THUMBNAIL_COLUMNS, THUMBNAIL_WIDTH
+from pipeline.delivery.report import _contact_sheet_section as contact_sheet_section
+from pipeline.delivery.verify import technical_facts
 from pipeline.media.ffmpeg import ffmpeg_binary
 from pipeline.media.fields import measure_fields, parse_idet
 from pipeline.media.probe import VideoInfo, probe
@@ -104,12 +112,19 @@ def pal_master(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def pal_render(tmp_path_factory, fast_config, pal_master):
+    """The PAL master's package and its render, shared by the tests that measure it."""
+    folder = tmp_path_factory.mktemp("pal-render")
+    package = make_package(folder / "pal", ["-i", str(pal_master), "-map", "0", "-c", "copy"])
+    return package, *render(package, folder / "out", fast_config)
+
+
 @pytest.mark.ffmpeg
-def test_anamorphic_interlaced_pal_comes_out_square_progressive_at_double_rate(tmp_path, fast_config, pal_master):
-    package = make_package(tmp_path / "pal", ["-i", str(pal_master), "-map", "0", "-c", "copy"])
+def test_anamorphic_interlaced_pal_comes_out_square_progressive_at_double_rate(pal_render):
+    package, report, files = pal_render
     master = probe(package / "show.mov").video
     assert (master.sar, master.field_order, master.display_size) == (Fraction(64, 45), "bff", (1024, 576))
-    report, files = render(package, tmp_path / "out", fast_config)
     assert not report.failed, [item.reason for item in report.failed]
     clean = probe(files["master-clean"]).video
     assert (clean.width, clean.height, clean.sar, clean.fps) == (1024, 576, Fraction(1), Fraction(50))
@@ -118,6 +133,112 @@ def test_anamorphic_interlaced_pal_comes_out_square_progressive_at_double_rate(t
     assert comb_ratio(picture) < 1.2
     assert comb_ratio(frame_at(package / "show.mov", 1.0)) > 2  # the master is combed
     assert measure_fields(files["master-clean"]).interlaced_share < measure.COMBED_SHARE
+
+
+def hdv_master(seconds: float = 2.0) -> list[str]:
+    """HDV / XDCAM HD: 1440x1080 at pixel aspect 4:3 (a 16:9 picture), 50i top field first, coded
+    as interlaced MPEG-2. The disc (drawn once, narrowed by the pixel aspect so it is round on
+    screen) crosses the picture, so each frame's two fields show it 1/50 s apart."""
+    disc = "geq=lum=235:cb=128:cr=128:a='if(lt(hypot((X-203)*4/3,Y-270),270),255,0)'"
+    picture = (f"color=c=gray:s=1440x1080:r=50:d={seconds},format=yuv420p[bg];"
+               f"color=c=white:s=406x540:r=50:d={seconds},format=yuva420p,{disc}[disc];"
+               f"[bg][disc]overlay=x='200+800*t/{seconds}':y=270,tinterlace=mode=interleave_top,"
+               "setsar=4/3,setfield=tff")
+    return (["-f", "lavfi", "-i", picture] + sound_inputs(seconds)
+            + ["-map", "0:v", "-c:v", "mpeg2video", "-q:v", "3", "-flags", "+ilme+ildct"] + sound_args())
+
+
+@pytest.mark.ffmpeg
+def test_hdv_1440_anamorphic_50i_comes_out_1920_square_progressive_at_50_fps(tmp_path, fast_config):
+    package = make_package(tmp_path / "hdv", hdv_master())
+    master = probe(package / "show.mov").video
+    assert (master.width, master.sar, master.field_order, master.display_size) == (
+        1440, Fraction(4, 3), "tff", (1920, 1080))
+    assert comb_ratio(frame_at(package / "show.mov", 1.0)) > 2  # the master's moving disc is combed
+    report, files = render(package, tmp_path / "out", fast_config)
+    assert not report.failed, [item.reason for item in report.failed]
+    for path in files.values():
+        web = probe(path).video
+        assert (web.width, web.height, web.sar, web.fps, web.field_order) == (
+            1920, 1080, Fraction(1), Fraction(50), "progressive"), path.name
+    picture = frame_at(files["master-clean"], 1.0)
+    assert disc_ratio(picture) == pytest.approx(1.0, abs=0.03)
+    assert comb_ratio(picture) < 1.2
+    assert measure_fields(files["master-clean"]).interlaced_share < measure.COMBED_SHARE
+
+
+def drop_frame_master(seconds: float = 2.0) -> list[str]:
+    """29.97 fps NTSC-rate master starting at 01:00:00;00, drop-frame counting."""
+    picture = f"testsrc2=s=320x180:r=30000/1001:d={seconds},format=yuv420p"
+    return (["-f", "lavfi", "-i", picture] + sound_inputs(seconds)
+            + ["-map", "0:v", "-c:v", "libx264", "-preset", "ultrafast", "-timecode", "01:00:00;00"]
+            + sound_args())
+
+
+def stream_timecode(path: Path) -> str | None:
+    """The start timecode as a player reads it: the tmcd track's (or the video stream's) tag."""
+    with av.open(str(path)) as container:
+        tags = [dict(stream.metadata) for stream in container.streams] + [dict(container.metadata)]
+    return next((found["timecode"] for found in tags if "timecode" in found), None)
+
+
+@pytest.mark.ffmpeg
+def test_a_drop_frame_timecode_travels_shifted_by_the_programme_start_and_a_wrong_one_fails(tmp_path, fast_config):
+    package = make_package(tmp_path / "ntsc", drop_frame_master(), "programme_start: 1\n")
+    fps = Fraction(30000, 1001)
+    assert stream_timecode(package / "show.mov") == "01:00:00;00"
+    expected = shifted_timecode("01:00:00;00", 1.0, fps)
+    assert expected == "01:00:01;00"  # 1 s is 30 frames (29.97 rounded): no label skipped yet
+    report, files = render(package, tmp_path / "out", fast_config)
+    assert not report.failed, [item.reason for item in report.failed]
+    sidecar = next(report.folder.glob("*.json")).read_text()
+    assert "timecode" not in " ".join(str(item.reason) for item in report.deliverables)
+    assert "starts at timecode" not in sidecar and "no start timecode" not in sidecar
+    assert sorted(files) == ["international", "master-clean"]
+    for path in files.values():
+        assert stream_timecode(path) == expected, path.name
+        assert probe(path).video.fps == fps
+    wrong = tmp_path / "wrong.mp4"  # the master's own timecode, the programme start forgotten
+    ffmpeg("-i", str(files["master-clean"]), "-map", "0:v", "-map", "0:a", "-c", "copy",
+           "-timecode", "01:00:00;00", str(wrong))
+    assert stream_timecode(wrong) == "01:00:00;00"
+    facts = master_facts(package / "show.mov", start_s=1.0, timecode=expected)
+    problems = measure.measured_problems(facts, wrong, probe(wrong))
+    assert problems == ["starts at timecode 01:00:00;00 instead of 01:00:01;00"]
+
+
+def report_sheets(report_file: Path) -> list[Image.Image]:
+    """The contact sheets embedded in a QC report (the PNGs of its `class='sheet'` images)."""
+    found = re.findall(r"<img class='sheet' [^>]*src='data:image/png;base64,([^']+)'", report_file.read_text())
+    return [Image.open(io.BytesIO(base64.b64decode(data))) for data in found]
+
+
+def sheet_tiles(sheet: Image.Image, count: int) -> list[np.ndarray]:
+    columns = min(count, THUMBNAIL_COLUMNS)
+    rows = -(-count // columns)
+    pixels = np.asarray(sheet.convert("RGB"))
+    height = sheet.height // rows
+    return [pixels[row * height:(row + 1) * height, column * THUMBNAIL_WIDTH:(column + 1) * THUMBNAIL_WIDTH]
+            for row in range(rows) for column in range(columns)][:count]
+
+
+@pytest.mark.ffmpeg
+def test_contact_sheets_show_the_delivered_display_aspect(tmp_path, pal_render, pal_master):
+    package, report, files = pal_render
+    sheets = report_sheets(next(report.folder.glob("*_qc.html")))
+    assert len(sheets) == len(files)
+    for sheet in sheets:  # 8 frames of 240x136 in 4 columns: the 16:9 the outputs show
+        assert sheet.size == (4 * THUMBNAIL_WIDTH, 2 * 136)
+    # The builder itself, on a file whose storage is not its shape: the anamorphic master.
+    info = probe(pal_master)
+    result = SimpleNamespace(key="master", file=pal_master.name, deliverable=None,
+                             technical=technical_facts(pal_master, info))
+    submission = SimpleNamespace(asset_id="pal", subtitles={})
+    html = contact_sheet_section(submission, result, pal_master.parent, tmp_path)
+    sheet = Image.open(io.BytesIO(base64.b64decode(html.split("base64,")[1].split("'")[0])))
+    assert sheet.size == (4 * THUMBNAIL_WIDTH, 2 * 136), "thumbnails sized from the 720x576 storage"
+    ratios = [disc_ratio(tile) for tile in sheet_tiles(sheet, 8) if (tile[..., 0] > 160).any()]
+    assert ratios and all(ratio == pytest.approx(1.0, abs=0.06) for ratio in ratios), ratios
 
 
 def phone_master(seconds: float = 2.0) -> list[str]:
@@ -142,6 +263,50 @@ def test_a_rotated_variable_rate_phone_video_comes_out_upright_portrait_at_a_con
     assert (clean.video.width, clean.video.height, clean.video.rotation) == (360, 640, 0)
     assert not clean.video.variable_rate and clean.video.fps == 30
     assert disc_ratio(frame_at(files["master-clean"], 0.5)) == pytest.approx(1.0, abs=0.03)
+
+
+PORTRAIT_SRT = """1
+00:00:00,200 --> 00:00:00,950
+The minister will speak after the vote.
+
+2
+00:00:01,050 --> 00:00:01,900
+Crowds gathered outside the city hall.
+"""
+"""Two one-line cues of 39 and 38 characters, each well inside the 42-character rule."""
+
+
+def ink_rows(subtitled: np.ndarray, clean: np.ndarray) -> list[tuple[int, int]]:
+    """The bands of rows where the burned text (and its outline) changed the picture: the
+    first and last row of each run of rows with ink, runs less than 3 rows apart joined (an
+    accent or the dot of an i stands a row or two above its letter)."""
+    ink = (np.abs(subtitled.astype(int) - clean.astype(int)).max(axis=2) > 40).any(axis=1)
+    rows = np.nonzero(ink)[0]
+    if not len(rows):
+        return []
+    breaks = np.nonzero(np.diff(rows) > 3)[0]
+    starts, ends = np.r_[rows[0], rows[breaks + 1]], np.r_[rows[breaks], rows[-1]]
+    return [(int(start), int(end)) for start, end in zip(starts, ends)]
+
+
+@pytest.mark.ffmpeg
+def test_a_portrait_phone_video_gets_its_one_line_cues_on_one_line_sized_from_the_width(tmp_path, fast_config):
+    picture = "color=c=0x404040:s=360x640:r=30:d=2,format=yuv420p"  # flat: only the text is ink
+    package = make_package(tmp_path / "portrait", ["-f", "lavfi", "-i", picture] + sound_inputs(2.0)
+                           + ["-map", "0:v", "-c:v", "libx264", "-preset", "ultrafast"] + sound_args())
+    (package / "show.en.srt").write_text(PORTRAIT_SRT, encoding="utf-8")
+    report, files = render(package, tmp_path / "out", fast_config)
+    assert not report.failed, [item.reason for item in report.failed]
+    assert probe(files["subtitled-en"]).video.display_size == (360, 640)
+    for at in (0.6, 1.5):
+        bands = ink_rows(frame_at(files["subtitled-en"], at), frame_at(files["master-clean"], at))
+        assert len(bands) == 1, bands  # one line of text: one band of ink
+        top, bottom = bands[0]
+        height = bottom - top + 1
+        # Sized from the width as a 16:9 picture 360 wide would be (a line about 3-5 % of the
+        # width); sized from the 640 px height it would be three times as tall and wrap to 3 lines.
+        assert 0.02 * 360 <= height <= 0.06 * 360, bands
+        assert bottom > 0.8 * 640  # at the foot of the picture
 
 
 def test_portrait_subtitles_are_sized_from_the_width():

@@ -82,7 +82,8 @@ def thumbnail_times(duration_s: float, cue_midpoints: list[float], count: int = 
 def contact_sheet_command(source: Path, times: list[float], width: int, height: int,
                           output: Path, columns: int = THUMBNAIL_COLUMNS) -> list[str]:
     """One ffmpeg run cutting one frame at each time (a seek per frame, so a one-hour file is
-    not decoded whole) and tiling them into a PNG. Pure: no I/O."""
+    not decoded whole) and tiling them into a PNG. `width` x `height`: the display size, whose
+    shape the thumbnails take. Pure: no I/O."""
     thumb_height = max(2, round(THUMBNAIL_WIDTH * height / max(1, width) / 2) * 2)
     command = ffmpeg.base_args()
     chains, layout = [], []
@@ -105,7 +106,10 @@ def _contact_sheet(path: Path, technical: TechnicalFacts, times: list[float], sc
     """The sheet as a data URI, or raise FFmpegError."""
     video = technical.video or {}
     output = scratch / f"{path.stem}.png"
-    command = contact_sheet_command(path, times, video["width"], video["height"], output)
+    # The shape shown on screen (pixel aspect and rotation applied), not the stored one: an
+    # anamorphic 720x576 16:9 file makes 16:9 thumbnails, so a circle stays a circle.
+    width, height = video.get("display_size") or (video["width"], video["height"])
+    command = contact_sheet_command(path, times, width, height, output)
     ffmpeg.run(command, timeout_s=60 + 10 * len(times), what=f"contact sheet of {path.name}")
     return _png_uri(output.read_bytes())
 
