@@ -172,6 +172,9 @@ class OutputProfile(_Strict):
             raise ValueError("bit_rate: MPEG-2 needs one (XDCAM HD422 is \"50M\")")
         if self.soft_subtitles and self.container == "mxf":
             raise ValueError("soft_subtitles: MXF carries no mov_text track; set it false")
+        if self.loudness is not None and "mix" not in self.audio.allocation:
+            raise ValueError("loudness: its target is the full mix's, and audio.allocation carries no mix; "
+                             "put \"mix\" in the allocation or leave the loudness table out")
         return self
 
 

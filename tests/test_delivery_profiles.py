@@ -375,6 +375,8 @@ def test_profiles_without_a_loudness_target_of_their_own_render_exactly_as_befor
     ("[profiles.mezzanine.loudness]\ntarget = -24\n", "profiles.mezzanine.loudness.target",
      "unknown key in a profile's loudness table (allowed: standard (a name), target_lufs"),
     ('[profiles.broadcast]\nloudness = "ATSC A/85"\n', "profiles.broadcast.loudness", "as in [loudness]"),
+    ('[profiles.mezzanine.audio]\nallocation = ["me"]\n[profiles.mezzanine.loudness]\ntarget_lufs = -24.0\n',
+     "profiles.mezzanine", 'put "mix" in the allocation or leave the loudness table out'),
 ])
 def test_a_bad_profile_loudness_table_is_refused_with_the_file_the_key_and_the_fix(tmp_path, text, key, words):
     path = tmp_path / "loudness.toml"
