@@ -139,6 +139,10 @@ class OutputProfile(_Strict):
     soft_subtitles: bool = False
     """The container carries a soft subtitle track (mov_text: MP4 and MOV only)."""
     timecode: bool = True
+    loudness: LoudnessConfig | None = None
+    """The loudness this profile's files are held to where it differs from [loudness] (a US
+    mezzanine at ATSC A/85's -24 LKFS beside web files at -23 LUFS): the keys given overlay
+    [loudness] one by one (`Config.loudness_for`). None: [loudness]."""
 
     @model_validator(mode="after")
     def _codec_can(self) -> OutputProfile:
@@ -168,6 +172,9 @@ class OutputProfile(_Strict):
             raise ValueError("bit_rate: MPEG-2 needs one (XDCAM HD422 is \"50M\")")
         if self.soft_subtitles and self.container == "mxf":
             raise ValueError("soft_subtitles: MXF carries no mov_text track; set it false")
+        if self.loudness is not None and "mix" not in self.audio.allocation:
+            raise ValueError("loudness: its target is the full mix's, and audio.allocation carries no mix; "
+                             "put \"mix\" in the allocation or leave the loudness table out")
         return self
 
 
@@ -190,6 +197,12 @@ class OutputsConfig(_Strict):
         override = {"master-clean": self.master_clean, "international": self.international}.get(
             version, self.subtitled if version.startswith("subtitled-") else None)
         return list(override.profiles if override else self.profiles)
+
+
+GAIN_KEYS = ("target_lufs", "true_peak_dbtp", "limiter_headroom_db")
+"""The [loudness] keys that decide the gain (and limiter) a sound gets."""
+LOUDNESS_KEYS = ("standard (a name), target_lufs (-40 to -5), tolerance_lu (over 0, up to 3), "
+                 "true_peak_dbtp (-10 to 0), limiter_headroom_db (0 to 6), as in [loudness]")
 
 
 class LoudnessConfig(_Strict):
@@ -402,6 +415,21 @@ class Config(_Strict):
                     raise ValueError(f"outputs.{key}: no profile '{name}' (allowed: {', '.join(known)})")
         return self
 
+    def loudness_for(self, profile: str) -> LoudnessConfig:
+        """The loudness a profile's files are held to: [loudness], overlaid key by key by the
+        profile's own `loudness` table (web and a profile without one: [loudness] itself)."""
+        own = self.profiles[profile].loudness if profile in self.profiles else None
+        if own is None:
+            return self.loudness
+        return self.loudness.model_copy(update={key: getattr(own, key) for key in own.model_fields_set})
+
+    def has_own_gain(self, profile: str) -> bool:
+        """Whether a profile's sound needs a gain of its own: its target, ceiling or limiter
+        headroom differ from [loudness] (a different `standard` name or tolerance alone changes
+        only what its files are held to, not the sound)."""
+        own = self.loudness_for(profile)
+        return any(getattr(own, key) != getattr(self.loudness, key) for key in GAIN_KEYS)
+
     def digest(self) -> str:
         """A hash of everything that changes the deliverables (not where they were read from)."""
         # The lifecycle's own limits decide when a package is retried, not what is rendered.
@@ -438,8 +466,12 @@ def _config_error(path: Path, error: ValidationError) -> ConfigError:
     if first["type"] == "literal_error":
         allowed = str(first.get("ctx", {}).get("expected", ""))
     elif first["type"] == "extra_forbidden":
+        if ".loudness." in key:  # a profile's loudness table takes the keys of [loudness]
+            return ConfigError(path, key, "unknown key in a profile's loudness table", LOUDNESS_KEYS)
         return ConfigError(path, key, "unknown key", "see configs/default.toml for every key")
     problem = first["msg"].removeprefix("Value error, ")
+    if ".loudness" in key and not allowed:
+        allowed = LOUDNESS_KEYS
     return ConfigError(path, key or "-", problem, allowed)
 
 

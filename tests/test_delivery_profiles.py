@@ -16,8 +16,10 @@ from types import SimpleNamespace
 
 import av
 import numpy as np
+import pyloudnorm
 import pytest
 
+from pipeline.audio.loudness import Loudness, plan_gain
 from pipeline.config import load_config
 from pipeline.deliverables.profiles import in_profiles, track_sounds
 from pipeline.errors import ConfigError
@@ -305,3 +307,115 @@ def test_a_profile_with_the_same_picture_as_another_takes_it_by_stream_copy(tmp_
     assert [mux[i + 1] for i, arg in enumerate(mux) if arg == "-i"] == [
         f"file:{tmp_path / 'show_master-clean_broadcast.mxf'}", f"file:{plan.scratch_files[0]}"]
     assert "copy" in mux and "mpeg2video" not in mux
+
+
+ATSC_MEZZANINE = ('[profiles.mezzanine.loudness]\nstandard = "ATSC A/85"\ntarget_lufs = -24.0\n'
+                  'tolerance_lu = 2.0\ntrue_peak_dbtp = -2.0\n')
+
+
+def _graph_chain(graph: str, label: str) -> str:
+    return next(chain for chain in graph.split(";") if chain.startswith(f"[{label}]"))
+
+
+def test_a_profile_with_its_own_loudness_target_gets_its_own_gain_from_the_same_measurement(tmp_path):
+    path = tmp_path / "atsc.toml"
+    path.write_text('[outputs]\nprofiles = ["web", "mezzanine"]\n' + ATSC_MEZZANINE)
+    config = load_config(path)
+    assert config.loudness_for("mezzanine").target_lufs == -24.0 and config.loudness_for("web").target_lufs == -23.0
+    assert config.loudness_for("mezzanine").limiter_headroom_db == config.loudness.limiter_headroom_db  # overlaid
+    specs, _ = in_profiles(SPECS, {}, _submission(), config)
+    mezzanine = next(spec for spec in specs if spec.key == "master-clean_mezzanine")
+    assert [sound.signal for sound in mezzanine.tracks] == ["mix@mezzanine", "me@mezzanine"]
+    # The master's mix measured -21 LUFS once: -2 dB to the web's -23, -3 dB to the mezzanine's -24.
+    own = plan_gain(GAIN.measured, config.loudness_for("mezzanine"), {"me": Loudness(-27.0, -12.0, 4.0)})
+    gain = dataclasses.replace(GAIN, profiles={"mezzanine": own})
+    command = build_render_command(_inputs(tmp_path / "show.mov", PRORES_1080), specs, gain, config, tmp_path,
+                                   "show", {}, cores=2).command
+    graph = command[command.index("-filter_complex") + 1]
+    assert "volume=-2.00dB" in _graph_chain(graph, "pre_mix") and "volume=-2.00dB" in _graph_chain(graph, "pre_me")
+    for signal in ("mix@mezzanine", "me@mezzanine"):  # the M&E at its mix's gain, as on the web files
+        assert "volume=-3.00dB" in _graph_chain(graph, f"pre_{signal}")
+    for options in _output_options(command, "_mezzanine.mov"):
+        maps = [options[i + 1] for i, arg in enumerate(options) if arg == "-map"][1:]
+        assert [label.strip("[]").rstrip("0123456789") for label in maps] == ["mix@mezzanine", "me@mezzanine"]
+    for options in _output_options(command, ".mp4"):
+        assert not any("@" in arg for arg in options)
+
+
+@pytest.mark.parametrize("profiles", [["web"], THREE, ["broadcast"]])
+def test_profiles_without_a_loudness_target_of_their_own_render_exactly_as_before(tmp_path, profiles):
+    """A profile loudness table that only renames the standard or widens the tolerance changes
+    what its files are held to, not the sound: the same command, signal for signal."""
+    path = tmp_path / "same.toml"
+    path.write_text(f"[outputs]\nprofiles = {json.dumps(profiles)}\n"
+                    '[profiles.broadcast.loudness]\nstandard = "EBU R 128 s1"\ntolerance_lu = 1.0\n')
+    plain, renamed = load_config(profiles=profiles), load_config(path)
+    assert not renamed.has_own_gain("broadcast") and renamed.loudness_for("broadcast").tolerance_lu == 1.0
+    inputs = _inputs(tmp_path / "show.mov", PRORES_1080)
+    commands = []
+    for config in (plain, renamed):
+        specs, _ = in_profiles(SPECS, {}, _submission(), config)
+        assert not any("@" in sound.signal for spec in specs for sound in spec.carried)
+        commands.append(build_render_command(inputs, specs, GAIN, config, tmp_path, "show", {}, cores=2).command)
+    # The same deliverables with the sounds a profile had before profile targets existed, and a
+    # gain plan without profile plans: the same arguments, one for one.
+    specs, _ = in_profiles(SPECS, {}, _submission(), plain)
+    legacy = [spec if spec.profile == "web" else dataclasses.replace(
+        spec, tracks=(tracks := track_sounds(plain.profiles[spec.profile], "en", has_me=True)), sound=tracks[0])
+        for spec in specs]
+    stray = dataclasses.replace(GAIN, profiles={"mezzanine": dataclasses.replace(GAIN, gain_db=-9.0)})
+    assert commands[0] == commands[1] == build_render_command(inputs, legacy, GAIN, plain, tmp_path, "show", {},
+                                                              cores=2).command
+    assert build_render_command(inputs, specs, stray, plain, tmp_path, "show", {}, cores=2).command == commands[0]
+
+
+@pytest.mark.parametrize("text, key, words", [
+    ("[profiles.mezzanine.loudness]\ntarget_lufs = -60\n", "profiles.mezzanine.loudness.target_lufs",
+     "target_lufs (-40 to -5)"),
+    ("[profiles.mezzanine.loudness]\ntarget = -24\n", "profiles.mezzanine.loudness.target",
+     "unknown key in a profile's loudness table (allowed: standard (a name), target_lufs"),
+    ('[profiles.broadcast]\nloudness = "ATSC A/85"\n', "profiles.broadcast.loudness", "as in [loudness]"),
+    ('[profiles.mezzanine.audio]\nallocation = ["me"]\n[profiles.mezzanine.loudness]\ntarget_lufs = -24.0\n',
+     "profiles.mezzanine", 'put "mix" in the allocation or leave the loudness table out'),
+])
+def test_a_bad_profile_loudness_table_is_refused_with_the_file_the_key_and_the_fix(tmp_path, text, key, words):
+    path = tmp_path / "loudness.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.key == key and caught.value.path == str(path)
+    assert words in str(caught.value)
+
+
+def _integrated(rows: np.ndarray) -> float:
+    return pyloudnorm.Meter(48000).integrated_loudness(rows.T)
+
+
+def _level_db(rows: np.ndarray) -> float:
+    return 20 * np.log10(np.sqrt(np.mean(rows ** 2)))
+
+
+@pytest.mark.ffmpeg
+def test_a_mezzanine_at_atsc_minus_24_beside_web_at_minus_23_each_measures_its_own_target(tmp_path):
+    package = tmp_path / "package"
+    package.mkdir()
+    source = _tracks(_make_master(package / "show.mov"))  # rows: mix L, mix R, M&E L, M&E R
+    (package / "metadata.yaml").write_text("title: Targets\nasset_id: targets\nlanguage: en\n")
+    (tmp_path / "fast.toml").write_text('[delivery]\npreset = "ultrafast"\ncrf = 23\n'
+                                        '[outputs]\nprofiles = ["web", "mezzanine"]\n' + ATSC_MEZZANINE)
+    report = render_package(package, tmp_path / "out", load_config(tmp_path / "fast.toml"))
+    assert report.exit_code == 0, [(item.key, item.reason) for item in report.failed]
+    by_key = {item.key: item for item in report.deliverables}
+    web, mezzanine = _tracks(report.folder / by_key["master-clean"].file), _tracks(
+        report.folder / by_key["master-clean_mezzanine"].file)
+    assert _integrated(web) == pytest.approx(-23.0, abs=0.5)
+    assert _integrated(mezzanine[:2]) == pytest.approx(-24.0, abs=0.5)
+    mix_gain, me_gain = _level_db(mezzanine[:2]) - _level_db(source[:2]), _level_db(mezzanine[2:]) - _level_db(source[2:])
+    assert me_gain == pytest.approx(mix_gain, abs=0.05)  # the M&E at its mix's gain
+    assert _level_db(mezzanine[:2]) - _level_db(web) == pytest.approx(-1.0, abs=0.3)
+    sidecar = json.loads(report.metadata_file.read_text())
+    assert sidecar["qc"]["verdict"] == "pass"  # -24 is off the web's -23 +/- 0.5: each file held to its profile's
+    assert "the mezzanine files to ATSC A/85: -24 LUFS +/- 2 LU" in next(report.folder.glob("*_qc.html")).read_text()
+    assert sidecar["qc"]["loudness"]["profiles"]["mezzanine"]["target_lufs"] == -24.0
+    assert sidecar["qc"]["loudness"]["profiles"]["mezzanine"]["gain_db"] == pytest.approx(
+        sidecar["qc"]["loudness"]["gain_db"] - 1.0, abs=0.05)

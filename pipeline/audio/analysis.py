@@ -3,19 +3,20 @@ on a trial encode with the delivery's own codec), the M&E checks and the subtitl
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import tempfile
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pipeline.audio import loudness, sound_checks
+from pipeline.audio import loudness, profile_gains, sound_checks
 from pipeline.audio import me_checks as audio_checks
 from pipeline.audio.layouts import routing_graph
 from pipeline.audio.loudness import GainPlan
 from pipeline.audio.me_checks import MEReport
-from pipeline.config import Config
+from pipeline.config import Config, LoudnessConfig
 from pipeline.deliverables import Sound, plan_deliverables
 from pipeline.intake.submission import Submission
 from pipeline.media import ffmpeg
@@ -91,19 +92,29 @@ def _analyse_audio(submission: Submission, config: Config, sounds: list[Sound], 
 def _plan_loudness(inputs: RenderInputs, sounds: list[Sound], config: Config, timeout: float,
                    sound_folder: Path) -> tuple[GainPlan, dict[str, Path]]:
     """The gain plan, and the files of the trial encode that confirmed it (in `sound_folder`;
-    none when no trial ran, or when the plan changed after the last one)."""
-    by_signal = {sound.signal: sound for sound in sounds}
-    targeted = [sound.signal for sound in by_signal.values() if sound.held_to_target]
-    if len(targeted) != 1:
-        raise ValueError(f"exactly one sound must be held to the loudness target, not {targeted}")
-    reference = targeted[0]
-    signals = {signal: sound.pan for signal, sound in sorted(by_signal.items(), key=lambda item: item[0] != reference)}
+    none when no trial ran, or when the plan changed after the last one). Every routed sound is
+    measured in one pass; a profile with a loudness target of its own gets its plan from that
+    same measurement (`GainPlan.profiles`, pipeline/audio/profile_gains.py)."""
+    groups = profile_gains.gain_groups(sounds)
+    by_signal = groups.get(None, {})
+    reference = profile_gains.reference_of(by_signal) if by_signal else "mix"
+    routed = {signal: sound for group in groups.values() for signal, sound in group.items()}
+    signals = {signal: sound.pan for signal, sound in profile_gains.ordered(routed, reference).items()}
     graph = routing_graph(inputs.audio_streams, inputs.roles, signals, config.delivery.sample_rate)
     command = loudness.measure_signals_command(inputs.master, graph, list(signals), inputs.start_s,
                                                inputs.duration_s, demuxer=inputs.demuxer)
     measured = loudness.measure_signals(command, list(signals), timeout)
-    others = {signal: loud for signal, loud in measured.items() if signal != reference}
+    others = {signal: loud for signal, loud in measured.items() if signal != reference and signal in by_signal}
     plan = loudness.plan_gain(measured[reference], config.loudness, others, config.delivery.sample_rate, reference)
+    own = profile_gains.profile_plans(groups, measured, config, functools.partial(
+        _settle_profile, inputs, config=config, timeout=timeout, sound_folder=sound_folder))
+    if own:
+        plan = replace(plan, profiles=own)
+    if not by_signal:
+        return plan, {}  # every sound goes out with a profile's own gain: nothing to confirm here
+    if own:
+        signals = {signal: sound.pan for signal, sound in profile_gains.ordered(by_signal, reference).items()}
+        graph = routing_graph(inputs.audio_streams, inputs.roles, signals, config.delivery.sample_rate)
     suffix = ".m4a" if config.delivery.audio_codec == "aac" else ".mov"
     files = {label: sound_folder / f"{label}{suffix}" for label in signals}
     tried: list[list[str]] = []  # the gain chain of each trial, in order
@@ -115,6 +126,18 @@ def _plan_loudness(inputs: RenderInputs, sounds: list[Sound], config: Config, ti
     plan = loudness.settle_plan(plan, config.loudness, trial,
                                 lossy_codec=not config.delivery.audio_codec.startswith("pcm"))
     return plan, files if tried and tried[-1] == plan.filters() else {}
+
+
+def _settle_profile(inputs: RenderInputs, profile: str, plan: GainPlan, target: LoudnessConfig,
+                    group: dict[str, Sound], config: Config, timeout: float, sound_folder: Path) -> GainPlan:
+    """A profile's own plan, confirmed on a PCM trial where it must be (a limiter, or peaks near
+    the ceiling): its files are PCM, so the gain alone needs none."""
+    pcm = config.model_copy(update={"delivery": config.delivery.model_copy(update={"audio_codec": "pcm_s24le"})})
+    signals = {signal: sound.pan for signal, sound in group.items()}
+    graph = routing_graph(inputs.audio_streams, inputs.roles, signals, config.delivery.sample_rate)
+    files = {signal: sound_folder / f"{profile}-{signal}.mov" for signal in signals}
+    return loudness.settle_plan(plan, target, lambda candidate: _trial_encode(inputs, graph, files, candidate, pcm,
+                                                                             timeout), lossy_codec=False)
 
 
 def _trial_encode(inputs: RenderInputs, graph: list[str], outputs: dict[str, Path], gain: GainPlan,

@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pipeline.audio.signals import signal_profile
 from pipeline.config import LoudnessConfig
 from pipeline.media import ffmpeg
 
@@ -209,6 +210,13 @@ class GainPlan:
     """Signal -> what the last trial encode measured, when there was one."""
     reference: str = "mix"
     """The signal of `measured`, held to the target."""
+    profiles: Mapping[str, GainPlan] = field(default_factory=dict)
+    """Profile -> the plan of a delivery profile with a loudness target of its own, from the
+    same measurement of the master (its sounds are the signals "mix@<profile>"...)."""
+
+    def for_signal(self, signal: str) -> GainPlan:
+        """The plan whose gain `signal` carries: its profile's own, else this one."""
+        return self.profiles.get(signal_profile(signal) or "", self)
 
     def filters(self) -> list[str]:
         """The filter chain applied identically to every sound (the mix and the M&E)."""
@@ -242,6 +250,8 @@ class GainPlan:
                 **{f"source_{label}": loud.to_dict() for label, loud in self.others.items()}}
         if self.trial:
             data["trial"] = {label: loud.to_dict() for label, loud in self.trial.items()}
+        if self.profiles:
+            data["profiles"] = {name: plan.to_dict() for name, plan in self.profiles.items()}
         return data
 
 

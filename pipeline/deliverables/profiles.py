@@ -12,6 +12,7 @@ import dataclasses
 from fractions import Fraction
 
 from pipeline.audio.layouts import me_source
+from pipeline.audio.signals import profile_signal
 from pipeline.config import Config, OutputProfile
 from pipeline.deliverables import MUSIC_AND_EFFECTS, Deliverable, Sound, full_mix
 
@@ -30,7 +31,7 @@ def in_profiles(planned: list[Deliverable], version_failures: dict[str, str], su
             if name == "web":
                 deliverables.append(deliverable)
                 continue
-            made = in_profile(deliverable, name, config.profiles[name], submission)
+            made = in_profile(deliverable, name, config.profiles[name], submission, config.has_own_gain(name))
             if isinstance(made, str):
                 failures[f"{deliverable.version}_{name}"] = made
             elif made is not None:
@@ -39,10 +40,11 @@ def in_profiles(planned: list[Deliverable], version_failures: dict[str, str], su
 
 
 def in_profile(deliverable: Deliverable, name: str, profile: OutputProfile,
-               submission) -> Deliverable | str | None:
+               submission, own_gain: bool = False) -> Deliverable | str | None:
     """`deliverable` in the profile `name`; a reason when it cannot be made; None when it would be
     another deliverable of the profile again (a soft-subtitle-only version in a container
-    without soft subtitles is the clean master)."""
+    without soft subtitles is the clean master). `own_gain`: the profile has a loudness target
+    of its own, so its sounds are its own signals ("mix@mezzanine"), gained apart."""
     video = submission.media.video
     if profile.frame_rate != "any" and Fraction(profile.frame_rate) != Fraction(video.fps).limit_denominator(1001):
         return (f"the {name} profile is {profile.frame_rate} frames/s and the master "
@@ -54,6 +56,9 @@ def in_profile(deliverable: Deliverable, name: str, profile: OutputProfile,
     tracks = track_sounds(profile, submission.descriptive.language, me_source(submission.layout.roles) is not None)
     if isinstance(tracks, str):
         return f"{tracks} ({name} profile)"
+    if own_gain:
+        tracks = tuple(None if sound is None else dataclasses.replace(sound, signal=profile_signal(sound.signal, name))
+                       for sound in tracks)
     first = next(sound for sound in tracks if sound is not None)
     return dataclasses.replace(deliverable, profile=name, sound=first, tracks=tracks, soft_subtitles=soft)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.audio.analysis import AudioAnalysis
+from pipeline.audio.signals import base_signal
 from pipeline.config import Config
 from pipeline.deliverables import Deliverable, plan_deliverables
 from pipeline.delivery import asset_page, ebucore, qc, report
@@ -35,10 +36,11 @@ def deliverable_findings(submission: Submission, analysis: AudioAnalysis, result
     deliverable = result.deliverable or _planned(submission, config).get(result.key)
     if deliverable is not None:
         findings += deliverable.findings(submission, analysis)
-        findings += qc.sound_findings(analysis.sound_report, deliverable.sound.signal)
-        if result.delivered:
-            findings += qc.loudness_findings(deliverable.sound, result.loudness, config.loudness)
-            findings += track_findings(deliverable, result.loudness, analysis, config.loudness)
+        findings += qc.sound_findings(analysis.sound_report, base_signal(deliverable.sound.signal))
+        if result.delivered:  # each file held to its own profile's target
+            target = config.loudness_for(deliverable.profile)
+            findings += qc.loudness_findings(deliverable.sound, result.loudness, target)
+            findings += track_findings(deliverable, result.loudness, analysis, target)
     return findings
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 
 from pipeline.audio import loudness
+from pipeline.audio.signals import base_signal
 from pipeline.config import OutputProfile, bit_rate_of
 from pipeline.deliverables import Deliverable
 from pipeline.media.probe import VideoInfo
@@ -129,34 +130,37 @@ def pair_loudness(path: Path, profile: OutputProfile, deliverable: Deliverable,
                   timeout_s: float) -> dict[str, loudness.Loudness]:
     """The loudness of each sound pair of the file (signal -> measured; silent pairs left out),
     measured in one audio-only run."""
-    graph, labels = [], []
+    graph, labels, signals = [], [], {}
     for position, sound in enumerate(deliverable.tracks):
         if sound is None:
             continue
-        label = f"pair_{sound.signal}"
+        label = f"pair{position}"  # a plain name: a meter's label is part of its instance name
+        signals[label] = sound.signal
         if profile.audio.tracks == "mono":
             graph.append(f"[0:a:{2 * position}][0:a:{2 * position + 1}]amerge=inputs=2[{label}]")
         else:
             graph.append(f"[0:a:{position}]anull[{label}]")
         labels.append(label)
     measured = loudness.measure_signals(loudness.measure_signals_command(path, graph, labels), labels, timeout_s)
-    return {label.removeprefix("pair_"): value for label, value in measured.items()}
+    return {signals[label]: value for label, value in measured.items()}
 
 
 def track_findings(deliverable: Deliverable, result_loudness: dict, analysis, target) -> list:
     """The findings of the sounds a profile file carries beside its first (the M&E on 3-4): each
-    pair's loudness held as that sound is, and an M&E checked like the international version's."""
+    pair's loudness held as that sound is (to `target`, the profile's own), and an M&E checked
+    like the international version's."""
     from pipeline.delivery import qc
 
     findings = []
-    measured = result_loudness.get("tracks", {})
+    measured = result_loudness.get("tracks", {})  # by the sound as routed ("mix", "me"), whatever its gain
     for sound in deliverable.carried:
         if sound.signal == deliverable.sound.signal:
             continue
-        findings += qc.sound_findings(analysis.sound_report, sound.signal)
-        if sound.signal in measured:
-            findings += qc.loudness_findings(sound, measured[sound.signal], target)
-        if sound.signal == "me" and deliverable.version != "international":
+        routed = base_signal(sound.signal)
+        findings += qc.sound_findings(analysis.sound_report, routed)
+        if routed in measured:
+            findings += qc.loudness_findings(sound, measured[routed], target)
+        if routed == "me" and deliverable.version != "international":
             findings += qc.me_findings(analysis.me_report)  # the international version has its own
     return findings
 

@@ -152,10 +152,11 @@ def loudness_chart(results: list, config: Config) -> bytes | None:
     curves = [result for result in results if result.delivered and result.short_term]
     if not curves:
         return None
-    target = config.loudness
     figure = Figure(figsize=(10, 1.9 * len(curves) + 0.6))
     axes = figure.subplots(len(curves), 1, sharex=True, squeeze=False)[:, 0]
     for axis, result in zip(axes, curves):
+        # each file against its own profile's target (a mezzanine may be held to -24 LKFS)
+        target = config.loudness_for(result.deliverable.profile) if result.deliverable else config.loudness
         times = [time for time, _ in result.short_term]
         values = [value if math.isfinite(value) and value > SILENCE_LUFS else math.nan
                   for _, value in result.short_term]
@@ -354,9 +355,14 @@ def _image(png: bytes | None, alt: str, missing: str) -> str:
 
 def _loudness_section(results: list, config: Config) -> str:
     target = config.loudness
+    profiles = sorted({result.deliverable.profile for result in results if result.deliverable is not None})
+    own = [f"the {name} files to {(loud := config.loudness_for(name)).standard}: {loud.target_lufs:g} LUFS "
+           f"+/- {loud.tolerance_lu:g} LU, true peak at most {loud.true_peak_dbtp:g} dBTP"
+           for name in profiles if name in config.profiles and config.profiles[name].loudness is not None]
     return (f"<h2>Loudness</h2><p class='note'>{_e(target.standard)}: {target.target_lufs:g} LUFS integrated "
-            f"+/- {target.tolerance_lu:g} LU, true peak at most {target.true_peak_dbtp:g} dBTP, "
-            "measured per ITU-R BS.1770 on each delivered file.</p>"
+            f"+/- {target.tolerance_lu:g} LU, true peak at most {target.true_peak_dbtp:g} dBTP"
+            + "".join(f"; {_e(text)}" for text in own)
+            + ", measured per ITU-R BS.1770 on each delivered file.</p>"
             + _image(loudness_chart(results, config), "Short-term loudness of each deliverable",
                      "No loudness curve was measured."))
 

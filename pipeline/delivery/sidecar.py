@@ -34,6 +34,21 @@ def write_subtitle_sidecars(submission: Submission, deliver_dir: Path,
     return written
 
 
+def _profile_loudness(analysis: AudioAnalysis, config: Config, results: list[DeliverableResult]) -> dict:
+    """The profiles of this delivery whose files are held to a loudness table of their own, each
+    with its target and the gain its sound got (none: no key, the sidecar as without profiles)."""
+    used = sorted({result.deliverable.profile for result in results if result.deliverable is not None})
+    own = {name: config.loudness_for(name) for name in used
+           if name in config.profiles and config.profiles[name].loudness is not None}
+    if not own:
+        return {}
+    plans = getattr(analysis.gain, "profiles", {})
+    return {"profiles": {name: {"standard": target.standard, "target_lufs": target.target_lufs,
+                                "tolerance_lu": target.tolerance_lu, "true_peak_dbtp": target.true_peak_dbtp}
+                         | ({"gain_db": plans[name].gain_db, "limiter": plans[name].limit} if name in plans else {})
+                         for name, target in own.items()}}
+
+
 def sidecar_document(submission: Submission, analysis: AudioAnalysis, results: list[DeliverableResult],
                      config: Config, started: datetime, run_id: str | None) -> dict:
     source_sha256 = sha256_of(submission.package.master)  # once: a master can be tens of GB
@@ -54,7 +69,8 @@ def sidecar_document(submission: Submission, analysis: AudioAnalysis, results: l
                             "tolerance_lu": config.loudness.tolerance_lu,
                             "true_peak_dbtp": config.loudness.true_peak_dbtp,
                             "source": analysis.gain.measured.to_dict(),
-                            "gain_db": analysis.gain.gain_db, "limiter": analysis.gain.limit},
+                            "gain_db": analysis.gain.gain_db, "limiter": analysis.gain.limit}
+                           | _profile_loudness(analysis, config, results),
                "me_checks": analysis.me_report.to_dict() if analysis.me_report else None,
                "subtitles": [finding.to_dict() for finding in submission.subtitle_findings],
                "subtitle_sync": [estimate.to_dict() for estimate in analysis.subtitle_sync]},

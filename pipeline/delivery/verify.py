@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pipeline.audio import loudness
 from pipeline.audio.analysis import AudioAnalysis
+from pipeline.audio.signals import base_signal
 from pipeline.config import Config
 from pipeline.deliverables import Deliverable
 from pipeline.delivery.measure import MasterFacts, measured_problems
@@ -40,7 +41,8 @@ def verify_outputs(submission: Submission, deliverables: list[Deliverable], outp
     results = [verify_output(submission, by_key[key], path, config, measured=known[key]) for key, path in outputs.items()]
     for result in results:
         if result.key in pairs:  # each delivered pair's loudness, by the sound it carries
-            result.loudness["tracks"] = {signal: value.to_dict() for signal, value in pairs[result.key].items()}
+            result.loudness["tracks"] = {base_signal(signal): value.to_dict()
+                                         for signal, value in pairs[result.key].items()}
     return results
 
 

@@ -115,15 +115,16 @@ def _video_graph(inputs: RenderInputs, profile: DeliveryProfile, burns: list[tup
 
 def _audio_graph(inputs: RenderInputs, gain: GainPlan, copies: dict[Sound, int],
                  sample_rate: int) -> tuple[list[str], dict[str, list[str]]]:
-    """Each sound (the mix, the M&E...) routed from the master's channels with the same gain, and
-    split into as many copies as outputs take. Returns the chains and signal -> copy labels."""
+    """Each sound (the mix, the M&E...) routed from the master's channels with the same gain (a
+    profile's own sounds, "mix@mezzanine", with that profile's), and split into as many copies
+    as outputs take. Returns the chains and signal -> copy labels."""
     chains, merged = merged_audio(inputs.audio_streams, sample_rate=sample_rate)
-    gain_chain = ",".join(gain.filters())
     signals = [sound.signal for sound in copies]
     chains.append(f"[{merged}]asplit={len(signals)}" + "".join(f"[pre_{signal}]" for signal in signals))
     labels: dict[str, list[str]] = {}
     for sound, count in copies.items():
         labels[sound.signal] = [f"{sound.signal}{i}" for i in range(count)]
+        gain_chain = ",".join(gain.for_signal(sound.signal).filters())
         chains.append(f"[pre_{sound.signal}]pan={sound.pan(inputs.roles)},{gain_chain},"
                       f"asplit={count}{''.join(f'[{label}]' for label in labels[sound.signal])}")
     return chains, labels
