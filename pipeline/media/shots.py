@@ -1,8 +1,10 @@
 """The automatic shot list: where the master's picture cuts, found by ffmpeg on a reduced-size
 decode of the programme, each shot with its in and out timecode (the master's own timecode when
-it has one), its duration and a thumbnail (the shot's first frame). The picture searched is the
-delivered clean master when there is one: the same frames, at delivery size, cheaper to decode
-than a ProRes or UHD master.
+it has one), its duration and a thumbnail (the shot's first frame). Where the render decodes the
+picture, the shots are found on that decode, one more branch of its split graph
+(pipeline.render.commands.ShotBranch), and cost almost nothing; where it only copies the
+master's picture, the delivered clean master is searched (the same frames, cheaper to decode
+than a ProRes or UHD master).
 
 One ffmpeg run does it all: the picture is scaled down to `[shots] width` first (so the scene
 measure and the thumbnails cost little beside the decode itself), a scene detector marks each
@@ -30,6 +32,13 @@ from pipeline.media import ffmpeg
 log = logging.getLogger(__name__)
 
 THUMBNAIL_PATTERN = "shot-%04d.jpg"
+CUTS_FILE = "cuts.txt"
+
+
+def render_detection_dir(deliver_dir: Path) -> Path:
+    """Where the render, when it finds the shots on its own decode, leaves their times
+    (CUTS_FILE) and thumbnails: beside the delivery folder, so they move into it by rename."""
+    return deliver_dir.parent / "shots"
 _TIME = re.compile(r"pts_time:([0-9.]+)")
 _TIMECODE = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})([:;.,])(\d{2})")
 
@@ -50,17 +59,18 @@ class Shot:
         return asdict(self)
 
 
-def detection_filter(method: str, threshold: float, width: int) -> str:
+def detection_filter(method: str, threshold: float, width: int, print_to: str = "pipe\\:1") -> str:
     """The filter chain: scale down, keep the first frame and every frame that starts a shot, and
-    print the kept frames' times. Pure."""
+    print the kept frames' times to `print_to` (stdout, or a file name relative to ffmpeg's
+    working directory, with no character a filter graph treats specially). Pure."""
     scale = f"scale={width}:-2:flags=fast_bilinear"
     if method == "scdet":
         # scdet's score is in percent; sc_pass keeps only the frames it marks. The first frame is
         # kept by a select before it, which scdet then passes on as frame 0.
         pick = f"scdet=threshold={threshold:g}:sc_pass=1"
-        return f"{scale},{pick},metadata=mode=print:file='pipe\\:1'"
+        return f"{scale},{pick},metadata=mode=print:file='{print_to}'"
     pick = f"select='eq(n\\,0)+gt(scene\\,{threshold:g})'"
-    return f"{scale},{pick},metadata=mode=print:file='pipe\\:1'"
+    return f"{scale},{pick},metadata=mode=print:file='{print_to}'"
 
 
 def detection_command(master: Path, start_s: float, duration_s: float, method: str, threshold: float,
@@ -167,8 +177,12 @@ def find_shots(submission, deliver_dir: Path | None, config, results=()) -> list
     settings = config.shots
     if not settings.enabled:
         return []
-    programme, media = submission.programme, submission.media
-    fps = float(media.video.fps)
+    programme = submission.programme
+    found_by_render = render_detection_dir(deliver_dir) / CUTS_FILE if deliver_dir is not None else None
+    if found_by_render is not None and deliver_dir is not None and found_by_render.is_file():
+        starts = cut_times(found_by_render.read_text(encoding="utf-8"))
+        names: list[str | None] = list(_keep_thumbnails(found_by_render.parent, deliver_dir, submission.asset_id))
+        return _shot_list(submission, settings, starts, names, "the render's own decode", 0.0)
     source, seek_s, demuxer, ours = _picture_to_search(submission, results, deliver_dir)
     # Beside the delivery folder, so the thumbnails move into it by rename (one filesystem).
     with tempfile.TemporaryDirectory(prefix=".shots-", dir=deliver_dir.parent if deliver_dir else None) as scratch:
@@ -178,14 +192,21 @@ def find_shots(submission, deliver_dir: Path | None, config, results=()) -> list
         except FFmpegError as error:
             log.warning("%s: no shot list: %s", submission.asset_id, error.reason)
             return []
-        names: list[str | None] = []
+        names = []
         if scratch_dir is not None and deliver_dir is not None:
             names = list(_keep_thumbnails(scratch_dir, deliver_dir, submission.asset_id))
+    return _shot_list(submission, settings, starts, names, source.name, seconds)
+
+
+def _shot_list(submission, settings, starts: list[float], names: list[str | None], searched: str,
+               seconds: float) -> list[Shot]:
+    programme, media = submission.programme, submission.media
+    fps = float(media.picture.fps)
     if starts and starts[0] > 0.5 / fps:
         names.insert(0, None)  # scdet keeps only the cuts: the first shot has no thumbnail
     shots = shots_from_cuts(starts, programme.start_s, programme.end_s, fps, media.start_timecode, names)
     log.info("%s: %d shot(s) found in %s (%s, threshold %g) in %.1f s", submission.asset_id, len(shots),
-             source.name, settings.method, settings.threshold_of_method, seconds)
+             searched, settings.method, settings.threshold_of_method, seconds)
     return shots
 
 

@@ -90,6 +90,8 @@ class RenderPlan:
     video_encodes: int = 0
     scratch_files: list[Path] = field(default_factory=list)
     """Files `command` writes for the muxes only, removed once they ran."""
+    detects_shots: bool = False
+    """The command also finds the shots, on a branch of its own decode (`ShotBranch`)."""
 
     @property
     def me_audio(self) -> Path | None:
@@ -97,15 +99,35 @@ class RenderPlan:
         return self.sound_files.get("me")
 
 
+@dataclass(frozen=True)
+class ShotBranch:
+    """Shot detection on the render's own decode (pipeline.media.shots): one more branch of the
+    conformed picture's split, scaled down, its cuts' times written by the `metadata` filter and
+    their frames as thumbnails. The picture is decoded once for the deliverables and the shots."""
+
+    filters: str
+    """The branch's filter chain, ending in the metadata filter that writes the times."""
+    thumbnails: Path
+    """The image2 output pattern of the thumbnails."""
+
+
+SHOT_LABEL = "shotpics"
+
+
 def _video_graph(inputs: RenderInputs, profile: DeliveryProfile, burns: list[tuple[str, str]],
-                 with_clean: bool = True, source: str = "0:v") -> tuple[list[str], dict[str, str]]:
+                 with_clean: bool = True, source: str = "0:v",
+                 shot_filters: str | None = None) -> tuple[list[str], dict[str, str]]:
     """Chains from [0:v] to one label per picture: "clean" (unless the master's own picture is
-    copied) and one per burned language; `burns` is (language, ass file name)."""
+    copied) and one per burned language; `burns` is (language, ass file name). With
+    `shot_filters`, one more branch to SHOT_LABEL (not a picture of a deliverable)."""
     count = int(with_clean) + len(burns)
     if count == 0:
         return [], {}  # nothing decodes the picture: it is only copied
-    labels = [f"v{i}" for i in range(count)]
-    chains = [f"[{source}]{conform.conform_filters(inputs.video, profile)},split={count}{''.join(f'[{label}]' for label in labels)}"]
+    labels = [f"v{i}" for i in range(count + bool(shot_filters))]
+    chains = [f"[{source}]{conform.conform_filters(inputs.video, profile)},split={len(labels)}"
+              f"{''.join(f'[{label}]' for label in labels)}"]
+    if shot_filters:
+        chains.append(f"[{labels[-1]}]{shot_filters}[{SHOT_LABEL}]")
     pictures = {"clean": labels[0]} if with_clean else {}
     for (language, ass_name), label in zip(burns, labels[int(with_clean):]):
         chains.append(f"[{label}]ass=filename={ass_name}:fontsdir={FONTS_LINK}:shaping=complex[burn_{label}]")
@@ -222,7 +244,8 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
                          subtitle_files: dict[str, Path] | None = None,
                          cores: int | None = None,
                          keyframes: dict[str, list[float]] | None = None,
-                         encoded_sound: dict[str, Path] | None = None) -> RenderPlan:
+                         encoded_sound: dict[str, Path] | None = None,
+                         shots: ShotBranch | None = None) -> RenderPlan:
     """The single ffmpeg command making every encoded deliverable. Pure: no I/O.
 
     When the master's picture already meets the delivery profile (and stream copy is allowed,
@@ -237,7 +260,8 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     encodes share (default: those this process may use). `keyframes`: deliverable key -> times
     (programme seconds) whose frames must be keyframes in its encoded picture. `encoded_sound`:
     signal -> the sound already encoded for delivery (the loudness trial's files), copied into
-    every output instead of encoded again for each."""
+    every output instead of encoded again for each. `shots`: find the shots on this decode too
+    (only where the web picture is decoded; `RenderPlan.detects_shots` says whether it was)."""
     profile = config.delivery
     copy_master = not picture_copy_blockers(inputs, profile)
     others = [spec for spec in specs if spec.profile != "web" and spec.picture in ("encode", "burn")]
@@ -249,7 +273,9 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     conforms = profile_conforms(inputs.video, encoded_others, config.profiles)
     web_clean = not copy_master and any(spec.picture == "encode" or not spec.burns for spec in written)
     web_source, sources, decode_chains = _decode_split(bool(burns) or web_clean, len(conforms))
-    video_chains, pictures = _video_graph(inputs, profile, burns, with_clean=web_clean, source=web_source)
+    video_chains, pictures = _video_graph(inputs, profile, burns, with_clean=web_clean, source=web_source,
+                                          shot_filters=shots.filters if shots else None)
+    detects_shots = shots is not None and bool(video_chains)
     profile_chains, profile_pictures = profile_video_graph(inputs.video, encoded_others, config.profiles, sources)
     outside = _sounds_muxed_outside(specs, written)
     threads = encoder_threads(cores or available_cores(), len(pictures) + len(profile_pictures))
@@ -275,8 +301,12 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
         outputs[spec.key] = path
     command += made.args
     outputs |= made.files
+    if detects_shots and shots is not None:
+        command += ["-map", f"[{SHOT_LABEL}]", "-fps_mode", "passthrough", "-q:v", "4", "-f", "image2",
+                    str(shots.thumbnails)]
     plan = RenderPlan(command=command, outputs=outputs, video_encodes=len(pictures) + len(profile_pictures),
-                      sound_files=dict(sound.files_outside), mux_commands=made.muxes, scratch_files=made.scratch)
+                      sound_files=dict(sound.files_outside), mux_commands=made.muxes, scratch_files=made.scratch,
+                      detects_shots=detects_shots)
     suffix = ".m4a" if profile.audio_codec == "aac" else ".mov"
     for signal in outside:
         if signal not in plan.sound_files:

@@ -4,6 +4,7 @@ deliverables, into the staging folder."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,12 +15,13 @@ from pipeline.deliverables import Deliverable, clean_picture_in, clean_picture_o
 from pipeline.delivery import report
 from pipeline.delivery.publish import ensure_free_space
 from pipeline.intake.submission import Submission
-from pipeline.media import ffmpeg
+from pipeline.media import ffmpeg, shots
 from pipeline.media.faults import disk_full_as_error, named_faults
 from pipeline.media.ffmpeg import Progress
 from pipeline.media.timecode import timecode_args
 from pipeline.render.commands import (
     RenderInputs,
+    ShotBranch,
     build_copy_command,
     build_render_command,
     picture_copy_blockers,
@@ -78,7 +80,7 @@ def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: 
     render_plan = build_render_command(RenderInputs.of(submission), specs, analysis.gain, config, deliver_dir,
                                        submission.asset_id, metadata, subtitle_files=soft_tracks,
                                        keyframes=_contact_sheet_times(submission, specs),
-                                       encoded_sound=encoded_sound)
+                                       encoded_sound=encoded_sound, shots=_shot_branch(config, work_dir, deliver_dir))
     for note in conform_notes(submission.media.picture, config.delivery):
         log.info("%s: conform: %s", submission.asset_id, note)
     if config.delivery.allow_stream_copy:
@@ -174,3 +176,15 @@ def _delivery_size(submission: Submission, config: Config) -> tuple[int, int]:
     return delivery_size(submission.media.picture, config.delivery)
 
 
+def _shot_branch(config: Config, work_dir: Path, deliver_dir: Path) -> ShotBranch | None:
+    """The shot list found on the render's own decode (pipeline.media.shots reads it back), when
+    the list is wanted. Its times go to a file named relative to ffmpeg's working directory, so
+    the filter graph holds no path of this machine."""
+    settings = config.shots
+    if not settings.enabled:
+        return None
+    folder = shots.render_detection_dir(deliver_dir)
+    folder.mkdir(exist_ok=True)
+    times = os.path.relpath(folder / shots.CUTS_FILE, work_dir)
+    return ShotBranch(shots.detection_filter(settings.method, settings.threshold_of_method, settings.width,
+                                             print_to=times), folder / shots.THUMBNAIL_PATTERN)
