@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pipeline.errors import FFmpegError
 from pipeline.media import ffmpeg
+from pipeline.media.timecode import format_timecode, shifted_timecode
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ def render_detection_dir(deliver_dir: Path) -> Path:
     (CUTS_FILE) and thumbnails: beside the delivery folder, so they move into it by rename."""
     return deliver_dir.parent / "shots"
 _TIME = re.compile(r"pts_time:([0-9.]+)")
-_TIMECODE = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})([:;.,])(\d{2})")
 
 
 @dataclass(frozen=True)
@@ -98,40 +98,8 @@ def cut_times(printed: str) -> list[float]:
 def timecode_at(seconds: float, fps: float, start_timecode: str | None = None) -> str:
     """The timecode of the frame at `seconds` from the first frame, counted from the master's
     start timecode (drop-frame when it is written with ';'), else from 00:00:00:00."""
-    nominal = max(1, round(fps))
-    frames = round(seconds * fps)
-    drop = False
-    match = _TIMECODE.fullmatch(start_timecode.strip()) if start_timecode else None
-    if match is not None:
-        hours, minutes, secs, separator, start_frames = match.groups()
-        drop = separator in ";," and nominal in (30, 60)
-        label = ((int(hours) * 60 + int(minutes)) * 60 + int(secs)) * nominal + int(start_frames)
-        frames += _label_to_count(label, nominal) if drop else label
-    return _count_to_label(frames, nominal, drop)
-
-
-def _dropped_per_minute(nominal: int) -> int:
-    return 2 if nominal == 30 else 4
-
-
-def _label_to_count(label: int, nominal: int) -> int:
-    dropped = _dropped_per_minute(nominal)
-    minutes = label // (nominal * 60)
-    return label - dropped * (minutes - minutes // 10)
-
-
-def _count_to_label(frames: int, nominal: int, drop: bool) -> str:
-    if drop:  # SMPTE 12M: frame labels 0 and 1 (0-3 at 60) are skipped each minute but every tenth
-        dropped = _dropped_per_minute(nominal)
-        per_ten = nominal * 600 - dropped * 9
-        per_minute = nominal * 60 - dropped
-        tens, rest = divmod(frames, per_ten)
-        frames += dropped * 9 * tens + (dropped * ((rest - dropped) // per_minute) if rest > dropped else 0)
-    total_seconds, frame = divmod(frames, nominal)
-    minutes, secs = divmod(total_seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    separator = ";" if drop else ":"
-    return f"{hours % 24:02d}:{minutes:02d}:{secs:02d}{separator}{frame:02d}"
+    label = shifted_timecode(start_timecode, seconds, fps) if start_timecode else None
+    return label or format_timecode(round(seconds * fps), fps)
 
 
 def shots_from_cuts(starts: list[float], start_s: float, end_s: float, fps: float,

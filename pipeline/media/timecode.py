@@ -69,7 +69,11 @@ def _nominal(fps: Fraction | float) -> int:
 
 
 def _dropped_per_minute(fps: Fraction | float, drop_frame: bool) -> int:
-    return (_nominal(fps) // 15) if drop_frame else 0  # 2 at 29.97, 4 at 59.94
+    """Labels drop-frame counting skips each minute: 2 at 29.97, 4 at 59.94; none at other rates,
+    where drop-frame does not exist (a ';' there is read as non-drop)."""
+    if not drop_frame or _nominal(fps) not in (30, 60):
+        return 0
+    return _nominal(fps) // 15
 
 
 def timecode_frames(timecode: str, fps: Fraction | float) -> int | None:
