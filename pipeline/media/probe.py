@@ -29,10 +29,20 @@ _MP4_BOXES = {b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot", b"u
 FieldOrder = Literal["progressive", "tff", "bff", "unknown"]
 FieldOrderSource = Literal["stream", "measured", "unknown"]
 
-# AVFieldOrder as the stream's codec parameters carry it. ffmpeg's own encoders flag a
-# top-field-first picture TB and a bottom-field-first one BT (fftools/ffmpeg_enc.c), so the
-# first letter is the field shown first.
+# AVFieldOrder as the stream's codec parameters carry it. The mixed codes (TB, BT) mean one
+# thing in QuickTime and another in MXF, measured by writing interlaced MPEG-2 and ProRes with
+# ffmpeg and reading them back: MOV/MP4 read a top-field-first picture as TB and a
+# bottom-field-first one as BT (the first letter is the field shown first, as ffmpeg's encoders
+# flag them, fftools/ffmpeg_enc.c), while MXF reads top field first as TT and bottom field
+# first as TB (ffmpeg's documented sense: the second letter is the field shown first).
 _FIELD_ORDERS: dict[int, FieldOrder] = {1: "progressive", 2: "tff", 3: "bff", 4: "tff", 5: "bff"}
+_MXF_FIELD_ORDERS: dict[int, FieldOrder] = {**_FIELD_ORDERS, 4: "bff", 5: "tff"}
+
+
+def field_order_of(code: int, container_format: str) -> FieldOrder:
+    """The field shown first, from a stream's AVFieldOrder code in a container of that format."""
+    table = _MXF_FIELD_ORDERS if "mxf" in container_format.split(",") else _FIELD_ORDERS
+    return table.get(code, "unknown")
 _STANDARD_RATES = [Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30),
                    Fraction(50), Fraction(60000, 1001), Fraction(60)]
 RATE_SAMPLE_S = 5.0
@@ -312,7 +322,7 @@ def _video_info(stream, container, origin: float) -> VideoInfo:
     return VideoInfo(index=stream.index, codec=ctx.name, width=ctx.width, height=ctx.height,
                      fps=nominal if variable else average, pix_fmt=ctx.pix_fmt, profile=ctx.profile,
                      sar=sar if sar > 0 else Fraction(1),
-                     field_order=_FIELD_ORDERS.get(int(ctx.field_order or 0), "unknown"),
+                     field_order=field_order_of(int(ctx.field_order or 0), container.format.name),
                      rotation=_rotation(container, stream), variable_rate=variable,
                      average_fps=average, alpha=alpha, start_s=_stream_start(stream, origin))
 
