@@ -419,3 +419,25 @@ def test_a_mezzanine_at_atsc_minus_24_beside_web_at_minus_23_each_measures_its_o
     assert sidecar["qc"]["loudness"]["profiles"]["mezzanine"]["target_lufs"] == -24.0
     assert sidecar["qc"]["loudness"]["profiles"]["mezzanine"]["gain_db"] == pytest.approx(
         sidecar["qc"]["loudness"]["gain_db"] - 1.0, abs=0.05)
+
+
+@pytest.mark.ffmpeg
+def test_a_broadcast_file_flagged_bottom_field_first_fails_its_profile(tmp_path):
+    """The broadcast profile asks for top field first: a file of that profile flagged bottom field
+    first (built wrong on purpose) is refused with the flag read and the flag asked."""
+    from pipeline.delivery.profile_checks import profile_problems
+    from pipeline.media.probe import probe
+
+    config = load_config(profiles=["broadcast"])
+    profile = config.profiles["broadcast"]
+    broadcast = next(spec for spec in _three_profile_specs(load_config(profiles=THREE))
+                     if spec.profile == "broadcast" and spec.picture == "encode")
+    wrong = tmp_path / "wrong.mxf"
+    subprocess.run([ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=25:d=0.4",
+                    "-vf", "setfield=bff", "-c:v", "mpeg2video", "-flags", "+ildct+ilme", "-pix_fmt", "yuv422p",
+                    "-b:v", "50M", "-f", "mxf", str(wrong)], check=True, capture_output=True)
+    output = probe(wrong).video
+    assert output is not None and output.field_order == "bff"
+    problems = profile_problems("broadcast", profile, broadcast, wrong, PRORES_1080, output)
+    assert "field order flag bff, not tff (interlaced profile)" in problems

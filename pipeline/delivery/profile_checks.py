@@ -28,7 +28,6 @@ PROFILE_NAMES = {("mpeg2video", "422"): "4:2:2", ("mpeg2video", "high"): "High",
                  ("prores_ks", "proxy"): "Proxy", ("prores_ks", "lt"): "LT", ("prores_ks", "standard"): "Standard",
                  ("prores_ks", "hq"): "HQ", ("prores_ks", "4444"): "4444", ("prores_ks", "4444xq"): "XQ"}
 """The profile name PyAV reads back for each profile a config names."""
-FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tff", 3: "bff", 4: "tb", 5: "bt"}
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,6 @@ class ReadBack:
     level: int
     pix_fmt: str | None
     size: tuple[int, int]
-    field_order: str
     video_bit_rate: float
     """Measured: the picture's packets in bits over its duration."""
     audio: list[tuple[str, int, int]]
@@ -64,14 +62,14 @@ def read_back(path: Path) -> ReadBack:
         frame_s = 1 / float(stream.average_rate or 25)
         duration = (max(times) - min(times) + frame_s) if times else 0.0
         return ReadBack(container.format.name, context.name, context.profile, int(context.level or 0),
-                        context.pix_fmt, (context.width, context.height),
-                        FIELD_ORDERS.get(int(context.field_order or 0), "unknown"),
-                        size * 8 / duration if duration else 0.0, audio)
+                        context.pix_fmt, (context.width, context.height), size * 8 / duration if duration else 0.0, audio)
 
 
 def profile_problems(name: str, profile: OutputProfile, deliverable: Deliverable, path: Path,
-                     master: VideoInfo) -> list[str]:
-    """Every way the file breaks its profile, in words."""
+                     master: VideoInfo, output: VideoInfo | None) -> list[str]:
+    """Every way the file breaks its profile, in words. `output`: the file's picture as the probe
+    read it (its field order; a progressive file's flags are checked with every delivered file,
+    pipeline.delivery.measure)."""
     read = read_back(path)
     problems = []
     codec = profile.video_codec
@@ -91,12 +89,13 @@ def profile_problems(name: str, profile: OutputProfile, deliverable: Deliverable
     frame = render_profiles.frame_size(master, profile)
     if read.size != frame:
         problems.append(f"frame {read.size[0]}x{read.size[1]}, not {frame[0]}x{frame[1]}")
-    problems += _rate_and_fields(profile, read, master)
+    problems += _rate_and_fields(profile, read, master, output)
     problems += _track_problems(profile, deliverable, read)
     return problems
 
 
-def _rate_and_fields(profile: OutputProfile, read: ReadBack, master: VideoInfo) -> list[str]:
+def _rate_and_fields(profile: OutputProfile, read: ReadBack, master: VideoInfo,
+                     output: VideoInfo | None) -> list[str]:
     problems = []
     if profile.bit_rate:
         wanted = bit_rate_of(profile.bit_rate)
@@ -105,10 +104,9 @@ def _rate_and_fields(profile: OutputProfile, read: ReadBack, master: VideoInfo) 
                             f"(+/- {BIT_RATE_TOLERANCE:.0%}, constant bit rate)")
     if render_profiles.out_interlaced(master, profile):
         order = render_profiles.out_field_order(master, profile)
-        if read.field_order != order:
-            problems.append(f"field order flag {read.field_order}, not {order} (interlaced profile)")
-    elif read.field_order not in ("progressive", "unknown"):
-        problems.append(f"flagged interlaced ({read.field_order}) in a progressive profile")
+        flagged = output.field_order if output is not None else "unknown"
+        if flagged != order:
+            problems.append(f"field order flag {flagged}, not {order} (interlaced profile)")
     return problems
 
 

@@ -70,7 +70,8 @@ def verify_output(submission: Submission, deliverable: Deliverable, path: Path, 
     interlaced, frame_aspect = False, None
     if deliverable.profile != "web" and submission.media.video is not None:
         profile = config.profiles[deliverable.profile]
-        problems += profile_problems(deliverable.profile, profile, deliverable, path, submission.media.video)
+        problems += profile_problems(deliverable.profile, profile, deliverable, path, submission.media.video,
+                                     info.video)
         interlaced = out_interlaced(submission.media.video, profile)  # its field flags are checked there
         if profile.width and profile.height:
             frame_aspect = Fraction(profile.width, profile.height)
