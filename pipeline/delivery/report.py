@@ -46,8 +46,12 @@ def filename(asset_id: str) -> str:
     return f"{asset_id}_qc.html"
 
 
-def _e(value: object) -> str:
+def escaped(value: object) -> str:
+    """Text of the package (or anything) made safe inside HTML text and attribute values."""
     return html.escape("" if value is None else str(value), quote=True)
+
+
+_e = escaped  # short: it wraps nearly every value in this module's markup
 
 
 def _clock(seconds: float) -> str:
