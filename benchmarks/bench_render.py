@@ -462,7 +462,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def prepare(args: argparse.Namespace, work: Path) -> Settings:
     config_file = work / "bench.toml"
-    config_file.write_text(f'[delivery]\npreset = "{args.preset}"\ncrf = {args.crf}\n', encoding="utf-8")
+    config_file.write_text(f'[profiles.web]\npreset = "{args.preset}"\ncrf = {args.crf}\n', encoding="utf-8")
     (work / "bench-3p.toml").write_text(config_file.read_text() + '[outputs]\nprofiles = ["web", "broadcast", '
                                         '"mezzanine"]\n', encoding="utf-8")
     loop = make_picture_loop(work / f"picture-{args.loop_seconds:g}s.mov", args.loop_seconds)

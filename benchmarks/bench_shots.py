@@ -33,7 +33,7 @@ TARGET_RATIO = 0.05
 
 def _config(folder: Path, preset: str, shots: bool) -> Path:
     path = folder / f"bench-shots-{'on' if shots else 'off'}.toml"
-    path.write_text(f'[delivery]\npreset = "{preset}"\ncrf = 23\n\n[shots]\nenabled = {str(shots).lower()}\n')
+    path.write_text(f'[profiles.web]\npreset = "{preset}"\ncrf = 23\n\n[shots]\nenabled = {str(shots).lower()}\n')
     return path
 
 

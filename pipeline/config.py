@@ -43,28 +43,6 @@ class PathsConfig(_Strict):
         return Path(os.environ.get("VERSIONER_HOME") or self.home).expanduser()
 
 
-class DeliveryProfile(_Strict):
-    container: Literal["mp4", "mov"] = "mp4"
-    video_codec: Literal["libx264", "prores_ks"] = "libx264"
-    video_profile: str = "high"
-    pix_fmt: str = "yuv420p"
-    crf: int = Field(18, ge=0, le=51)
-    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-                    "slower", "veryslow"] = "medium"
-    max_width: int = Field(1920, ge=16)
-    max_height: int = Field(1080, ge=16)
-    audio_codec: Literal["aac", "pcm_s24le"] = "aac"
-    audio_bitrate: str = "192k"
-    sample_rate: int = 48000
-    allow_stream_copy: bool = False
-    """Stream-copy the master's picture when it already meets this profile."""
-    deinterlace: Literal["double-rate", "same-rate"] = "double-rate"
-    """An interlaced master made progressive: one frame per field (50i -> 50p, the motion
-    kept) or one per frame (50i -> 25p)."""
-    alpha_background: str = Field("black", pattern=r"^(#?[0-9A-Fa-f]{6}|[A-Za-z]+)$")
-    """The colour a picture with alpha (ProRes 4444) is flattened onto: a name or #RRGGBB."""
-
-
 VIDEO_PROFILES = {"libx264": ("baseline", "main", "high", "high422"),
                   "prores_ks": ("proxy", "lt", "standard", "hq", "4444", "4444xq"),
                   "mpeg2video": ("422", "main", "high")}
@@ -85,30 +63,47 @@ def bit_rate_of(text: str) -> int:
     return int(float(text[:-1] if text[-1:] in "kMG" else text) * scale)
 
 
+SAMPLE_RATE = 48000
+"""Every profile's sound, and so every routing of the master's sound, is at 48 kHz."""
+LOSSY_AUDIO = ("aac",)
+"""Audio codecs whose encoder changes the loudness a little: their sound is confirmed on a trial
+encode (pipeline/audio/loudness.py) and the trial's files are the delivered sound."""
+
+
 class ProfileAudio(_Strict):
     """The sound of a delivery profile: its codec and its track allocation."""
 
-    codec: Literal["pcm_s24le", "pcm_s16le"] = "pcm_s24le"
-    """PCM: its loudness is exactly the gained sound's, so it needs no trial encode."""
+    codec: Literal["aac", "pcm_s24le", "pcm_s16le"] = "pcm_s24le"
+    """PCM keeps the gained sound exactly; AAC (lossy) gets a trial encode first."""
+    bitrate: str = Field("192k", pattern=r"^\d+(\.\d+)?[kM]?$")
+    """AAC only."""
     sample_rate: Literal[48000] = 48000
     tracks: Literal["mono", "stereo"] = "stereo"
     """mono: one mono track per channel (a pair per sound); stereo: one stereo track per sound."""
-    allocation: list[Literal["mix", "me", "silent"]] = Field(["mix"], min_length=1, max_length=8)
+    allocation: list[Literal["version", "mix", "me", "silent"]] = Field(["mix"], min_length=1, max_length=8)
     """The sounds in track order, a stereo pair each: ["mix", "me", "silent", "silent"] is
-    tracks 1-2 full mix, 3-4 M&E, 5-8 silent."""
+    tracks 1-2 full mix, 3-4 M&E, 5-8 silent, in every version. "version": the version's own
+    sound (the full mix, the M&E in the international version), as the web profile carries it."""
     without_me: Literal["fail", "drop"] = "fail"
     """A master with no M&E: the deliverable is not made (fail), or its M&E pair is left out (drop)."""
+
+    @property
+    def lossy(self) -> bool:
+        return self.codec in LOSSY_AUDIO
 
     @model_validator(mode="after")
     def _starts_with_a_sound(self) -> ProfileAudio:
         if self.allocation[0] == "silent":
-            raise ValueError("the first pair must be a sound (mix or me), not silent")
+            raise ValueError("the first pair must be a sound (version, mix or me), not silent")
+        if self.lossy and self.tracks != "stereo":
+            raise ValueError(f"tracks: {self.codec} tracks are stereo; mono tracks are PCM")
         return self
 
 
 class OutputProfile(_Strict):
-    """A delivery profile other than `web` (which is [delivery]): the file a broadcaster or a
-    post house takes. See README "Delivery profiles"."""
+    """A delivery profile, [profiles.NAME]: the file a web player, a broadcaster or a post house
+    takes (web, broadcast, mezzanine in configs/default.toml). Everything in which two profiles
+    differ is a key here; the builders that read them are one each (pipeline/render/outputs.py)."""
 
     container: Literal["mp4", "mov", "mxf"]
     video_codec: Literal["libx264", "prores_ks", "mpeg2video"]
@@ -135,6 +130,16 @@ class OutputProfile(_Strict):
     field_order: Literal["tff", "bff"] = "tff"
     frame_rate: Literal["25", "30000/1001", "24", "50", "any"] = "any"
     """A fixed rate: a master at another rate cannot be delivered in this profile (no rate conversion)."""
+    deinterlace: Literal["double-rate", "same-rate"] = "double-rate"
+    """An interlaced master in a progressive profile: one frame per field (50i -> 50p, the motion
+    kept) or one per frame (50i -> 25p)."""
+    allow_stream_copy: bool = False
+    """Take the master's own picture by stream copy when it already meets this profile."""
+    faststart: bool = False
+    """MP4/MOV: the index at the front, so a player starts before the download ends."""
+    profile_in_names: bool = True
+    """Files named <asset_id>_<version>_<profile>.<container>; false: <asset_id>_<version>.<container>
+    (the web profile, whose names are older than profiles)."""
     audio: ProfileAudio = ProfileAudio()
     soft_subtitles: bool = False
     """The container carries a soft subtitle track (mov_text: MP4 and MOV only)."""
@@ -172,10 +177,22 @@ class OutputProfile(_Strict):
             raise ValueError("bit_rate: MPEG-2 needs one (XDCAM HD422 is \"50M\")")
         if self.soft_subtitles and self.container == "mxf":
             raise ValueError("soft_subtitles: MXF carries no mov_text track; set it false")
-        if self.loudness is not None and "mix" not in self.audio.allocation:
+        if self.loudness is not None and not {"mix", "version"} & set(self.audio.allocation):
             raise ValueError("loudness: its target is the full mix's, and audio.allocation carries no mix; "
                              "put \"mix\" in the allocation or leave the loudness table out")
+        if self.allow_stream_copy and codec != "libx264":
+            raise ValueError(f"allow_stream_copy: a master's picture stands in only for H.264, not {codec}")
+        if self.audio.lossy and self.container == "mxf":
+            raise ValueError(f"audio.codec {self.audio.codec} cannot go in MXF (allowed there: pcm_s24le, pcm_s16le)")
         return self
+
+
+class ConformConfig(_Strict):
+    """What the conform does to a master the same way in every profile (pipeline/render/conform.py)."""
+
+    alpha_background: str = Field("black", pattern=r"^(#?[0-9A-Fa-f]{6}|[A-Za-z]+)$")
+    """The colour a picture with alpha (ProRes 4444) is flattened onto: a name or #RRGGBB. One
+    colour for every profile: the MP4 and the MXF of a master show the same picture."""
 
 
 class VersionOutputs(_Strict):
@@ -367,7 +384,7 @@ class NotifyConfig(_Strict):
 
 class Config(_Strict):
     paths: PathsConfig = PathsConfig()
-    delivery: DeliveryProfile = DeliveryProfile()
+    conform: ConformConfig = ConformConfig()
     loudness: LoudnessConfig = LoudnessConfig()
     subtitles: SubtitleConfig = SubtitleConfig()
     audio_checks: AudioChecks = AudioChecks()
@@ -382,7 +399,7 @@ class Config(_Strict):
     notify: NotifyConfig = NotifyConfig()
     shots: ShotsConfig = ShotsConfig()
     profiles: dict[str, OutputProfile] = {}
-    """The delivery profiles beside `web` (which is [delivery]), by name."""
+    """The delivery profiles by name (web, broadcast, mezzanine and a site's own)."""
     outputs: OutputsConfig = OutputsConfig()
     source: list[str] = []
     """The files this config was read from, in order."""
@@ -402,9 +419,7 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _outputs_known(self) -> Config:
-        known = ["web", *sorted(self.profiles)]
-        if "web" in self.profiles:
-            raise ValueError("profiles: 'web' is the [delivery] section; name this profile otherwise")
+        known = list(self.profiles)
         overrides = {"profiles": self.outputs.profiles}
         for name in ("master_clean", "international", "subtitled"):
             if (override := getattr(self.outputs, name)) is not None:
@@ -417,8 +432,8 @@ class Config(_Strict):
 
     def loudness_for(self, profile: str) -> LoudnessConfig:
         """The loudness a profile's files are held to: [loudness], overlaid key by key by the
-        profile's own `loudness` table (web and a profile without one: [loudness] itself)."""
-        own = self.profiles[profile].loudness if profile in self.profiles else None
+        profile's own `loudness` table (a profile without one: [loudness] itself)."""
+        own = self.profiles[profile].loudness
         if own is None:
             return self.loudness
         return self.loudness.model_copy(update={key: getattr(own, key) for key in own.model_fields_set})
@@ -429,6 +444,22 @@ class Config(_Strict):
         only what its files are held to, not the sound)."""
         own = self.loudness_for(profile)
         return any(getattr(own, key) != getattr(self.loudness, key) for key in GAIN_KEYS)
+
+    @property
+    def sample_rate(self) -> int:
+        return SAMPLE_RATE
+
+    def lossy_profile(self) -> str | None:
+        """The first profile in use with a lossy sound (AAC): the loudness trial encodes as it
+        does, and its files go out in every file encoded the same way."""
+        return next((name for name in self.profiles_in_use() if self.profiles[name].audio.lossy), None)
+
+    def profiles_in_use(self) -> list[str]:
+        """Every profile some version goes out in, in [outputs] order."""
+        names = list(self.outputs.profiles)
+        for override in (self.outputs.master_clean, self.outputs.international, self.outputs.subtitled):
+            names += override.profiles if override else []
+        return list(dict.fromkeys(names))
 
     def digest(self) -> str:
         """A hash of everything that changes the deliverables (not where they were read from)."""
@@ -475,6 +506,25 @@ def _config_error(path: Path, error: ValidationError) -> ConfigError:
     return ConfigError(path, key or "-", problem, allowed)
 
 
+MOVED_DELIVERY_KEYS = {"audio_codec": "[profiles.web.audio] codec", "audio_bitrate": "[profiles.web.audio] bitrate",
+                       "sample_rate": "[profiles.web.audio] sample_rate",
+                       "alpha_background": "[conform] alpha_background (one colour for every profile)"}
+
+
+def _refuse_moved_keys(path: Path, data: dict) -> None:
+    """[delivery] became [profiles.web] (the web output is a profile like the others). A config
+    still holding it is refused with the new place of its first key, never silently half-read:
+    a preset or crf left in [delivery] would otherwise render at the default."""
+    delivery = data.get("delivery")
+    if delivery is None:
+        return
+    key = next(iter(delivery), "")
+    place = MOVED_DELIVERY_KEYS.get(key, f"[profiles.web] {key}" if key else "[profiles.web]")
+    raise ConfigError(path, f"delivery.{key}" if key else "delivery",
+                      f"[delivery] is now [profiles.web]; move this key to {place}",
+                      "the keys of [profiles.web] in configs/default.toml")
+
+
 def load_config(path: str | Path | None = None, profiles: list[str] | None = None) -> Config:
     """The default config, overlaid by `path` when given (a user file need only hold changes).
     `profiles` (the `--profiles` option) replaces [outputs]: every version in those profiles."""
@@ -483,10 +533,13 @@ def load_config(path: str | Path | None = None, profiles: list[str] | None = Non
     last = DEFAULT_CONFIG
     if path is not None:
         last = Path(path)
-        data = _merge(data, _read_toml(last))
+        data_of_user = _read_toml(last)
+        data = _merge(data, data_of_user)
         sources.append(str(last))
+    if path is not None:
+        _refuse_moved_keys(last, data_of_user)
     if profiles is not None:
-        known = ["web", *sorted(data.get("profiles", {}))]
+        known = list(data.get("profiles", {}))
         for name in profiles:
             if name not in known:
                 raise ConfigError("--profiles", name, "no such delivery profile", ", ".join(known))

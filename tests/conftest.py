@@ -22,7 +22,7 @@ VERSIONER = [sys.executable, "-m", "flows.cli"]
 
 # Tests check correctness, not picture quality: a fast x264 preset keeps the suite short.
 FAST_CONFIG = """
-[delivery]
+[profiles.web]
 preset = "ultrafast"
 crf = 23
 """

@@ -13,7 +13,7 @@ from pipeline.media.ffmpeg import ffmpeg_binary
 TITLES = ("Full mix", "M&E")
 # Config for tests that render: fast x264 (correctness, not picture quality, is under test).
 RENDER_CONFIG = """
-[delivery]
+[profiles.web]
 preset = "ultrafast"
 crf = 30
 """

@@ -102,7 +102,7 @@ def glyph_render(tmp_path_factory):
     track switched on as well, so the same outputs also show both options working together."""
     root = tmp_path_factory.mktemp("glyphs")
     config = root / "burn-and-soft.toml"
-    config.write_text('[delivery]\npreset = "ultrafast"\ncrf = 23\n\n'
+    config.write_text('[profiles.web]\npreset = "ultrafast"\ncrf = 23\n\n'
                       "[subtitles]\nburn_in = true\nsoft_track = true\n")
     package = make_package(root / "package", {
         "ru": srt(("00:00:00,200", "00:00:01,400", RUSSIAN)),

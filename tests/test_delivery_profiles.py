@@ -35,7 +35,8 @@ def _three_profile_specs(config):
     specs = list(SPECS)
     for name in ("broadcast", "mezzanine"):
         tracks = track_sounds(config.profiles[name], "en", has_me=True)
-        specs += [dataclasses.replace(spec, profile=name, sound=tracks[0], tracks=tracks) for spec in SPECS
+        specs += [dataclasses.replace(spec, profile=name, sound=tracks[0], tracks=tracks, profile_in_key=True,
+                                      container=config.profiles[name].container) for spec in SPECS
                   if spec.picture != "copy-clean"]
     return specs
 
@@ -61,18 +62,20 @@ def test_three_profiles_take_every_picture_from_one_decode_of_the_master(tmp_pat
     command = plan.command
     assert [command[i + 1] for i, arg in enumerate(command) if arg == "-i"] == [f"file:{tmp_path / 'show.mov'}"]
     graph = command[command.index("-filter_complex") + 1]
-    assert graph.count("[0:v]") == 1 and "[0:v]split=3[vweb][vsrc0][vsrc1]" in graph  # one decode, 3 conforms
+    assert graph.count("[0:v]") == 1 and "[0:v]split=3[vsrc0][vsrc1][vsrc2]" in graph  # one decode, 3 conforms
     assert "format=yuv422p,setfield=tff,split=3" in graph  # broadcast: PsF of the progressive master
     assert "bwdif" not in graph
-    assert sorted(path.name for path in plan.outputs.values()) == sorted(
+    written = [path.name for key, path in plan.outputs.items() if key not in plan.mux_commands]
+    assert sorted(written) == sorted(
         [f"show_{version}{suffix}" for version in ("master-clean", "subtitled-en", "subtitled-fr")
          for suffix in (".mp4", "_broadcast.mxf", "_mezzanine.mov")])
+    assert [path.name for key, path in plan.outputs.items() if key in plan.mux_commands] == ["show_international.mp4"]
     assert plan.video_encodes == 9
     for options in _output_options(command, "_broadcast.mxf"):
         text = " ".join(options)
         assert ("-c:v mpeg2video" in text and "-pix_fmt yuv422p" in text and "-b:v 50000000 -minrate 50000000 "
                 "-maxrate 50000000 -bufsize 17825792" in text and "-profile:v 0 -level:v 2" in text
-                and "-flags +ildct+ilme" in text and "-g 12 -bf 2" in text and options[-2:] == ["-f", "mxf"])
+                and "-flags +ildct+ilme" in text and "-g 12 -bf 2" in text)
         assert options.count("-map") == 9 and "-c:a pcm_s24le -ar 48000" in text  # picture + 8 mono tracks
     for options in _output_options(command, "_mezzanine.mov"):
         text = " ".join(options)
@@ -124,7 +127,7 @@ def test_each_version_goes_out_in_the_profiles_of_outputs_and_its_own_override(t
     assert sorted(item.key for item in deliverables) == [
         "international_broadcast", "master-clean", "master-clean_mezzanine", "subtitled-en",
         "subtitled-en_mezzanine", "subtitled-fr", "subtitled-fr_mezzanine"] and not failures
-    assert [item.filename("show", "mov") for item in deliverables if item.key == "master-clean_mezzanine"] == [
+    assert [item.filename("show") for item in deliverables if item.key == "master-clean_mezzanine"] == [
         "show_master-clean_mezzanine.mov"]
     thirty = dataclasses.replace(PRORES_1080, fps=Fraction(30000, 1001))
     _, failures = in_profiles(SPECS, {}, _submission(thirty), load_config(profiles=["broadcast"]))
@@ -178,7 +181,7 @@ def test_the_sample_renders_in_all_three_profiles_and_each_file_reads_back_as_it
     package.mkdir()
     master = _make_master(package / "show.mov")
     (package / "metadata.yaml").write_text("title: Profiles\nasset_id: profiles\nlanguage: en\n")
-    (tmp_path / "fast.toml").write_text('[delivery]\npreset = "ultrafast"\ncrf = 23\n'
+    (tmp_path / "fast.toml").write_text('[profiles.web]\npreset = "ultrafast"\ncrf = 23\n'
                                         '[outputs]\nprofiles = ["web", "broadcast", "mezzanine"]\n')
     report = render_package(package, tmp_path / "out", load_config(tmp_path / "fast.toml"))
     assert report.exit_code == 0, [(item.key, item.reason) for item in report.failed]
@@ -401,7 +404,7 @@ def test_a_mezzanine_at_atsc_minus_24_beside_web_at_minus_23_each_measures_its_o
     package.mkdir()
     source = _tracks(_make_master(package / "show.mov"))  # rows: mix L, mix R, M&E L, M&E R
     (package / "metadata.yaml").write_text("title: Targets\nasset_id: targets\nlanguage: en\n")
-    (tmp_path / "fast.toml").write_text('[delivery]\npreset = "ultrafast"\ncrf = 23\n'
+    (tmp_path / "fast.toml").write_text('[profiles.web]\npreset = "ultrafast"\ncrf = 23\n'
                                         '[outputs]\nprofiles = ["web", "mezzanine"]\n' + ATSC_MEZZANINE)
     report = render_package(package, tmp_path / "out", load_config(tmp_path / "fast.toml"))
     assert report.exit_code == 0, [(item.key, item.reason) for item in report.failed]

@@ -111,7 +111,7 @@ def test_subtitled_versions_name_their_subtitle_language(delivered, language):
 def test_tags_stay_whole_arguments_whatever_they_hold():
     """No shell, no escaping: each `key=value` is one argument, however awkward the value."""
     value = AWKWARD_METADATA["usage_rights"]
-    args = metadata_args({"usage_rights": value}, {"title": "M&E"})
+    args = metadata_args({"usage_rights": value}, [{"title": "M&E"}])
     assert args[:4] == ["-map_metadata", "-1", "-map_chapters", "-1"]
     assert args[4:] == ["-metadata", f"usage_rights={value}", "-metadata:s:a:0", "title=M&E"]
 

@@ -184,7 +184,7 @@ def test_a_drop_rendered_at_once_is_delivered_and_notified(receiver, tmp_path, m
     monkeypatch.setenv("VERSIONER_HOME", str(home))
     monkeypatch.setenv("VERSIONER_TEST_HOOK", f"http://{receiver.base}/desk")
     config_file = tmp_path / "now.toml"
-    config_file.write_text('[delivery]\npreset = "ultrafast"\ncrf = 23\n\n'
+    config_file.write_text('[profiles.web]\npreset = "ultrafast"\ncrf = 23\n\n'
                            '[watch]\nrender = "now"\nstable_seconds = 0.3\npoll_interval_s = 0.1\n\n'
                            '[notify]\nwebhook_env = ["VERSIONER_TEST_HOOK"]\nretry_delay_s = 0.05\n')
     package = make_inbox_package(tmp_path / "package", "desk-now", make_master(tmp_path / "master.mov"))

@@ -375,7 +375,7 @@ def test_alpha_is_flattened_onto_black(tmp_path, fast_config):
 # ------------------------------------------------------------------------------------------
 # The conform stage's builders
 
-PROFILE = load_config(None).delivery
+PROFILE = load_config(None).profiles["web"]
 
 
 def video(**changes) -> VideoInfo:
@@ -390,7 +390,7 @@ def video(**changes) -> VideoInfo:
     (video(width=3840, height=2160), (1920, 1080)),
 ])
 def test_the_delivery_size_is_the_upright_square_pixel_picture_within_the_profile(master, size):
-    assert conform.delivery_size(master, PROFILE) == size
+    assert conform.frame_size(master, PROFILE) == size
 
 
 def test_a_progressive_square_pixel_master_gets_the_chain_it_always_got():
@@ -408,8 +408,7 @@ def test_an_interlaced_master_is_deinterlaced_first_with_its_field_order():
 
 def test_variable_rate_and_alpha_are_conformed():
     assert conform.conform_filters(video(variable_rate=True, fps=Fraction(30)), PROFILE).startswith("fps=30/1,")
-    assert "drawbox=c=0x102030:t=fill" in conform.conform_filters(
-        video(alpha=True), PROFILE.model_copy(update={"alpha_background": "#102030"}))
+    assert "drawbox=c=0x102030:t=fill" in conform.conform_filters(video(alpha=True), PROFILE, "#102030")
 
 
 @pytest.mark.parametrize("timecode, seconds, fps, expected", [

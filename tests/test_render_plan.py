@@ -79,7 +79,10 @@ def test_a_two_language_package_renders_in_one_ffmpeg_process_with_a_split_graph
     assert command.count("libx264") == 3 == plan.video_encodes
     assert "-c:v" not in outputs["me-audio.m4a"]
     # The international version is no encode: it is muxed from the clean master's picture.
-    assert "international" not in plan.outputs and plan.me_audio is not None
+    mux = plan.mux_commands["international"]
+    assert [mux[i + 1] for i, arg in enumerate(mux) if arg == "-i"] == [
+        f"file:{tmp_path / 'show_master-clean.mp4'}", f"file:{tmp_path / 'me-audio.m4a'}"]
+    assert "-c" in mux and mux[mux.index("-c") + 1] == "copy" and "libx264" not in mux
     # Three encodes on two cores: one thread each.
     assert all(options[options.index("-threads") + 1] == "1"
                for name, options in outputs.items() if name.endswith(".mp4"))
@@ -100,11 +103,11 @@ def test_parallel_encodes_share_the_cores_instead_of_each_taking_them_all():
 
 
 def test_the_master_picture_is_copied_only_when_it_already_meets_the_delivery_profile(tmp_path):
-    allowed = _config(tmp_path, "[delivery]\nallow_stream_copy = true\n").delivery
+    allowed = _config(tmp_path, "[profiles.web]\nallow_stream_copy = true\n").profiles["web"]
     master = tmp_path / "show.mov"
     assert picture_copy_blockers(_inputs(master, H264_1080), allowed) == []
-    assert picture_copy_blockers(_inputs(master, H264_1080), load_config().delivery) == [
-        "delivery.allow_stream_copy is false"]
+    assert picture_copy_blockers(_inputs(master, H264_1080), load_config().profiles["web"]) == [
+        "allow_stream_copy is false"]
     refused = {
         "prores": _inputs(master, PRORES_1080),
         "main profile": _inputs(master, VideoInfo(0, "h264", 1920, 1080, Fraction(25), "yuv420p", "Main")),
@@ -119,7 +122,7 @@ def test_the_master_picture_is_copied_only_when_it_already_meets_the_delivery_pr
 
 @pytest.mark.ffmpeg
 def test_a_copied_master_picture_leaves_only_the_burned_languages_to_encode(tmp_path):
-    config = _config(tmp_path, "[delivery]\nallow_stream_copy = true\n")
+    config = _config(tmp_path, "[profiles.web]\nallow_stream_copy = true\n")
     plan = build_render_command(_inputs(tmp_path / "show.mov", H264_1080), SPECS, GAIN, config, tmp_path,
                                 "show", {}, cores=2)
     outputs = _outputs(plan.command)
@@ -128,7 +131,7 @@ def test_a_copied_master_picture_leaves_only_the_burned_languages_to_encode(tmp_
     for name in ("show_master-clean.mp4", "show_international.mp4"):
         options = outputs[name]
         assert options[:4] == ["-map", "0:0", "-c:v", "copy"] and "libx264" not in options
-    assert plan.video_encodes == 2 and plan.command.count("libx264") == 2 and plan.me_audio is None
+    assert plan.video_encodes == 2 and plan.command.count("libx264") == 2 and not plan.mux_commands
     graph = plan.command[plan.command.index("-filter_complex") + 1]
     assert "split=2[v0][v1]" in graph
 
@@ -146,7 +149,9 @@ def test_sound_encoded_once_by_the_loudness_trial_is_copied_into_every_deliverab
     assert sorted(outputs) == ["show_master-clean.mp4", "show_subtitled-en.mp4", "show_subtitled-fr.mp4"]
     for options in outputs.values():
         assert options[options.index("1:a:0") - 1] == "-map" and options[options.index("-c:a") + 1] == "copy"
-    assert plan.me_audio == sound["me"]  # muxed with the clean master's picture as it is
+    mux = plan.mux_commands["international"]  # the trial's M&E muxed with the clean master's picture as it is
+    assert [mux[i + 1] for i, arg in enumerate(mux) if arg == "-i"] == [
+        f"file:{tmp_path / 'show_master-clean.mp4'}", f"file:{sound['me']}"]
 
 
 # ---- real renders ---------------------------------------------------------------------------
@@ -208,7 +213,7 @@ def test_the_international_version_carries_the_clean_masters_encoded_picture(pac
 def test_a_master_meeting_the_profile_is_copied_and_only_the_subtitles_are_encoded(package, tmp_path,
                                                                                   ffmpeg_commands):
     config_file = tmp_path / "copy.toml"
-    config_file.write_text('[delivery]\npreset = "ultrafast"\ncrf = 23\nallow_stream_copy = true\n')
+    config_file.write_text('[profiles.web]\npreset = "ultrafast"\ncrf = 23\nallow_stream_copy = true\n')
     report = render_package(package, tmp_path / "out", load_config(config_file))
     assert report.exit_code == 0, [item.reason for item in report.failed]
     files = {item.key: report.folder / item.file for item in report.deliverables}

@@ -22,7 +22,7 @@ from pipeline.sequence import render_package
 from tests.conftest import run_versioner
 from tests.subtitle_masters import luma_frames, make_package, srt
 
-FAST = '[delivery]\npreset = "ultrafast"\ncrf = 23\n'
+FAST = '[profiles.web]\npreset = "ultrafast"\ncrf = 23\n'
 
 
 def config_file(tmp_path, burn_in: bool, soft_track: bool):
@@ -78,7 +78,8 @@ def test_the_render_command_muxes_each_soft_track_into_its_own_version(tmp_path)
     from pipeline.audio.loudness import GainPlan, Loudness
     from pipeline.deliverables import Deliverable, full_mix
     from pipeline.media.probe import VideoInfo
-    from pipeline.render.commands import RenderInputs, build_copy_command, build_render_command
+    from pipeline.render.commands import RenderInputs, build_render_command
+    from pipeline.render.outputs import build_copy_command
 
     def version(language, picture):
         return Deliverable(f"subtitled-{language}", full_mix("en"), picture, "note",
@@ -105,8 +106,8 @@ def test_the_render_command_muxes_each_soft_track_into_its_own_version(tmp_path)
     for name, index in (("a_subtitled-fr.mp4", 1), ("a_subtitled-uk.mp4", 2)):
         args = outputs[name]
         assert args[args.index(f"{index}:s:0") - 1] == "-map" and args[args.index("-c:s") + 1] == "mov_text"
-    copy = build_copy_command(tmp_path / "clean.mp4", tmp_path / "clean.mp4", tmp_path / "out.mp4", [],
-                              subtitle_source=soft["fr"])
+    copy = build_copy_command(tmp_path / "clean.mp4", tmp_path / "out.mp4", [], load_config().profiles["web"],
+                              tracks_file=tmp_path / "me.m4a", subtitle_source=soft["fr"])
     assert ["-map", "2:s:0", "-c:s", "mov_text"] == copy[copy.index("2:s:0") - 1:copy.index("2:s:0") + 3]
 
 

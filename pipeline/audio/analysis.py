@@ -13,10 +13,11 @@ from pathlib import Path
 
 from pipeline.audio import loudness, profile_gains, sound_checks
 from pipeline.audio import me_checks as audio_checks
+from pipeline.audio.encoding import audio_codec_args, sound_file_suffix
 from pipeline.audio.layouts import routing_graph
 from pipeline.audio.loudness import GainPlan
 from pipeline.audio.me_checks import MEReport
-from pipeline.config import Config, LoudnessConfig
+from pipeline.config import Config, LoudnessConfig, OutputProfile
 from pipeline.deliverables import Sound, plan_deliverables
 from pipeline.intake.submission import Submission
 from pipeline.media import ffmpeg
@@ -27,6 +28,8 @@ from pipeline.subtitles import sync
 
 log = logging.getLogger(__name__)
 
+PCM_TRIAL = OutputProfile(container="mov", video_codec="prores_ks", video_profile="hq", pix_fmt="yuv422p10le")
+"""Where no profile in use has a lossy sound, a limiter's trial (if any) is PCM, as delivered."""
 
 
 @dataclass
@@ -58,10 +61,6 @@ def analyse_audio(submission: Submission, config: Config, sounds: list[Sound] | 
     if sounds is None:
         planned = plan_deliverables(submission, config)[0]
         sounds = [sound for deliverable in planned for sound in deliverable.carried]
-        if planned and all(deliverable.profile != "web" for deliverable in planned):
-            # Only PCM profiles: no AAC to confirm the gain on (a limiter's trial, if any, is PCM too).
-            pcm = config.delivery.model_copy(update={"audio_codec": "pcm_s24le"})
-            config = config.model_copy(update={"delivery": pcm})
     sound_folder = Path(tempfile.mkdtemp(prefix="versioner-sound-"))
     try:
         analysis = _analyse_audio(submission, config, sounds, sound_folder)
@@ -79,10 +78,10 @@ def _analyse_audio(submission: Submission, config: Config, sounds: list[Sound], 
         gain, encoded_sound = _plan_loudness(inputs, sounds, config, timeout, sound_folder)
         report = audio_checks.check_me(inputs.master, inputs.audio_streams, inputs.roles, config.audio_checks,
                                        timeout_s=timeout, seek_s=inputs.start_s, duration_s=inputs.duration_s,
-                                       demuxer=inputs.demuxer, sample_rate=config.delivery.sample_rate)
+                                       demuxer=inputs.demuxer, sample_rate=config.sample_rate)
         sound_report = sound_checks.check_sounds(inputs.master, inputs.audio_streams, inputs.roles, config.audio_checks,
                                                  timeout_s=timeout, seek_s=inputs.start_s, duration_s=inputs.duration_s,
-                                                 demuxer=inputs.demuxer, sample_rate=config.delivery.sample_rate)
+                                                 demuxer=inputs.demuxer, sample_rate=config.sample_rate)
     for check in report.checks if report else []:
         (log.info if check.passed else log.warning)("%s: M&E check %s: %s", submission.asset_id, check.name, check.message)
     digests = {label: digest for label, path in encoded_sound.items() if (digest := sound_digest(path))}
@@ -100,12 +99,12 @@ def _plan_loudness(inputs: RenderInputs, sounds: list[Sound], config: Config, ti
     reference = profile_gains.reference_of(by_signal) if by_signal else "mix"
     routed = {signal: sound for group in groups.values() for signal, sound in group.items()}
     signals = {signal: sound.pan for signal, sound in profile_gains.ordered(routed, reference).items()}
-    graph = routing_graph(inputs.audio_streams, inputs.roles, signals, config.delivery.sample_rate)
+    graph = routing_graph(inputs.audio_streams, inputs.roles, signals, config.sample_rate)
     command = loudness.measure_signals_command(inputs.master, graph, list(signals), inputs.start_s,
                                                inputs.duration_s, demuxer=inputs.demuxer)
     measured = loudness.measure_signals(command, list(signals), timeout)
     others = {signal: loud for signal, loud in measured.items() if signal != reference and signal in by_signal}
-    plan = loudness.plan_gain(measured[reference], config.loudness, others, config.delivery.sample_rate, reference)
+    plan = loudness.plan_gain(measured[reference], config.loudness, others, config.sample_rate, reference)
     own = profile_gains.profile_plans(groups, measured, config, functools.partial(
         _settle_profile, inputs, config=config, timeout=timeout, sound_folder=sound_folder))
     if own:
@@ -114,17 +113,17 @@ def _plan_loudness(inputs: RenderInputs, sounds: list[Sound], config: Config, ti
         return plan, {}  # every sound goes out with a profile's own gain: nothing to confirm here
     if own:
         signals = {signal: sound.pan for signal, sound in profile_gains.ordered(by_signal, reference).items()}
-        graph = routing_graph(inputs.audio_streams, inputs.roles, signals, config.delivery.sample_rate)
-    suffix = ".m4a" if config.delivery.audio_codec == "aac" else ".mov"
-    files = {label: sound_folder / f"{label}{suffix}" for label in signals}
+        graph = routing_graph(inputs.audio_streams, inputs.roles, signals, config.sample_rate)
+    lossy = config.lossy_profile()
+    trial_profile = config.profiles[lossy] if lossy else PCM_TRIAL
+    files = {label: sound_folder / f"{label}{sound_file_suffix(trial_profile)}" for label in signals}
     tried: list[list[str]] = []  # the gain chain of each trial, in order
 
     def trial(candidate: GainPlan) -> dict[str, loudness.Loudness]:
         tried.append(candidate.filters())
-        return _trial_encode(inputs, graph, files, candidate, config, timeout)
+        return _trial_encode(inputs, graph, files, candidate, trial_profile, timeout)
 
-    plan = loudness.settle_plan(plan, config.loudness, trial,
-                                lossy_codec=not config.delivery.audio_codec.startswith("pcm"))
+    plan = loudness.settle_plan(plan, config.loudness, trial, lossy_codec=trial_profile.audio.lossy)
     return plan, files if tried and tried[-1] == plan.filters() else {}
 
 
@@ -132,21 +131,18 @@ def _settle_profile(inputs: RenderInputs, profile: str, plan: GainPlan, target: 
                     group: dict[str, Sound], config: Config, timeout: float, sound_folder: Path) -> GainPlan:
     """A profile's own plan, confirmed on a PCM trial where it must be (a limiter, or peaks near
     the ceiling): its files are PCM, so the gain alone needs none."""
-    pcm = config.model_copy(update={"delivery": config.delivery.model_copy(update={"audio_codec": "pcm_s24le"})})
     signals = {signal: sound.pan for signal, sound in group.items()}
-    graph = routing_graph(inputs.audio_streams, inputs.roles, signals, config.delivery.sample_rate)
+    graph = routing_graph(inputs.audio_streams, inputs.roles, signals, config.sample_rate)
     files = {signal: sound_folder / f"{profile}-{signal}.mov" for signal in signals}
-    return loudness.settle_plan(plan, target, lambda candidate: _trial_encode(inputs, graph, files, candidate, pcm,
-                                                                             timeout), lossy_codec=False)
+    return loudness.settle_plan(plan, target, lambda candidate: _trial_encode(inputs, graph, files, candidate,
+                                                                             PCM_TRIAL, timeout), lossy_codec=False)
 
 
 def _trial_encode(inputs: RenderInputs, graph: list[str], outputs: dict[str, Path], gain: GainPlan,
-                  config: Config, timeout: float) -> dict[str, loudness.Loudness]:
-    """The planned sound (label -> file) encoded exactly as the render would encode it (audio
-    only), measured."""
-    from pipeline.render.commands import _audio_codec_args  # the render's own codec arguments, so the trial matches it
-
-    command = loudness.trial_command(inputs.master, graph, gain, _audio_codec_args(config.delivery), outputs,
+                  profile: OutputProfile, timeout: float) -> dict[str, loudness.Loudness]:
+    """The planned sound (label -> file) encoded exactly as the render encodes it in `profile`
+    (audio only, the render's own codec arguments), measured."""
+    command = loudness.trial_command(inputs.master, graph, gain, audio_codec_args(profile), outputs,
                                      inputs.start_s, inputs.duration_s, demuxer=inputs.demuxer)
     ffmpeg.run(command, timeout_s=timeout, what="loudness trial encode")
     return dict(zip(outputs, loudness.measure_files(list(outputs.values()), timeout_s=timeout)))
@@ -156,7 +152,7 @@ def check_subtitle_sync(submission: Submission, config: Config) -> list[sync.Syn
     """An audio-only pass: the speech of the dialogue stem (else the mix) against every
     language's cues; an offset beyond `subtitles.rules.sync_warning_s` is a warning."""
     inputs = RenderInputs.of(submission)
-    listen_to = sync.speech_source(inputs.roles, inputs.audio_streams, config.delivery.sample_rate)
+    listen_to = sync.speech_source(inputs.roles, inputs.audio_streams, config.sample_rate)
     if not submission.subtitles or listen_to is None:
         return []
     graph, label, source = listen_to

@@ -57,6 +57,6 @@ def profile_plans(groups: Mapping[str | None, Mapping[str, Sound]], measured: Ma
         target = config.loudness_for(profile)
         reference = reference_of(group)
         others = {signal: measured[signal] for signal in group if signal != reference}
-        plan = loudness.plan_gain(measured[reference], target, others, config.delivery.sample_rate, reference)
+        plan = loudness.plan_gain(measured[reference], target, others, config.sample_rate, reference)
         plans[profile] = settle(profile, plan, target, ordered(group, reference))
     return plans

@@ -1,7 +1,7 @@
 """The deliverables of a package (docs/design.md section 1).
 
 A deliverable is a version (the clean master, the international version, a subtitled version)
-delivered in a profile (today every version goes out in the `web` profile: MP4, H.264, AAC). A
+delivered in a profile (web: MP4, H.264, AAC; broadcast: MXF XDCAM HD422; mezzanine: ProRes). A
 deliverable says what it needs and what it is held to: the sound it carries (`Sound`: which
 signal of the master's layout, and whether that sound is brought to the loudness target or
 keeps the full mix's gain), its picture (encoded, burned with one language, or the clean
@@ -77,8 +77,12 @@ class Deliverable:
     """Also carries `subtitle_language` as a soft subtitle track (mov_text) a viewer can switch."""
     profile: str = "web"
     tracks: tuple[Sound | None, ...] = ()
-    """The sounds of a profile with a track allocation, a stereo pair each in track order (None:
-    a silent pair). Empty: the one stereo sound `sound` (the web profile)."""
+    """The sounds of the file, a stereo pair each in track order (None: a silent pair), from the
+    profile's allocation. Empty: the one stereo sound `sound`."""
+    profile_in_key: bool = False
+    """The profile's name is part of the key and the file name (`OutputProfile.profile_in_names`)."""
+    container: str = "mp4"
+    """The profile's container, the file name's extension."""
 
     @property
     def carried(self) -> list[Sound]:
@@ -87,16 +91,18 @@ class Deliverable:
 
     @property
     def key(self) -> str:
-        """The deliverable's name in results, sidecars and reports; `web` keeps the bare version."""
-        return self.version if self.profile == "web" else f"{self.version}_{self.profile}"
+        """The deliverable's name in results, sidecars and reports: the version, and the profile
+        where the profile names its files so (every profile but web)."""
+        return f"{self.version}_{self.profile}" if self.profile_in_key else self.version
 
     @property
     def burns(self) -> str | None:
         """The subtitle language burned into the picture, if any."""
         return self.subtitle_language if self.picture == "burn" else None
 
-    def filename(self, asset_id: str, container: str) -> str:
-        return f"{asset_id}_{self.key}.{container}"
+    def filename(self, asset_id: str) -> str:
+        """The file this deliverable is delivered as: the one place output files are named."""
+        return f"{asset_id}_{self.key}.{self.container}"
 
     def blocked_by(self, analysis: AudioAnalysis) -> str | None:
         """Why the audio analysis rules this deliverable out (None: it may be rendered)."""
@@ -126,11 +132,6 @@ def plan_deliverables(submission, config: Config) -> tuple[list[Deliverable], di
     from pipeline.deliverables.profiles import in_profiles
 
     return in_profiles(deliverables, failures, submission, config)
-
-
-def clean_picture_of(deliverables: list[Deliverable]) -> Deliverable | None:
-    """The deliverable whose encoded picture the stream-copy versions take."""
-    return next((item for item in deliverables if item.picture == "encode" and item.profile == "web"), None)
 
 
 def clean_picture_in(deliverables: list[Deliverable], profile: str) -> Deliverable | None:

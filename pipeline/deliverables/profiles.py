@@ -1,9 +1,10 @@
-"""Every version in every profile the config gives it (`[outputs]`, README "Delivery profiles").
+"""Every version in every profile the config gives it (`[outputs]`, docs/configuration.md).
 
-The versions' modules plan each version once, in the `web` profile; here each is turned into one
-deliverable per profile. A profile other than web carries the sounds of its track allocation
-(the full mix on 1-2, the M&E on 3-4...), and the same picture kind as the version (the clean
-picture, a burned language, or the clean picture of that same profile by stream copy).
+The versions' modules plan each version once; here each is turned into one deliverable per
+profile, web included. A profile carries the sounds of its track allocation (web: the version's
+own sound; broadcast: the full mix on 1-2, the M&E on 3-4...), and the same picture kind as the
+version (the clean picture, a burned language, or the clean picture of that same profile by
+stream copy).
 """
 
 from __future__ import annotations
@@ -25,18 +26,21 @@ def in_profiles(planned: list[Deliverable], version_failures: dict[str, str], su
     failures: dict[str, str] = {}
     for version, reason in version_failures.items():
         for name in config.outputs.profiles_for(version):
-            failures[version if name == "web" else f"{version}_{name}"] = reason
+            failures[key_in(version, name, config.profiles[name])] = reason
     for deliverable in planned:
         for name in config.outputs.profiles_for(deliverable.version):
-            if name == "web":
-                deliverables.append(deliverable)
-                continue
-            made = in_profile(deliverable, name, config.profiles[name], submission, config.has_own_gain(name))
+            profile = config.profiles[name]
+            made = in_profile(deliverable, name, profile, submission, config.has_own_gain(name))
             if isinstance(made, str):
-                failures[f"{deliverable.version}_{name}"] = made
+                failures[key_in(deliverable.version, name, profile)] = made
             elif made is not None:
                 deliverables.append(made)
     return deliverables, failures
+
+
+def key_in(version: str, name: str, profile: OutputProfile) -> str:
+    """The key of `version` in the profile `name` (Deliverable.key), for one that is not made."""
+    return f"{version}_{name}" if profile.profile_in_names else version
 
 
 def in_profile(deliverable: Deliverable, name: str, profile: OutputProfile,
@@ -53,20 +57,22 @@ def in_profile(deliverable: Deliverable, name: str, profile: OutputProfile,
     soft = deliverable.soft_subtitles and profile.soft_subtitles
     if deliverable.picture == "copy-clean" and deliverable.soft_subtitles and not soft:
         return None
-    tracks = track_sounds(profile, submission.descriptive.language, me_source(submission.layout.roles) is not None)
+    tracks = track_sounds(profile, submission.descriptive.language, me_source(submission.layout.roles) is not None,
+                          own=deliverable.sound)
     if isinstance(tracks, str):
         return f"{tracks} ({name} profile)"
     if own_gain:
         tracks = tuple(None if sound is None else dataclasses.replace(sound, signal=profile_signal(sound.signal, name))
                        for sound in tracks)
     first = next(sound for sound in tracks if sound is not None)
-    return dataclasses.replace(deliverable, profile=name, sound=first, tracks=tracks, soft_subtitles=soft)
+    return dataclasses.replace(deliverable, profile=name, sound=first, tracks=tracks, soft_subtitles=soft,
+                               profile_in_key=profile.profile_in_names, container=profile.container)
 
 
-def track_sounds(profile: OutputProfile, language: str | None,
-                 has_me: bool) -> tuple[Sound | None, ...] | str:
-    """The sound of each stereo pair of the profile's allocation (None: silent), or why the
-    master cannot fill it."""
+def track_sounds(profile: OutputProfile, language: str | None, has_me: bool,
+                 own: Sound | None = None) -> tuple[Sound | None, ...] | str:
+    """The sound of each stereo pair of the profile's allocation (None: silent; "version": `own`,
+    the version's own sound), or why the master cannot fill it."""
     allocation = list(profile.audio.allocation)
     if "me" in allocation and not has_me:
         if profile.audio.without_me == "fail":
@@ -74,5 +80,5 @@ def track_sounds(profile: OutputProfile, language: str | None,
                     f"{2 * allocation.index('me') + 1}-{2 * allocation.index('me') + 2} and the master "
                     "has none; deliver a master with an M&E, or set audio.without_me = \"drop\"")
         allocation = [sound for sound in allocation if sound != "me"]
-    sounds = {"mix": full_mix(language), "me": MUSIC_AND_EFFECTS, "silent": None}
+    sounds = {"mix": full_mix(language), "me": MUSIC_AND_EFFECTS, "silent": None, "version": own or full_mix(language)}
     return tuple(sounds[sound] for sound in allocation)

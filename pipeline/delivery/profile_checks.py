@@ -1,5 +1,5 @@
-"""A delivered file of a profile beside `web` read back (PyAV) and held to its profile: every
-stream checked against what the profile asks, and the loudness of each delivered track pair.
+"""A delivered file read back (PyAV) and held to its profile: every stream checked against
+what the profile asks, and the loudness of each delivered track pair.
 
 What a playout house's ingest checks: the container, the picture's codec, profile and level,
 its measured bit rate (CBR within 5 %), pixel format, frame size and field order flag, and the
@@ -19,7 +19,8 @@ from pipeline.audio.signals import base_signal
 from pipeline.config import OutputProfile, bit_rate_of
 from pipeline.deliverables import Deliverable
 from pipeline.media.probe import VideoInfo
-from pipeline.render import profiles as render_profiles
+from pipeline.render.conform import frame_size, out_field_order, out_interlaced
+from pipeline.render.outputs import MPEG2_LEVELS
 
 BIT_RATE_TOLERANCE = 0.05
 CONTAINER_NAMES = {"mxf": "mxf", "mov": "mov", "mp4": "mp4"}
@@ -81,12 +82,12 @@ def profile_problems(name: str, profile: OutputProfile, deliverable: Deliverable
     if wanted_profile and (read.profile or "") != wanted_profile:
         problems.append(f"picture profile {read.profile}, not {wanted_profile}")
     if codec == "mpeg2video":
-        level = render_profiles.MPEG2_LEVELS[(profile.video_profile, profile.level or "high")]
+        level = MPEG2_LEVELS[(profile.video_profile, profile.level or "high")]
         if read.level != level:
             problems.append(f"MPEG-2 level {read.level}, not {level} ({profile.level or 'high'})")
     if read.pix_fmt != profile.pix_fmt:
         problems.append(f"pixel format {read.pix_fmt}, not {profile.pix_fmt}")
-    frame = render_profiles.frame_size(master, profile)
+    frame = frame_size(master, profile)
     if read.size != frame:
         problems.append(f"frame {read.size[0]}x{read.size[1]}, not {frame[0]}x{frame[1]}")
     problems += _rate_and_fields(profile, read, master, output)
@@ -102,8 +103,8 @@ def _rate_and_fields(profile: OutputProfile, read: ReadBack, master: VideoInfo,
         if abs(read.video_bit_rate / wanted - 1) > BIT_RATE_TOLERANCE:
             problems.append(f"picture at {read.video_bit_rate / 1e6:.2f} Mb/s, not {wanted / 1e6:g} Mb/s "
                             f"(+/- {BIT_RATE_TOLERANCE:.0%}, constant bit rate)")
-    if render_profiles.out_interlaced(master, profile):
-        order = render_profiles.out_field_order(master, profile)
+    if out_interlaced(master, profile):
+        order = out_field_order(master, profile)
         flagged = output.field_order if output is not None else "unknown"
         if flagged != order:
             problems.append(f"field order flag {flagged}, not {order} (interlaced profile)")

@@ -18,7 +18,7 @@ from pipeline.delivery.results import DeliverableResult, DeliverableState, Techn
 from pipeline.intake.submission import Submission
 from pipeline.media.probe import MediaInfo, probe, sound_digest
 from pipeline.render.commands import render_timeout
-from pipeline.render.profiles import out_interlaced
+from pipeline.render.conform import out_interlaced
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def verify_outputs(submission: Submission, deliverables: list[Deliverable], outp
     by_key = {deliverable.key: deliverable for deliverable in deliverables}
     timeout = render_timeout(submission.programme.duration_s, config)
     pairs = {key: pair_loudness(path, config.profiles[by_key[key].profile], by_key[key], timeout)
-             for key, path in outputs.items() if by_key[key].profile != "web"}
+             for key, path in outputs.items() if _measured_by_pair(by_key[key], config)}
     known = _known_loudness({key: path for key, path in outputs.items() if key not in pairs}, analysis)
     known |= {key: measured[by_key[key].sound.signal] for key, measured in pairs.items()}
     unknown = {key: path for key, path in outputs.items() if key not in known}
@@ -44,6 +44,13 @@ def verify_outputs(submission: Submission, deliverables: list[Deliverable], outp
             result.loudness["tracks"] = {base_signal(signal): value.to_dict()
                                          for signal, value in pairs[result.key].items()}
     return results
+
+
+def _measured_by_pair(deliverable: Deliverable, config: Config) -> bool:
+    """A file of several tracks (or of mono tracks) is measured pair by pair; a file of one stereo
+    track whole, by the trial's measurement where its packets are the trial's."""
+    profile = config.profiles[deliverable.profile]
+    return len(deliverable.tracks) > 1 or profile.audio.tracks == "mono"
 
 
 def _known_loudness(outputs: dict[str, Path], analysis: AudioAnalysis | None) -> dict[str, loudness.Loudness]:
@@ -68,7 +75,7 @@ def verify_output(submission: Submission, deliverable: Deliverable, path: Path, 
     if abs(info.duration_s - submission.programme.duration_s) > frame * 1.5:
         problems.append(f"lasts {info.duration_s:.3f} s instead of {submission.programme.duration_s:.3f} s")
     interlaced, frame_aspect = False, None
-    if deliverable.profile != "web" and submission.media.video is not None:
+    if submission.media.video is not None:
         profile = config.profiles[deliverable.profile]
         problems += profile_problems(deliverable.profile, profile, deliverable, path, submission.media.video,
                                      info.video)
@@ -81,7 +88,7 @@ def verify_output(submission: Submission, deliverable: Deliverable, path: Path, 
     if measured is None:
         measured = loudness.measure_file(path, timeout_s=render_timeout(info.duration_s, config))
     technical = technical_facts(path, info, deliverable.sound.roles)
-    if deliverable.tracks and deliverable.profile != "web":
+    if deliverable.tracks:
         for stream, roles in zip(technical.audio, track_roles(deliverable, config.profiles[deliverable.profile])):
             stream["roles"] = roles
     state = DeliverableState.FAILED if problems else DeliverableState.DELIVERED

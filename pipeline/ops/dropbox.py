@@ -301,7 +301,7 @@ def accepted_text(name: str, asset_id: str, submission, config: Config) -> str:
              f"  when      {datetime.now(UTC).isoformat(timespec='seconds')}",
              f"  master    {submission.package.master.name}, {submission.media.duration_s:.2f} s, "
              f"audio layout {submission.layout.name}", "", "what will be made:"]
-    lines += [f"  {spec.filename(asset_id, config.delivery.container)}" for spec in specs]
+    lines += [f"  {spec.filename(asset_id)}" for spec in specs]
     lines += [f"  not made: {key}: {reason}" for key, reason in failures.items()]
     lines += [f"  warning: {finding.message}" for finding in submission.subtitle_findings]
     lines += ["", _when_rendered(config), ""]

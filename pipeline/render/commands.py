@@ -1,17 +1,22 @@
 """The render: one ffmpeg process decodes the master once and encodes the picture once for the
-clean master and once per burned-in language, through a split filter graph (docs/design.md
-section 9). The international version then takes the clean master's encoded picture by stream
-copy. Python never touches a video frame here; the builders below are pure.
+clean master and once per burned-in language, in every delivery profile, through a split
+filter graph (docs/design.md sections 9 and 12). The stream-copy versions (the international
+version) then take their profile's clean picture by stream copy. Python never touches a video
+frame here; the builders below are pure.
 
-Nothing is encoded twice: a master whose picture already meets the delivery profile is copied
-as it is (when `delivery.allow_stream_copy` says so), the sound the loudness trial encoded is
-copied into every deliverable, and the encodes that run side by side share the cores
-(`encoder_threads`). benchmarks/bench_render.py measures the result against the floor.
+Every profile goes through the same code: web, broadcast and mezzanine differ only by the data
+of their [profiles.NAME] tables, read by the one builder of each concern
+(pipeline/render/conform.py, pipeline/render/outputs.py, pipeline/audio/encoding.py).
+
+Nothing is encoded twice: a master whose picture already meets a profile is copied as it is
+(when the profile's `allow_stream_copy` says so), two profiles whose pictures are the same
+share one encode, the sound the loudness trial encoded is copied into every file of a lossy
+profile, and the encodes that run side by side share the cores (`encoder_threads`).
+benchmarks/bench_render.py measures the result against the floor.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import os
@@ -21,37 +26,31 @@ from pathlib import Path
 
 import matplotlib
 
+from pipeline.audio.encoding import audio_codec_args, same_encoding, sound_file_suffix
 from pipeline.audio.layouts import merged_audio
 from pipeline.audio.loudness import GainPlan
-from pipeline.config import Config, DeliveryProfile
-from pipeline.deliverables import Deliverable, Sound, clean_picture_of
+from pipeline.config import Config, OutputProfile
+from pipeline.deliverables import Deliverable, Sound, clean_picture_in, full_mix
 from pipeline.media import ffmpeg
 from pipeline.media.probe import VideoInfo
-from pipeline.render import conform
-from pipeline.render.profile_graph import (
-    borrowed_pictures,
-    profile_conforms,
-    profile_outputs,
-    profile_sounds,
-    profile_video_graph,
+from pipeline.render.conform import conform_filters, decoded_size, frame_size, picture_size
+from pipeline.render.outputs import (
+    FONTS_LINK,
+    build_copy_command,
+    burn_in_filter,
+    container_args,
+    forces_keyframes,
+    soft_subtitle_args,
+    video_codec_args,
 )
 from pipeline.subtitles.fonts import font_files as burn_font_files
 
 log = logging.getLogger(__name__)
 
-FONTS_LINK = "fonts"
-"""Name of the link to the font folder inside the work dir: filter arguments stay plain names."""
-
 
 def fonts_dir() -> Path:
     """DejaVu fonts shipped inside matplotlib (Latin, Cyrillic, Arabic...): no system font needed."""
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-
-
-def scaled_size(video: VideoInfo, profile: DeliveryProfile) -> tuple[int, int] | None:
-    """The delivery size when the conformed picture (square pixels, upright, within the
-    profile's limits) differs from the decoded frames; see pipeline/render/conform.py."""
-    return conform.scaled_size(video, profile)
 
 
 @dataclass(frozen=True)
@@ -80,23 +79,16 @@ class RenderInputs:
 class RenderPlan:
     command: list[str]
     outputs: dict[str, Path]
-    """Deliverable key -> file written by `command` (international comes from `mux_command`)."""
-    sound_files: dict[str, Path] = field(default_factory=dict)
-    """Signal -> its sound, encoded, for the stream-copy versions whose sound is not the clean
-    master's (muxed outside this command by `build_copy_command`)."""
+    """Deliverable key -> its file, whether `command` writes it or one of `mux_commands`."""
     mux_commands: dict[str, list[str]] = field(default_factory=dict)
-    """Key -> the stream-copy command making a profile's file whose picture another profile's
-    file has (run after `command`; the file is the command's last argument)."""
+    """Key -> the stream-copy command making that deliverable's file (a stream-copy version from
+    its profile's clean file, or a profile's file whose picture another profile's file has),
+    in the order they must run, after `command`."""
     video_encodes: int = 0
     scratch_files: list[Path] = field(default_factory=list)
     """Files `command` writes for the muxes only, removed once they ran."""
     detects_shots: bool = False
     """The command also finds the shots, on a branch of its own decode (`ShotBranch`)."""
-
-    @property
-    def me_audio(self) -> Path | None:
-        """The M&E's file for the international version's mux, when it is made outside."""
-        return self.sound_files.get("me")
 
 
 @dataclass(frozen=True)
@@ -112,63 +104,6 @@ class ShotBranch:
 
 
 SHOT_LABEL = "shotpics"
-
-
-def _video_graph(inputs: RenderInputs, profile: DeliveryProfile, burns: list[tuple[str, str]],
-                 with_clean: bool = True, source: str = "0:v",
-                 shot_filters: str | None = None) -> tuple[list[str], dict[str, str]]:
-    """Chains from [0:v] to one label per picture: "clean" (unless the master's own picture is
-    copied) and one per burned language; `burns` is (language, ass file name). With
-    `shot_filters`, one more branch to SHOT_LABEL (not a picture of a deliverable)."""
-    count = int(with_clean) + len(burns)
-    if count == 0:
-        return [], {}  # nothing decodes the picture: it is only copied
-    labels = [f"v{i}" for i in range(count + bool(shot_filters))]
-    chains = [f"[{source}]{conform.conform_filters(inputs.video, profile)},split={len(labels)}"
-              f"{''.join(f'[{label}]' for label in labels)}"]
-    if shot_filters:
-        chains.append(f"[{labels[-1]}]{shot_filters}[{SHOT_LABEL}]")
-    pictures = {"clean": labels[0]} if with_clean else {}
-    for (language, ass_name), label in zip(burns, labels[int(with_clean):]):
-        chains.append(f"[{label}]ass=filename={ass_name}:fontsdir={FONTS_LINK}:shaping=complex[burn_{label}]")
-        pictures[language] = f"burn_{label}"
-    return chains, pictures
-
-
-def _audio_graph(inputs: RenderInputs, gain: GainPlan, copies: dict[Sound, int],
-                 sample_rate: int) -> tuple[list[str], dict[str, list[str]]]:
-    """Each sound (the mix, the M&E...) routed from the master's channels with the same gain (a
-    profile's own sounds, "mix@mezzanine", with that profile's), and split into as many copies
-    as outputs take. Returns the chains and signal -> copy labels."""
-    chains, merged = merged_audio(inputs.audio_streams, sample_rate=sample_rate)
-    signals = [sound.signal for sound in copies]
-    chains.append(f"[{merged}]asplit={len(signals)}" + "".join(f"[pre_{signal}]" for signal in signals))
-    labels: dict[str, list[str]] = {}
-    for sound, count in copies.items():
-        labels[sound.signal] = [f"{sound.signal}{i}" for i in range(count)]
-        gain_chain = ",".join(gain.for_signal(sound.signal).filters())
-        chains.append(f"[pre_{sound.signal}]pan={sound.pan(inputs.roles)},{gain_chain},"
-                      f"asplit={count}{''.join(f'[{label}]' for label in labels[sound.signal])}")
-    return chains, labels
-
-
-def _video_codec_args(profile: DeliveryProfile, threads: int) -> list[str]:
-    args = ["-c:v", profile.video_codec, "-threads", str(threads)]
-    if profile.video_codec == "libx264":
-        args += ["-profile:v", profile.video_profile, "-crf", str(profile.crf), "-preset", profile.preset]
-    return args
-
-
-def _audio_codec_args(profile: DeliveryProfile) -> list[str]:
-    args = ["-c:a", profile.audio_codec, "-ar", str(profile.sample_rate), "-ac", "2"]
-    if profile.audio_codec == "aac":
-        args += ["-b:a", profile.audio_bitrate]
-    return args
-
-
-def _container_args(profile: DeliveryProfile) -> list[str]:
-    # use_metadata_tags keeps custom keys (asset_id, usage_rights...) in MP4/MOV.
-    return ["-movflags", "+faststart+use_metadata_tags"]
 
 
 def encoder_threads(cores: int, video_encodes: int) -> int:
@@ -202,8 +137,8 @@ CODEC_OF_ENCODER = {"libx264": "h264"}
 for. ProRes is left out: its profiles (proxy to 4444 XQ) are not named like the H.264 ones."""
 
 
-def picture_copy_blockers(inputs: RenderInputs, profile: DeliveryProfile) -> list[str]:
-    """Why the master's picture cannot go out as it is, by stream copy; empty when it can.
+def picture_copy_blockers(inputs: RenderInputs, profile: OutputProfile) -> list[str]:
+    """Why the master's picture cannot go out as it is in `profile`, by stream copy; empty when it can.
 
     Besides the codec, profile, pixel format and size, the programme must be the whole master:
     a stream copy can only start on a keyframe, and the programme start of a long-GOP master
@@ -211,7 +146,7 @@ def picture_copy_blockers(inputs: RenderInputs, profile: DeliveryProfile) -> lis
     be cut cleanly among B-frames. So a trimmed programme is encoded. The master's bit rate is
     kept as it is."""
     video = inputs.video
-    blockers = [] if profile.allow_stream_copy else ["delivery.allow_stream_copy is false"]
+    blockers = [] if profile.allow_stream_copy else ["allow_stream_copy is false"]
     wanted = CODEC_OF_ENCODER.get(profile.video_codec)
     if wanted is None:
         blockers.append(f"the delivery codec {profile.video_codec} is always encoded")
@@ -223,7 +158,7 @@ def picture_copy_blockers(inputs: RenderInputs, profile: DeliveryProfile) -> lis
         blockers.append(f"its pixel format is {video.pix_fmt}, not {profile.pix_fmt}")
     if video.interlaced or video.variable_rate:
         blockers.append("its picture is interlaced or at a variable frame rate (see conform)")
-    if scaled_size(video, profile):
+    if picture_size(video, profile) != decoded_size(video) or frame_size(video, profile) != decoded_size(video):
         blockers.append(f"its size {video.width}x{video.height} needs scaling")
     if _trimmed(inputs):
         blockers.append("the programme is a part of the master (programme_start/programme_end)")
@@ -238,6 +173,180 @@ def _trimmed(inputs: RenderInputs) -> bool:
             or inputs.start_s + inputs.duration_s < inputs.master_duration_s - half_frame)
 
 
+def tracks_of(spec: Deliverable) -> tuple[Sound | None, ...]:
+    """The stereo pairs of a deliverable's file, in order (None: a silent pair)."""
+    return spec.tracks or (spec.sound,)
+
+
+@dataclass
+class _Outputs:
+    """What the render command is to write, decided before any argument is built."""
+
+    written: list[Deliverable]
+    """Deliverables whose file the command writes with their picture."""
+    copied_master: set[str]
+    """Profiles taking the master's own picture by stream copy."""
+    borrowed: dict[str, str]
+    """Key -> key of the deliverable whose encoded picture it takes (same conform, settings, burn)."""
+    muxed: list[Deliverable]
+    """Stream-copy versions made after the command from their profile's clean file."""
+    outside: list[Deliverable]
+    """One of `muxed` per sound file needed: those whose tracks differ from their clean file's
+    take their sound from a file of its own (one per tracks and encoding, `_sound_file_key`)."""
+
+
+def _plan_outputs(inputs: RenderInputs, specs: list[Deliverable], config: Config) -> _Outputs:
+    profiles = config.profiles
+    copied = {name for name in dict.fromkeys(spec.profile for spec in specs)
+              if not picture_copy_blockers(inputs, profiles[name])}
+    written = [spec for spec in specs if spec.profile in copied or spec.picture in ("encode", "burn")]
+    encoded = [spec for spec in written if spec.burns or spec.profile not in copied]
+    owners: dict[tuple, str] = {}
+    borrowed: dict[str, str] = {}
+    for spec in encoded:
+        profile = profiles[spec.profile]
+        picture = (conform_filters(inputs.video, profile, config.conform.alpha_background),
+                   tuple(video_codec_args(profile, inputs.video, 1)),
+                   spec.burns)
+        if picture in owners:
+            borrowed[spec.key] = owners[picture]
+        else:
+            owners[picture] = spec.key
+    muxed = [spec for spec in specs if spec not in written and clean_picture_in(specs, spec.profile) is not None]
+    outside: dict[tuple, Deliverable] = {}
+    for spec in muxed:
+        if tracks_of(spec) != tracks_of(clean_picture_in(specs, spec.profile)):  # type: ignore[arg-type]
+            outside.setdefault(_sound_file_key(spec, profiles[spec.profile]), spec)
+    return _Outputs(written, copied, borrowed, muxed, list(outside.values()))
+
+
+def _sound_file_key(spec: Deliverable, profile: OutputProfile) -> tuple[str, ...]:
+    """What a file of a deliverable's sound alone holds: its tracks, as encoded by its profile."""
+    signals = ["silent" if track is None else track.signal for track in tracks_of(spec)]
+    return (*signals, profile.audio.tracks, *audio_codec_args(profile))
+
+
+def _video_graph(inputs: RenderInputs, pictures: list[tuple[str, str | None]], config: Config,
+                 shot_filters: str | None) -> tuple[list[str], dict[tuple[str, str | None], str], bool]:
+    """From the one decode of the master to one label per encoded picture: (profile, None) for a
+    profile's clean picture, (profile, language) per burned language. Profiles whose conform is
+    the same share it; each distinct conform runs once and is split. With `shot_filters`, one
+    more branch of the first conform to SHOT_LABEL. Returns the chains, the labels and whether
+    the shot branch is in them."""
+    groups: dict[str, list[tuple[str, str | None]]] = {}
+    for name, language in pictures:
+        chain = conform_filters(inputs.video, config.profiles[name], config.conform.alpha_background)
+        groups.setdefault(chain, []).append((name, language))
+    if not groups:
+        return [], {}, False
+    sources = ["0:v"] if len(groups) == 1 else [f"vsrc{index}" for index in range(len(groups))]
+    chains = [] if len(groups) == 1 else [f"[0:v]split={len(groups)}" + "".join(f"[{label}]" for label in sources)]
+    labels_of: dict[tuple[str, str | None], str] = {}
+    for index, (chain, needed) in enumerate(groups.items()):
+        prefix = "v" if index == 0 else f"p{index}v"
+        branches = len(needed) + (1 if shot_filters and index == 0 else 0)
+        labels = [f"{prefix}{count}" for count in range(branches)]
+        chains.append(f"[{sources[index]}]{chain},split={branches}" + "".join(f"[{label}]" for label in labels))
+        if shot_filters and index == 0:
+            chains.append(f"[{labels[-1]}]{shot_filters}[{SHOT_LABEL}]")
+        for (name, language), label in zip(needed, labels):
+            if language is None:
+                labels_of[(name, None)] = label
+            else:
+                chains.append(f"[{label}]{burn_in_filter(language)}[burn_{label}]")
+                labels_of[(name, language)] = f"burn_{label}"
+    return chains, labels_of, bool(shot_filters)
+
+
+def _audio_graph(inputs: RenderInputs, gain: GainPlan, copies: dict[Sound, int],
+                 sample_rate: int) -> tuple[list[str], dict[str, Iterator[str]]]:
+    """Each sound (the mix, the M&E...) routed from the master's channels with the same gain (a
+    profile's own sounds, "mix@mezzanine", with that profile's), and split into as many copies
+    as outputs take. Returns the chains and signal -> its copies' labels, in the order taken."""
+    if not copies:
+        return [], {}
+    chains, merged = merged_audio(inputs.audio_streams, sample_rate=sample_rate)
+    signals = [sound.signal for sound in copies]
+    chains.append(f"[{merged}]asplit={len(signals)}" + "".join(f"[pre_{signal}]" for signal in signals))
+    labels: dict[str, Iterator[str]] = {}
+    for sound, count in copies.items():
+        names = [f"{sound.signal}{i}" for i in range(count)]
+        gain_chain = ",".join(gain.for_signal(sound.signal).filters())
+        chains.append(f"[pre_{sound.signal}]pan={sound.pan(inputs.roles)},{gain_chain},"
+                      f"asplit={count}{''.join(f'[{label}]' for label in names)}")
+        labels[sound.signal] = iter(names)
+    return chains, labels
+
+
+@dataclass
+class _Sound:
+    """Where each output of the command takes its sound from."""
+
+    copied: dict[str, int]
+    """Signal -> input index of the trial's encoded file, copied into a lossy profile's files."""
+    graph: dict[str, Iterator[str]] = field(default_factory=dict)
+    chains: list[str] = field(default_factory=list)
+
+
+def _copies_trial(profile: OutputProfile, config: Config, sounds: tuple[Sound | None, ...],
+                  encoded: dict[str, Path]) -> bool:
+    """Whether a file of `profile` takes the loudness trial's encoded sound by copy: the trial
+    encoded exactly as this profile would, and made every sound the file carries."""
+    trial = config.lossy_profile()
+    return (trial is not None and profile.audio.lossy and same_encoding(profile, config.profiles[trial])
+            and all(sound is not None and sound.signal in encoded for sound in sounds))
+
+
+def _sound_sources(inputs: RenderInputs, gain: GainPlan, config: Config, plan: _Outputs,
+                   encoded: dict[str, Path], first_input: int) -> tuple[_Sound, list[str]]:
+    """The trial's files each lossy output copies (one input each, in order of first use), and the
+    graph making every other output's sound (the written files', and the sound files of the
+    stream-copy versions that the trial has not made); returns them and the input arguments."""
+    copied: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    sounds: dict[str, Sound] = {}
+    for spec in plan.written + plan.outside:
+        tracks = tracks_of(spec)
+        if _copies_trial(config.profiles[spec.profile], config, tracks, encoded):
+            if spec in plan.written:
+                for sound in tracks:
+                    copied.setdefault(sound.signal, first_input + len(copied))  # type: ignore[union-attr]
+            continue
+        for sound in tracks:
+            source = sound or full_mix(None)  # a silent pair is the mix at zero gain: exactly as long
+            sounds.setdefault(source.signal, source)
+            counts[source.signal] = counts.get(source.signal, 0) + 1
+    chains, labels = _audio_graph(inputs, gain, {sounds[signal]: count for signal, count in counts.items()},
+                                  config.sample_rate)
+    input_args = [arg for signal in copied for arg in ffmpeg.input_args(encoded[signal])]
+    return _Sound(copied, labels, chains), input_args
+
+
+def _track_args(spec: Deliverable, profile: OutputProfile, sound: _Sound, copies: bool,
+                name: str) -> tuple[list[str], list[str]]:
+    """The maps of one output's tracks, and the chains that make them: a stereo track maps its
+    copy of the sound; a mono allocation splits each pair (channelsplit); silence is the mix
+    at zero gain."""
+    maps: list[str] = []
+    chains: list[str] = []
+    for position, track in enumerate(tracks_of(spec)):
+        if copies:
+            maps += ["-map", f"{sound.copied[track.signal]}:a:0"]  # type: ignore[union-attr]
+            continue
+        label = next(sound.graph["mix" if track is None else track.signal])
+        pair = f"{name}_p{position}"
+        chain = f"[{label}]" + ("volume=0," if track is None else "")
+        if profile.audio.tracks == "mono":
+            chains.append(f"{chain}channelsplit=channel_layout=stereo[{pair}l][{pair}r]")
+            maps += ["-map", f"[{pair}l]", "-map", f"[{pair}r]"]
+        elif track is None:
+            chains.append(f"{chain}anull[{pair}]")
+            maps += ["-map", f"[{pair}]"]
+        else:
+            maps += ["-map", f"[{label}]"]
+    return maps, chains
+
+
 def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: GainPlan,
                          config: Config, work_dir: Path, asset_id: str,
                          metadata: dict[str, list[str]],
@@ -246,153 +355,110 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
                          keyframes: dict[str, list[float]] | None = None,
                          encoded_sound: dict[str, Path] | None = None,
                          shots: ShotBranch | None = None) -> RenderPlan:
-    """The single ffmpeg command making every encoded deliverable. Pure: no I/O.
+    """The single ffmpeg command making every encoded deliverable in every profile, and the
+    stream-copy commands that follow it. Pure: no I/O.
 
-    When the master's picture already meets the delivery profile (and stream copy is allowed,
-    see `picture_copy_blockers`), the clean master and every other unburned version take that
-    picture by stream copy in this same command, and only the burned languages are encoded.
-    Otherwise the unburned versions other than the clean master are muxed afterwards from the
-    clean master's file and, where their sound differs from its sound, that sound's file
-    (`RenderPlan.sound_files`, `build_copy_command`).
+    A profile whose conditions allow it (`picture_copy_blockers`) takes the master's own picture
+    in its unburned versions, in this same command. Otherwise a stream-copy version (the
+    international version) is muxed afterwards from its profile's clean file and, where its
+    sound differs from that file's, a file of its own sound (`RenderPlan.mux_commands`).
 
     `subtitle_files`: language -> the frame-snapped SRT (programme time) of each deliverable with
     a soft subtitle track; each is one more input, muxed as mov_text. `cores`: how many the
     encodes share (default: those this process may use). `keyframes`: deliverable key -> times
     (programme seconds) whose frames must be keyframes in its encoded picture. `encoded_sound`:
-    signal -> the sound already encoded for delivery (the loudness trial's files), copied into
-    every output instead of encoded again for each. `shots`: find the shots on this decode too
-    (only where the web picture is decoded; `RenderPlan.detects_shots` says whether it was)."""
-    profile = config.delivery
-    copy_master = not picture_copy_blockers(inputs, profile)
-    others = [spec for spec in specs if spec.profile != "web" and spec.picture in ("encode", "burn")]
-    specs = [spec for spec in specs if spec.profile == "web"]
-    written = [spec for spec in specs if copy_master or spec.picture in ("encode", "burn")]
-    burns = [(spec.burns, f"subtitles-{spec.burns}.ass") for spec in written if spec.burns]
-    borrowed = borrowed_pictures(inputs.video, others, config.profiles)
-    encoded_others = [spec for spec in others if spec.key not in borrowed]
-    conforms = profile_conforms(inputs.video, encoded_others, config.profiles)
-    web_clean = not copy_master and any(spec.picture == "encode" or not spec.burns for spec in written)
-    web_source, sources, decode_chains = _decode_split(bool(burns) or web_clean, len(conforms))
-    video_chains, pictures = _video_graph(inputs, profile, burns, with_clean=web_clean, source=web_source,
-                                          shot_filters=shots.filters if shots else None)
-    detects_shots = shots is not None and bool(video_chains)
-    profile_chains, profile_pictures = profile_video_graph(inputs.video, encoded_others, config.profiles, sources)
-    outside = _sounds_muxed_outside(specs, written)
-    threads = encoder_threads(cores or available_cores(), len(pictures) + len(profile_pictures))
+    signal -> the sound the loudness trial encoded, copied into every file of a profile that
+    encodes its sound the same way. `shots`: find the shots on this decode too
+    (`RenderPlan.detects_shots` says whether it was)."""
+    profiles, encoded = config.profiles, encoded_sound or {}
+    plan = _plan_outputs(inputs, specs, config)
+    pictures = list(dict.fromkeys((spec.profile, spec.burns) for spec in plan.written
+                                  if spec.key not in plan.borrowed and (spec.burns or spec.profile not in plan.copied_master)))
+    video_chains, labels, detects_shots = _video_graph(inputs, pictures, config, shots.filters if shots else None)
+    threads = encoder_threads(cores or available_cores(), len(pictures))
+    soft_inputs: dict[str, int] = {}
+    soft_args: list[str] = []
+    for spec in plan.written:
+        if spec.soft_subtitles and spec.subtitle_language in (subtitle_files or {}):
+            soft_inputs[spec.key] = 1 + len(soft_inputs)
+            soft_args += ffmpeg.input_args((subtitle_files or {})[spec.subtitle_language])
+    sound, sound_inputs = _sound_sources(inputs, gain, config, plan, encoded, 1 + len(soft_inputs))
     command = ffmpeg.base_args() + ffmpeg.input_args(inputs.master, seek_s=inputs.start_s,
                                                      duration_s=inputs.duration_s, demuxer=inputs.demuxer)
-    soft_inputs, soft_args = _soft_subtitle_inputs(written + others, subtitle_files or {})
-    sound = _sound_plan(inputs, gain, profile, written, outside, 1 + len(soft_inputs), encoded_sound or {},
-                        extra=profile_sounds(others))
-    made = profile_outputs(others, config, inputs, profile_pictures, sound.pcm_sources, soft_inputs, metadata,
-                           threads, work_dir, asset_id, borrowed)
-    command += soft_args + sound.input_args
-    all_chains = decode_chains + video_chains + profile_chains + sound.chains + made.chains
+    command += soft_args + sound_inputs
+    output_args: list[str] = []
+    track_chains: list[str] = []
+    paths = {spec.key: work_dir / spec.filename(asset_id) for spec in specs}
+    render = RenderPlan(command=command, outputs={}, video_encodes=len(pictures), detects_shots=detects_shots)
+    for index, spec in enumerate(plan.written):
+        profile = profiles[spec.profile]
+        copies = _copies_trial(profile, config, tracks_of(spec), encoded)
+        maps, chains = _track_args(spec, profile, sound, copies, f"t{index}")
+        track_chains += chains
+        audio = maps + soft_subtitle_args(soft_inputs.get(spec.key)) + (
+            ["-c:a", "copy"] if copies else audio_codec_args(profile))
+        if spec.key in plan.borrowed:  # its tracks alone, muxed with the picture of the file it borrows
+            scratch = work_dir / f".{spec.key}-tracks.mov"
+            output_args += audio + ["-f", "mov", str(scratch)]
+            render.mux_commands[spec.key] = build_copy_command(paths[plan.borrowed[spec.key]], paths[spec.key],
+                                                               metadata.get(spec.key, []), profile, tracks_file=scratch)
+            render.scratch_files.append(scratch)
+        else:
+            picture = (["-map", f"0:{inputs.video.index}", "-c:v", "copy"] if (spec.profile, spec.burns) not in labels
+                       else ["-map", f"[{labels[(spec.profile, spec.burns)]}]"]
+                       + video_codec_args(profile, inputs.video, threads)
+                       + (_keyframe_args((keyframes or {}).get(spec.key), inputs.video.fps)
+                          if forces_keyframes(profile) else []))
+            output_args += (picture + audio + metadata.get(spec.key, []) + container_args(profile)
+                            + [str(paths[spec.key])])
+        render.outputs[spec.key] = paths[spec.key]
+    if detects_shots and shots is not None:
+        output_args += ["-map", f"[{SHOT_LABEL}]", "-fps_mode", "passthrough", "-q:v", "4", "-f", "image2",
+                        str(shots.thumbnails)]
+    output_args += _muxed_versions(inputs, plan, specs, config, sound, encoded, paths, metadata,
+                                   subtitle_files or {}, render, work_dir)
+    all_chains = video_chains + sound.chains + track_chains
     if all_chains:
         command += ["-filter_complex", ";".join(all_chains)]
-    outputs: dict[str, Path] = {}
-    for spec in written:
-        path = work_dir / spec.filename(asset_id, profile.container)
-        command += (_picture_args(spec, pictures, inputs, profile, threads,
-                                  (keyframes or {}).get(spec.key))
-                    + ["-map", next(sound.sources[spec.sound.signal])]
-                    + _soft_subtitle_args(soft_inputs.get(spec.key))
-                    + sound.codec_args + metadata.get(spec.key, []) + _container_args(profile) + [str(path)])
-        outputs[spec.key] = path
-    command += made.args
-    outputs |= made.files
-    if detects_shots and shots is not None:
-        command += ["-map", f"[{SHOT_LABEL}]", "-fps_mode", "passthrough", "-q:v", "4", "-f", "image2",
-                    str(shots.thumbnails)]
-    plan = RenderPlan(command=command, outputs=outputs, video_encodes=len(pictures) + len(profile_pictures),
-                      sound_files=dict(sound.files_outside), mux_commands=made.muxes, scratch_files=made.scratch,
-                      detects_shots=detects_shots)
-    suffix = ".m4a" if profile.audio_codec == "aac" else ".mov"
-    for signal in outside:
-        if signal not in plan.sound_files:
-            plan.sound_files[signal] = work_dir / f"{signal}-audio{suffix}"
-            command += ["-map", next(sound.sources[signal])] + sound.codec_args + [str(plan.sound_files[signal])]
-    command += ffmpeg.progress_args()
-    return plan
+    command += output_args + ffmpeg.progress_args()
+    return render
 
 
-def _decode_split(web_decodes: bool, conforms: int) -> tuple[str, list[str], list[str]]:
-    """The one decode of the master, split between the web profile's conform (when it decodes)
-    and each distinct conform of the other profiles. Returns the web's source label, the other
-    conforms' source labels and the split chain (none when one conform takes the decode whole)."""
-    labels = (["vweb"] if web_decodes else []) + [f"vsrc{index}" for index in range(conforms)]
-    if len(labels) <= 1:
-        return "0:v", ["0:v"] * conforms, []
-    chain = f"[0:v]split={len(labels)}" + "".join(f"[{label}]" for label in labels)
-    return "vweb", labels[int(web_decodes):], [chain]
-
-
-def _sounds_muxed_outside(specs: list[Deliverable], written: list[Deliverable]) -> dict[str, Sound]:
-    """Signal -> sound of the stream-copy versions not written by the render command whose sound
-    is not the clean master's (those take the clean master's file whole)."""
-    clean = clean_picture_of(specs)
-    return {spec.sound.signal: spec.sound for spec in specs
-            if spec not in written and (clean is None or spec.sound.signal != clean.sound.signal)}
-
-
-@dataclass
-class _SoundPlan:
-    """Where the outputs of a render take their sound from."""
-
-    chains: list[str]
-    """Filter chains making the sound (none when it is copied from encoded files)."""
-    input_args: list[str]
-    sources: dict[str, Iterator[str]]
-    """Signal -> what each next output maps: a graph label or an input's stream."""
-    codec_args: list[str]
-    files_outside: dict[str, Path] = field(default_factory=dict)
-    """Signal -> its sound, already encoded, for a mux outside this command."""
-    pcm_sources: dict[str, Iterator[str]] = field(default_factory=dict)
-    """Signal -> graph labels of the routed, gained sound (not encoded) for the PCM profiles."""
-
-
-def _sound_plan(inputs: RenderInputs, gain: GainPlan, profile: DeliveryProfile, written: list[Deliverable],
-                outside: dict[str, Sound], first_input: int, encoded: dict[str, Path],
-                extra: dict[Sound, int] | None = None) -> _SoundPlan:
-    """The sound already encoded for delivery, copied into every output (each sound encoded
-    once, not once per deliverable), when there is a file for every sound needed; else each
-    sound made by the filter graph and encoded for each output."""
-    sounds: dict[str, Sound] = {}
-    counts: dict[str, int] = {}
-    for sound in [spec.sound for spec in written] + list(outside.values()):
-        sounds.setdefault(sound.signal, sound)
-        counts[sound.signal] = counts.get(sound.signal, 0) + 1
-    copies = {sounds[signal]: count for signal, count in counts.items()}
-    if copies and all(sound.signal in encoded for sound in copies):
-        mapped = list(dict.fromkeys(spec.sound.signal for spec in written))
-        input_args = [arg for signal in mapped for arg in ffmpeg.input_args(encoded[signal])]
-        sources: dict[str, Iterator[str]] = {
-            signal: itertools.repeat(f"{first_input + offset}:a:0") for offset, signal in enumerate(mapped)}
-        pcm_chains, pcm_labels = _audio_graph(inputs, gain, extra, profile.sample_rate) if extra else ([], {})
-        return _SoundPlan(pcm_chains, input_args, sources, ["-c:a", "copy"],
-                          files_outside={signal: encoded[signal] for signal in outside},
-                          pcm_sources={signal: iter(names) for signal, names in pcm_labels.items()})
-    for sound, count in (extra or {}).items():  # one graph makes the web's and the PCM profiles' copies
-        known = next((each for each in copies if each.signal == sound.signal), sound)
-        copies[known] = copies.get(known, 0) + count
-    chains, labels = _audio_graph(inputs, gain, copies, profile.sample_rate)
-    web_counts = {sound.signal: count for sound, count in copies.items()}
-    for sound, count in (extra or {}).items():
-        web_counts[sound.signal] -= count
-    sources = {signal: iter(f"[{label}]" for label in names[:web_counts[signal]]) for signal, names in labels.items()}
-    pcm = {signal: iter(names[web_counts[signal]:]) for signal, names in labels.items()}
-    return _SoundPlan(chains, [], sources, _audio_codec_args(profile), pcm_sources=pcm)
-
-
-def _picture_args(spec: Deliverable, pictures: dict[str, str], inputs: RenderInputs,
-                  profile: DeliveryProfile, threads: int, keyframes: list[float] | None = None) -> list[str]:
-    """The picture of one output: its label of the filter graph, encoded, or the master's own
-    picture stream, copied (when the graph has no "clean" picture)."""
-    label = pictures.get(spec.burns) if spec.burns else pictures.get("clean")
-    if label is None:
-        return ["-map", f"0:{inputs.video.index}", "-c:v", "copy"]
-    return (["-map", f"[{label}]"] + _video_codec_args(profile, threads) + ["-pix_fmt", profile.pix_fmt]
-            + _keyframe_args(keyframes, inputs.video.fps))
+def _muxed_versions(inputs: RenderInputs, plan: _Outputs, specs: list[Deliverable], config: Config, sound: _Sound,
+                    encoded: dict[str, Path], paths: dict[str, Path], metadata: dict[str, list[str]],
+                    subtitle_files: dict[str, Path], render: RenderPlan, work_dir: Path) -> list[str]:
+    """The stream-copy versions' commands (into `render.mux_commands`), and the render command's
+    outputs writing the sound files of those whose sound is not their clean file's: the trial's
+    file where it is the profile's encoding, else one file per sound and encoding."""
+    output_args: list[str] = []
+    sound_files: dict[tuple[str, ...], Path] = {}
+    for spec in plan.outside:
+        profile = config.profiles[spec.profile]
+        tracks = tracks_of(spec)
+        key = _sound_file_key(spec, profile)
+        if _copies_trial(profile, config, tracks, encoded) and len(tracks) == 1:
+            sound_files[key] = encoded[tracks[0].signal]  # type: ignore[union-attr]
+            continue
+        name = "-".join("silent" if track is None else track.signal for track in tracks)
+        sound_files[key] = work_dir / f"{name}-audio{sound_file_suffix(profile)}"
+        if any(path == sound_files[key] for other, path in sound_files.items() if other != key):
+            sound_files[key] = work_dir / f"{name}-audio-{spec.profile}{sound_file_suffix(profile)}"
+        maps, chains = _track_args(spec, profile, sound, False, f"s{len(sound_files)}")
+        sound.chains += chains
+        output_args += maps + audio_codec_args(profile) + [str(sound_files[key])]
+        render.scratch_files.append(sound_files[key])
+    for spec in plan.muxed:
+        profile = config.profiles[spec.profile]
+        clean = clean_picture_in(specs, spec.profile)
+        tracks_file = None
+        if tracks_of(spec) != tracks_of(clean):  # type: ignore[arg-type]
+            tracks_file = sound_files[_sound_file_key(spec, profile)]
+        subtitle = subtitle_files.get(spec.subtitle_language or "") if spec.soft_subtitles else None
+        render.mux_commands[spec.key] = build_copy_command(
+            paths[clean.key], paths[spec.key], metadata.get(spec.key, []), profile,  # type: ignore[union-attr]
+            tracks_file=tracks_file, subtitle_source=subtitle)
+        render.outputs[spec.key] = paths[spec.key]
+    return output_args
 
 
 def _keyframe_args(times: list[float] | None, fps) -> list[str]:
@@ -404,37 +470,6 @@ def _keyframe_args(times: list[float] | None, fps) -> list[str]:
         return []
     starts = sorted({max(0.0, (math.floor(time * fps + 1e-6) - 0.001) / fps) for time in times})
     return ["-force_key_frames:v", ",".join(f"{start:.6f}" for start in starts)]
-
-
-def build_copy_command(picture_source: Path, audio_source: Path, output: Path,
-                       metadata: list[str], subtitle_source: Path | None = None) -> list[str]:
-    """A deliverable made by stream copy: the picture of one file, the sound of another, and
-    optionally a soft subtitle track from an SRT file."""
-    subtitle_input = ffmpeg.input_args(subtitle_source) if subtitle_source else []
-    return (ffmpeg.base_args() + ffmpeg.input_args(picture_source) + ffmpeg.input_args(audio_source)
-            + subtitle_input + ["-map", "0:v:0", "-map", "1:a:0", "-c", "copy"]
-            + (_soft_subtitle_args(2) if subtitle_source else []) + ["-map_metadata", "-1"]
-            + metadata + ["-movflags", "+faststart+use_metadata_tags", str(output)])
-
-
-def _soft_subtitle_inputs(encoded: list[Deliverable],
-                          subtitle_files: dict[str, Path]) -> tuple[dict[str, int], list[str]]:
-    """Input index of each deliverable's SRT (the master is input 0), and the input arguments."""
-    indexes: dict[str, int] = {}
-    args: list[str] = []
-    for spec in encoded:
-        if spec.soft_subtitles and spec.subtitle_language in subtitle_files:
-            indexes[spec.key] = 1 + len(indexes)
-            args += ffmpeg.input_args(subtitle_files[spec.subtitle_language])
-    return indexes, args
-
-
-def _soft_subtitle_args(input_index: int | None) -> list[str]:
-    """Map an SRT input as the output's subtitle track. MP4 and MOV carry text subtitles as
-    mov_text (3GPP timed text); its language and title come with the deliverable's metadata."""
-    if input_index is None:
-        return []
-    return ["-map", f"{input_index}:s:0", "-c:s", "mov_text"]
 
 
 def render_timeout(duration_s: float, config: Config) -> float:

@@ -1,15 +1,20 @@
-"""Conform: the master's picture brought to what the delivery profile asks, as one stage of
-the render's filter graph. Pure builders: no I/O.
+"""Conform: the master's picture brought to what a delivery profile asks, as one stage of
+the render's filter graph; the same function for every profile (web, broadcast, mezzanine).
+Pure builders: no I/O.
 
 What a master can need, in the order the filters run:
-- interlaced -> `bwdif`, its field order honoured, one frame per field (50i -> 50p, the
-  default, which keeps the motion) or per frame (`[delivery] deinterlace = "same-rate"`).
-  It runs first: scaling or any other filter would blend the two fields of a frame.
+- interlaced, in a progressive profile -> `bwdif`, its field order honoured, one frame per
+  field (50i -> 50p, the default, which keeps the motion) or per frame (`deinterlace =
+  "same-rate"`). It runs first: scaling or any other filter would blend the two fields of a
+  frame. In an interlaced profile the fields are kept (scaled field by field, `interl=1`) and
+  the field order made the profile's; a progressive master there goes out as PsF (`setfield`).
 - variable frame rate -> `fps` at the nominal rate (a phone's 30 fps that dips in low light).
-- alpha -> flattened onto `[delivery] alpha_background` (black by default): the picture is
+- alpha -> flattened onto `[conform] alpha_background` (black by default, one colour for every
+  profile): the picture is
   laid over a copy of itself filled with the colour, so the stage needs no second input.
 - anamorphic -> square pixels at the true display aspect, and only then the profile's size
-  limit (1440x1080 at 4:3 pixels -> 1920x1080; 720x576 16:9 -> 1024x576).
+  limit (1440x1080 at 4:3 pixels -> 1920x1080; 720x576 16:9 -> 1024x576), or fitted into the
+  profile's exact frame (`width`, `height`) with black bars.
 - rotated (a display matrix) -> upright. ffmpeg already turns the picture upright when it
   decodes (`autorotate`, on by default) and then drops the matrix from what it encodes, so the
   stage adds no `transpose` of its own (it would turn the picture a second time). What it must
@@ -24,7 +29,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from pipeline.config import DeliveryProfile
+from pipeline.config import OutputProfile
 from pipeline.media.probe import VideoInfo
 
 
@@ -35,9 +40,11 @@ def decoded_size(video: VideoInfo) -> tuple[int, int]:
     return video.width, video.height
 
 
-def delivery_size(video: VideoInfo, profile: DeliveryProfile) -> tuple[int, int]:
-    """The delivered picture: the upright display size in square pixels, brought within the
-    profile's limits with its aspect kept, even on both sides (4:2:0 needs it)."""
+def frame_size(video: VideoInfo, profile: OutputProfile) -> tuple[int, int]:
+    """The delivered frame: the profile's exact size, else the upright display size in square
+    pixels within the profile's limits, aspect kept, even on both sides (4:2:0 needs it)."""
+    if profile.width and profile.height:
+        return profile.width, profile.height
     width, height = video.display_size
     ratio = min(profile.max_width / width, profile.max_height / height, 1.0)
     if ratio < 1.0:
@@ -45,15 +52,34 @@ def delivery_size(video: VideoInfo, profile: DeliveryProfile) -> tuple[int, int]
     return width - width % 2, height - height % 2
 
 
-def scaled_size(video: VideoInfo, profile: DeliveryProfile) -> tuple[int, int] | None:
-    """The delivery size when it differs from the decoded frames' size (else None: no scale)."""
-    size = delivery_size(video, profile)
-    return None if size == decoded_size(video) else size
+def picture_size(video: VideoInfo, profile: OutputProfile) -> tuple[int, int]:
+    """The picture inside the frame: the frame itself, or, in a profile of an exact size, the
+    display size fitted into it with its aspect kept (scaled up to fill it; black bars fill
+    the rest)."""
+    if not (profile.width and profile.height):
+        return frame_size(video, profile)
+    width, height = video.display_size
+    ratio = min(profile.width / width, profile.height / height)
+    size = (round(width * ratio), round(height * ratio))
+    return size[0] - size[0] % 2, size[1] - size[1] % 2
 
 
-def output_rate(video: VideoInfo, profile: DeliveryProfile) -> Fraction:
+def keeps_fields(video: VideoInfo, profile: OutputProfile) -> bool:
+    """An interlaced master goes out with its own fields (never de-interlaced) in an interlaced profile."""
+    return video.interlaced and profile.scan in ("interlaced", "as-master")
+
+
+def out_interlaced(video: VideoInfo, profile: OutputProfile) -> bool:
+    return profile.scan == "interlaced" or (profile.scan == "as-master" and video.interlaced)
+
+
+def out_field_order(video: VideoInfo, profile: OutputProfile) -> str:
+    return video.field_order if profile.scan == "as-master" else profile.field_order
+
+
+def output_rate(video: VideoInfo, profile: OutputProfile) -> Fraction:
     """The delivered frame rate: twice the master's for a double-rate de-interlace."""
-    doubled = video.interlaced and profile.deinterlace == "double-rate"
+    doubled = video.interlaced and not keeps_fields(video, profile) and profile.deinterlace == "double-rate"
     return video.fps * 2 if doubled else video.fps
 
 
@@ -62,31 +88,42 @@ def _colour(name: str) -> str:
     return "0x" + name[1:] if name.startswith("#") else name
 
 
-def conform_filters(video: VideoInfo, profile: DeliveryProfile) -> str:
+def conform_filters(video: VideoInfo, profile: OutputProfile, background: str = "black") -> str:
     """The conform stage as a filter chain from the master's picture to the profile's (one
-    chain segment: the alpha flattening has labels of its own inside it)."""
+    chain segment: the alpha flattening has labels of its own inside it). `background`: the
+    colour alpha is flattened onto ([conform] alpha_background)."""
     filters: list[str] = []
-    if video.interlaced:
+    fields = keeps_fields(video, profile)
+    if video.interlaced and not fields:
         mode = "send_field" if profile.deinterlace == "double-rate" else "send_frame"
         filters.append(f"bwdif=mode={mode}:parity={video.field_order}:deint=all")
+    if fields and video.field_order != out_field_order(video, profile):
+        filters.append(f"fieldorder={out_field_order(video, profile)}")  # moves the picture one line
     if video.variable_rate:
         rate = output_rate(video, profile)
         filters.append(f"fps={rate.numerator}/{rate.denominator}")
     if video.alpha:
         filters.append("format=yuva444p,split[alpha_fg][alpha_fill];"
-                       f"[alpha_fill]drawbox=c={_colour(profile.alpha_background)}:t=fill:replace=1,"
+                       f"[alpha_fill]drawbox=c={_colour(background)}:t=fill:replace=1,"
                        "format=yuv444p[alpha_bg];[alpha_bg][alpha_fg]overlay=format=yuv444")
-    size = scaled_size(video, profile)
-    if size:
-        filters.append(f"scale={size[0]}:{size[1]}:flags=lanczos")
+    picture, frame = picture_size(video, profile), frame_size(video, profile)
+    if picture != decoded_size(video):
+        filters.append(f"scale={picture[0]}:{picture[1]}:flags=lanczos" + (":interl=1" if fields else ""))
+    if frame != picture:
+        filters.append(f"pad={frame[0]}:{frame[1]}:(ow-iw)/2:(oh-ih)/2:black")
     filters += ["setsar=1", f"format={profile.pix_fmt}"]
+    if out_interlaced(video, profile):
+        filters.append(f"setfield={out_field_order(video, profile)}")
     return ",".join(filters)
 
 
-def conform_notes(video: VideoInfo, profile: DeliveryProfile) -> list[str]:
+def conform_notes(video: VideoInfo, profile: OutputProfile, background: str = "black") -> list[str]:
     """What the conform stage does to this master, in words for the log."""
     notes = []
-    if video.interlaced:
+    if video.interlaced and keeps_fields(video, profile):
+        notes.append(f"interlaced ({video.field_order}, {video.field_order_source}): fields kept, "
+                     f"{out_field_order(video, profile)} out")
+    elif video.interlaced:
         rate = output_rate(video, profile)
         notes.append(f"interlaced ({video.field_order}, {video.field_order_source}): de-interlaced "
                      f"with bwdif to {float(rate):g} fps progressive")
@@ -94,11 +131,11 @@ def conform_notes(video: VideoInfo, profile: DeliveryProfile) -> list[str]:
         notes.append(f"variable frame rate (average {float(video.average_fps or 0):.3f} fps): "
                      f"made constant at {float(video.fps):g} fps")
     if video.alpha:
-        notes.append(f"alpha channel ({video.pix_fmt}): flattened onto {profile.alpha_background}")
+        notes.append(f"alpha channel ({video.pix_fmt}): flattened onto {background}")
     if video.sar != 1:
         notes.append(f"anamorphic {video.width}x{video.height} (pixel aspect {video.sar.numerator}:"
                      f"{video.sar.denominator}): square pixels at {video.display_size[0]}x{video.display_size[1]}")
     if video.rotation:
         notes.append(f"display matrix rotation {video.rotation} degrees: upright (autorotate), "
-                     f"delivered at {'x'.join(map(str, delivery_size(video, profile)))}")
+                     f"delivered at {'x'.join(map(str, frame_size(video, profile)))}")
     return notes

@@ -11,7 +11,7 @@ from pathlib import Path
 from pipeline import subtitles
 from pipeline.audio.analysis import AudioAnalysis
 from pipeline.config import Config
-from pipeline.deliverables import Deliverable, clean_picture_in, clean_picture_of
+from pipeline.deliverables import Deliverable
 from pipeline.delivery import report
 from pipeline.delivery.publish import ensure_free_space
 from pipeline.intake.submission import Submission
@@ -22,42 +22,37 @@ from pipeline.media.timecode import timecode_args
 from pipeline.render.commands import (
     RenderInputs,
     ShotBranch,
-    build_copy_command,
     build_render_command,
     picture_copy_blockers,
     prepare_work_dir,
     render_timeout,
+    tracks_of,
 )
-from pipeline.render.conform import conform_notes, delivery_size
-from pipeline.render.profiles import build_profile_copy_command, profile_bytes_per_second
+from pipeline.render.conform import conform_notes, frame_size
+from pipeline.render.outputs import bytes_per_second, subtitle_script_name
 from pipeline.render.tags import audio_stream_tags, container_tags, metadata_args, subtitle_stream_tags
 
 log = logging.getLogger(__name__)
 
 
-
-# Bits per pixel of an encoded picture, on the high side, for the free-space estimate.
-_BITS_PER_PIXEL = {"libx264": 0.3, "prores_ks": 4.0}
-
-
 def estimate_output_bytes(submission: Submission, specs: list[Deliverable], config: Config) -> int:
-    """About how much a render writes: each media deliverable at a generous bit rate for its
-    codec and size, plus the M&E audio kept in the work dir until the international mux."""
-    profile = config.delivery
-    width, height = _delivery_size(submission, config)
-    picture = width * height * submission.fps * _BITS_PER_PIXEL.get(profile.video_codec, 4.0) / 8
-    audio = profile.sample_rate * 2 * 3 if profile.audio_codec.startswith("pcm") else 48_000
-    web = [spec for spec in specs if spec.profile == "web"]
-    per_second = len(web) * (picture + audio) + audio
-    per_second += sum(profile_bytes_per_second(submission.media.picture, config.profiles[spec.profile])
-                      for spec in specs if spec.profile != "web")
+    """About how much a render writes: each deliverable at a generous bit rate for its profile,
+    plus, for each stream-copy version, the file of its sound kept in the work dir until muxed."""
+    per_second = 0.0
+    for spec in specs:
+        profile = config.profiles[spec.profile]
+        channels = 2 * len(tracks_of(spec))
+        per_second += bytes_per_second(submission.media.picture, profile, channels)
+        if spec.picture == "copy-clean":
+            per_second += 48_000 if profile.audio.lossy else channels * profile.audio.sample_rate * 3
     return int(per_second * submission.programme.duration_s)
 
 
-
-def _metadata_for(submission: Submission, spec: Deliverable) -> list[str]:
+def _metadata_for(submission: Submission, spec: Deliverable, config: Config) -> list[str]:
+    profile = config.profiles[spec.profile]
     tags = container_tags(submission.descriptive, submission.asset_id, spec)
-    return metadata_args(tags, audio_stream_tags(spec), subtitle_stream_tags(spec))
+    return metadata_args(tags, audio_stream_tags(spec, mono=profile.audio.tracks == "mono"),
+                         subtitle_stream_tags(spec))
 
 
 @disk_full_as_error
@@ -73,71 +68,38 @@ def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: 
     soft_tracks = _write_subtitle_scripts(submission, specs, work_dir, config)
     # Every output starts at the master's timecode plus the programme start (a tmcd track).
     timecode = timecode_args(submission.media.start_timecode, submission.programme.start_s, submission.fps)
-    metadata = {spec.key: _metadata_for(submission, spec)
-                + (timecode if spec.profile == "web" or config.profiles[spec.profile].timecode else [])
-                for spec in specs}
+    metadata = {spec.key: _metadata_for(submission, spec, config)
+                + (timecode if config.profiles[spec.profile].timecode else []) for spec in specs}
     encoded_sound = {label: path for label, path in analysis.encoded_sound.items() if path.exists()}
     render_plan = build_render_command(RenderInputs.of(submission), specs, analysis.gain, config, deliver_dir,
                                        submission.asset_id, metadata, subtitle_files=soft_tracks,
                                        keyframes=_contact_sheet_times(submission, specs),
                                        encoded_sound=encoded_sound, shots=_shot_branch(config, work_dir, deliver_dir))
-    for note in conform_notes(submission.media.picture, config.delivery):
-        log.info("%s: conform: %s", submission.asset_id, note)
-    if config.delivery.allow_stream_copy:
-        blockers = picture_copy_blockers(RenderInputs.of(submission), config.delivery)
-        log.info("%s: master's picture %s", submission.asset_id,
-                 "stream-copied (it meets the delivery profile)" if not blockers
-                 else "encoded: " + "; ".join(blockers))
+    _log_conform(submission, specs, config)
     with named_faults(deliver_dir, submission.package.master):
         ffmpeg.run(render_plan.command, timeout_s=render_timeout(submission.programme.duration_s, config),
                    total_s=submission.programme.duration_s, on_progress=on_progress, cwd=work_dir, what="render")
-    outputs = dict(render_plan.outputs)
-    for key, command in render_plan.mux_commands.items():  # a picture another profile's file has
+    for key, command in render_plan.mux_commands.items():  # the stream-copy versions, in order
         with named_faults(deliver_dir):
             ffmpeg.run(command, timeout_s=render_timeout(submission.programme.duration_s, config) / 4,
                        what=f"{key} mux")
-        outputs[key] = Path(command[-1])
-    for scratch in render_plan.scratch_files:
-        scratch.unlink(missing_ok=True)
-    clean = clean_picture_of(specs)
-    for spec in specs:
-        if spec.picture == "copy-clean" and spec.profile == "web" and spec.key not in outputs and clean is not None:
-            # else copied from the master in the render itself
-            path = deliver_dir / spec.filename(submission.asset_id, config.delivery.container)
-            sound = render_plan.sound_files.get(spec.sound.signal, outputs[clean.key])
-            command = build_copy_command(outputs[clean.key], sound, path, metadata[spec.key],
-                                         subtitle_source=soft_tracks.get(spec.subtitle_language or "")
-                                         if spec.soft_subtitles else None)
-            with named_faults(deliver_dir):
-                ffmpeg.run(command, timeout_s=render_timeout(submission.programme.duration_s, config) / 4,
-                           what=f"{spec.key} mux")
-            outputs[spec.key] = path
-    outputs |= _profile_copies(submission, specs, outputs, deliver_dir, config, metadata, soft_tracks)
-    for used in [*render_plan.sound_files.values(), *encoded_sound.values()]:
+    for used in [*render_plan.scratch_files, *encoded_sound.values()]:
         used.unlink(missing_ok=True)
-    return outputs
+    return dict(render_plan.outputs)
 
 
-def _profile_copies(submission: Submission, specs: list[Deliverable], outputs: dict[str, Path],
-                    deliver_dir: Path, config: Config, metadata: dict[str, list[str]],
-                    soft_tracks: dict[str, Path]) -> dict[str, Path]:
-    """The stream-copy versions of the profiles beside web: their profile's clean file whole
-    (picture and every track: a profile's track allocation is the same for every version),
-    their own tags, and a soft subtitle track where the profile carries one."""
-    made: dict[str, Path] = {}
-    for spec in specs:
-        clean = clean_picture_in(specs, spec.profile)
-        if spec.profile == "web" or spec.picture != "copy-clean" or clean is None or clean.key not in outputs:
-            continue
-        profile = config.profiles[spec.profile]
-        path = deliver_dir / spec.filename(submission.asset_id, profile.container)
-        subtitle = soft_tracks.get(spec.subtitle_language or "") if spec.soft_subtitles else None
-        command = build_profile_copy_command(outputs[clean.key], path, metadata[spec.key], profile, subtitle)
-        with named_faults(deliver_dir):
-            ffmpeg.run(command, timeout_s=render_timeout(submission.programme.duration_s, config) / 4,
-                       what=f"{spec.key} mux")
-        made[spec.key] = path
-    return made
+def _log_conform(submission: Submission, specs: list[Deliverable], config: Config) -> None:
+    """What the conform does to this master in each profile, and whether a profile allowed to
+    copy the master's picture does."""
+    for name in dict.fromkeys(spec.profile for spec in specs):
+        profile = config.profiles[name]
+        for note in conform_notes(submission.media.picture, profile, config.conform.alpha_background):
+            log.info("%s: conform (%s): %s", submission.asset_id, name, note)
+        if profile.allow_stream_copy:
+            blockers = picture_copy_blockers(RenderInputs.of(submission), profile)
+            log.info("%s: master's picture in %s %s", submission.asset_id, name,
+                     f"stream-copied (it meets the {name} profile)" if not blockers
+                     else "encoded: " + "; ".join(blockers))
 
 
 def _contact_sheet_times(submission: Submission, specs: list[Deliverable]) -> dict[str, list[float]]:
@@ -158,22 +120,22 @@ def _write_subtitle_scripts(submission: Submission, specs: list[Deliverable], wo
     """The ASS script of each burned language, and the SRT of each soft subtitle track (the
     frame-snapped cues in programme time), in the work dir. Returns language -> SRT file."""
     soft_tracks: dict[str, Path] = {}
+    scripts: set[str] = set()
     for spec in specs:
         if spec.subtitle_language is None:
             continue
         track = submission.subtitles[spec.subtitle_language]
-        if spec.burns:
-            size = _delivery_size(submission, config)
-            subtitles.write_ass(track, work_dir / f"subtitles-{spec.subtitle_language}.ass",
+        if spec.burns and spec.burns not in scripts:
+            # one script per language, sized for the first profile burning it (libass scales
+            # it to every other picture, which has the same display aspect)
+            scripts.add(spec.burns)
+            size = frame_size(submission.media.picture, config.profiles[spec.profile])
+            subtitles.write_ass(track, work_dir / subtitle_script_name(spec.burns),
                                 config.subtitles.style, size[0], size[1], config.subtitles.rules.max_lines)
         if spec.soft_subtitles:
             soft_tracks[spec.subtitle_language] = work_dir / f"subtitles-{spec.subtitle_language}.srt"
             subtitles.write_srt(track, soft_tracks[spec.subtitle_language])
     return soft_tracks
-
-
-def _delivery_size(submission: Submission, config: Config) -> tuple[int, int]:
-    return delivery_size(submission.media.picture, config.delivery)
 
 
 def _shot_branch(config: Config, work_dir: Path, deliver_dir: Path) -> ShotBranch | None:

@@ -58,10 +58,17 @@ def stream_language(tag: str) -> str:
     return "zxx" if tag == "zxx" else iso639_2(tag)
 
 
-def audio_stream_tags(spec: Deliverable) -> dict[str, str]:
-    # MP4 keeps a track title as the track's `name` box and in its handler; ffprobe shows both.
-    return {"language": stream_language(spec.sound.language),
-            "title": spec.sound.title, "handler_name": spec.sound.title}
+def audio_stream_tags(spec: Deliverable, mono: bool = False) -> list[dict[str, str]]:
+    """The tags of each audio stream of the deliverable's file, in order: one stereo track per
+    sound, or (`mono`) one track per channel, "Full mix L", "Full mix R"; a silent pair is
+    "Silent", of no language. MP4 keeps a track title as the track's `name` box and in its
+    handler; ffprobe shows both."""
+    streams = []
+    for sound in spec.tracks or (spec.sound,):
+        title, language = ("Silent", "zxx") if sound is None else (sound.title, sound.language)
+        titles = [title] if not mono else [title, title] if sound is None else [f"{title} L", f"{title} R"]
+        streams += [{"language": stream_language(language), "title": each, "handler_name": each} for each in titles]
+    return streams
 
 
 def subtitle_stream_tags(spec: Deliverable) -> dict[str, str]:
@@ -73,7 +80,7 @@ def subtitle_stream_tags(spec: Deliverable) -> dict[str, str]:
     return {"language": stream_language(spec.subtitle_language), "title": title, "handler_name": title}
 
 
-def metadata_args(tags: dict[str, str], audio_tags: dict[str, str],
+def metadata_args(tags: dict[str, str], audio_tags: list[dict[str, str]],
                   subtitle_tags: dict[str, str] | None = None) -> list[str]:
     """Output options giving one output exactly these tags.
 
@@ -84,8 +91,9 @@ def metadata_args(tags: dict[str, str], audio_tags: dict[str, str],
     args: list[str] = ["-map_metadata", "-1", "-map_chapters", "-1"]
     for key, value in tags.items():
         args += ["-metadata", f"{key}={value}"]
-    for key, value in audio_tags.items():
-        args += ["-metadata:s:a:0", f"{key}={value}"]
+    for index, stream in enumerate(audio_tags):
+        for key, value in stream.items():
+            args += [f"-metadata:s:a:{index}", f"{key}={value}"]
     for key, value in (subtitle_tags or {}).items():
         args += ["-metadata:s:s:0", f"{key}={value}"]
     return args
