@@ -108,7 +108,7 @@ class ProfileAudio(_Strict):
 
 class OutputProfile(_Strict):
     """A delivery profile other than `web` (which is [delivery]): the file a broadcaster or a
-    post house takes. See README "Delivery profiles"."""
+    post house takes. See docs/configuration.md "Delivery profiles"."""
 
     container: Literal["mp4", "mov", "mxf"]
     video_codec: Literal["libx264", "prores_ks", "mpeg2video"]

@@ -1,4 +1,4 @@
-"""Every version in every profile the config gives it (`[outputs]`, README "Delivery profiles").
+"""Every version in every profile the config gives it (`[outputs]`, docs/configuration.md "Delivery profiles").
 
 The versions' modules plan each version once, in the `web` profile; here each is turned into one
 deliverable per profile. A profile other than web carries the sounds of its track allocation
