@@ -103,7 +103,8 @@ class ProfileAudio(_Strict):
 class OutputProfile(_Strict):
     """A delivery profile, [profiles.NAME]: the file a web player, a broadcaster or a post house
     takes (web, broadcast, mezzanine in configs/default.toml). Everything in which two profiles
-    differ is a key here; the builders that read them are one each (pipeline/render/outputs.py)."""
+    differ is a key here; the builders that read them are one each (pipeline/render/outputs.py).
+    See docs/configuration.md "Delivery profiles"."""
 
     container: Literal["mp4", "mov", "mxf"]
     video_codec: Literal["libx264", "prores_ks", "mpeg2video"]

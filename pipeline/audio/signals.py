@@ -1,7 +1,7 @@
 """Names of the sounds in the audio graph and the loudness plan.
 
 A sound is named by its signal: "mix", "me". A delivery profile whose loudness target differs
-from [loudness] (README "Delivery profiles") gets its own gain, so its sounds are other signals
+from [loudness] (docs/configuration.md "Delivery profiles") gets its own gain, so its sounds are other signals
 of the same routing: "mix@mezzanine" is the full mix gained to the mezzanine's target. The
 part before the separator says where the sound comes from in the master (its routing, its
 checks); the part after, whose gain it carries.

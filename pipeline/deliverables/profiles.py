@@ -1,4 +1,4 @@
-"""Every version in every profile the config gives it (`[outputs]`, docs/configuration.md).
+"""Every version in every profile the config gives it (`[outputs]`, docs/configuration.md "Delivery profiles").
 
 The versions' modules plan each version once; here each is turned into one deliverable per
 profile, web included. A profile carries the sounds of its track allocation (web: the version's
