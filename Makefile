@@ -34,6 +34,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 samples: setup
 	$(BIN)/python media_samples/make_samples.py

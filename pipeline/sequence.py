@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.audio.analysis import AudioAnalysis, analyse_audio
+from pipeline.analysis import AudioAnalysis, analyse_audio
 from pipeline.config import Config
 from pipeline.deliverables import Deliverable, plan_deliverables
 from pipeline.delivery.finish import finish_delivery

@@ -135,7 +135,7 @@ def render_sound(package: Path, out: Path, config):
     """The library's steps up to the render of the clean master and the international version
     (no verification, report or publishing: what the audio tests look at is the sound).
     Returns (outputs: key -> file, failures: key -> reason, analysis)."""
-    from pipeline.audio.analysis import analyse_audio
+    from pipeline.analysis import analyse_audio
     from pipeline.intake.submission import check_submission
     from pipeline.render.run import render_deliverables
     from pipeline.sequence import plan

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.delivery.asset_page import FILENAME, what_it_is
-from pipeline.delivery.publish import sha256_of
+from pipeline.files import sha256_of
 from tests.delivery_packages import AWKWARD_METADATA, SRT_FILES, make_package, render
 
 ASSET = AWKWARD_METADATA["asset_id"]

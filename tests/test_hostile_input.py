@@ -16,7 +16,7 @@ import uuid
 import pytest
 from PIL import Image
 
-from pipeline.audio.analysis import analyse_audio
+from pipeline.analysis import analyse_audio
 from pipeline.config import load_config
 from pipeline.errors import MediaError, MetadataError, PackageError, SubtitleError
 from pipeline.intake.submission import check_submission

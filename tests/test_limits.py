@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from pipeline.audio.analysis import analyse_audio
+from pipeline.analysis import analyse_audio
 from pipeline.config import load_config
 from pipeline.errors import FFmpegTimeout, MediaError, MetadataError, SubtitleError
 from pipeline.intake.submission import check_submission

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.audio.analysis import analyse_audio
+from pipeline.analysis import analyse_audio
 from pipeline.audio.me_checks import DIALOGUE, ME, MIX, RunningStats, judge_me, null_test_residuals
 from pipeline.config import load_config
 from pipeline.intake.submission import check_submission

@@ -13,7 +13,7 @@ import numpy as np
 import pysrt
 import pytest
 
-from pipeline.audio.analysis import analyse_audio, check_subtitle_sync
+from pipeline.analysis import analyse_audio, check_subtitle_sync
 from pipeline.config import load_config
 from pipeline.delivery.finish import deliverable_findings
 from pipeline.delivery.results import DeliverableResult

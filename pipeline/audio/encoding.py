@@ -1,6 +1,6 @@
 """How a profile's sound is encoded: the one builder of audio codec arguments, used by the
 render and by the loudness trial, which must encode exactly as the render does (its files are
-the delivered sound, pipeline/audio/analysis.py)."""
+the delivered sound, pipeline/analysis.py)."""
 
 from __future__ import annotations
 

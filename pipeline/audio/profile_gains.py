@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from pipeline.audio import loudness
 from pipeline.audio.loudness import GainPlan, Loudness
 from pipeline.audio.signals import base_signal, signal_profile
+from pipeline.audio.sounds import Sound
 from pipeline.config import Config, LoudnessConfig
-from pipeline.deliverables import Sound
 
 
 def gain_groups(sounds: list[Sound]) -> dict[str | None, dict[str, Sound]]:

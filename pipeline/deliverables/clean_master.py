@@ -1,6 +1,7 @@
 """The clean master: the programme's picture conformed to the profile, full mix, nothing burned."""
 
-from pipeline.deliverables import Deliverable, full_mix
+from pipeline.audio.sounds import full_mix
+from pipeline.deliverables.model import Deliverable
 
 
 def plan(submission, config) -> list[Deliverable]:

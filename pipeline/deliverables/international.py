@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.audio.layouts import me_source
-from pipeline.deliverables import MUSIC_AND_EFFECTS, Deliverable
-from pipeline.delivery.qc import me_findings
+from pipeline.audio.sounds import MUSIC_AND_EFFECTS
+from pipeline.deliverables.model import Deliverable
 from pipeline.errors import DeliverableError
+from pipeline.findings import me_findings
 
 
 @dataclass(frozen=True)

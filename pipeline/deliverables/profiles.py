@@ -14,8 +14,9 @@ from fractions import Fraction
 
 from pipeline.audio.layouts import me_source
 from pipeline.audio.signals import profile_signal
+from pipeline.audio.sounds import MUSIC_AND_EFFECTS, Sound, full_mix
 from pipeline.config import Config, OutputProfile
-from pipeline.deliverables import MUSIC_AND_EFFECTS, Deliverable, Sound, full_mix
+from pipeline.deliverables.model import Deliverable
 
 
 def in_profiles(planned: list[Deliverable], version_failures: dict[str, str], submission,

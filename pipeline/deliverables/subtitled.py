@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.deliverables import Deliverable, full_mix
-from pipeline.delivery.qc import subtitle_findings
+from pipeline.audio.sounds import full_mix
+from pipeline.deliverables.model import Deliverable
+from pipeline.findings import subtitle_findings
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pipeline.delivery.publish import sha256_of, write_atomically
 from pipeline.delivery.report import escaped
+from pipeline.files import sha256_of, write_atomically
 
 FILENAME = "index.html"
 CHECKSUMS = "SHA256SUMS"

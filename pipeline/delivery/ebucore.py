@@ -13,7 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from pipeline.delivery.publish import write_atomically
+from pipeline.files import write_atomically
 
 EBUCORE = "urn:ebu:metadata-schema:ebucore"
 DC = "http://purl.org/dc/elements/1.1/"

@@ -6,17 +6,18 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from pipeline.audio.analysis import AudioAnalysis
+from pipeline.analysis import AudioAnalysis
 from pipeline.audio.signals import base_signal
 from pipeline.config import Config
 from pipeline.deliverables import Deliverable, plan_deliverables
 from pipeline.delivery import asset_page, ebucore, qc, report
 from pipeline.delivery import schema as sidecar_schema
 from pipeline.delivery.profile_checks import track_findings
-from pipeline.delivery.publish import publish_folder, write_checksums, write_json
+from pipeline.delivery.publish import publish_folder, write_checksums
 from pipeline.delivery.results import DeliverableResult, RenderReport
 from pipeline.delivery.sidecar import sidecar_document, write_subtitle_sidecars
 from pipeline.errors import DeliverableError
+from pipeline.files import write_json
 from pipeline.intake.submission import Submission
 from pipeline.media import shots
 from pipeline.media.faults import disk_full_as_error

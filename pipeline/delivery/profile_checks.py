@@ -18,6 +18,7 @@ from pipeline.audio import loudness
 from pipeline.audio.signals import base_signal
 from pipeline.config import OutputProfile, bit_rate_of
 from pipeline.deliverables import Deliverable
+from pipeline.delivery import qc
 from pipeline.media.probe import VideoInfo
 from pipeline.render.conform import frame_size, out_field_order, out_interlaced
 from pipeline.render.outputs import MPEG2_LEVELS
@@ -148,8 +149,6 @@ def track_findings(deliverable: Deliverable, result_loudness: dict, analysis, ta
     """The findings of the sounds a profile file carries beside its first (the M&E on 3-4): each
     pair's loudness held as that sound is (to `target`, the profile's own), and an M&E checked
     like the international version's."""
-    from pipeline.delivery import qc
-
     findings = []
     measured = result_loudness.get("tracks", {})  # by the sound as routed ("mix", "me"), whatever its gain
     for sound in deliverable.carried:

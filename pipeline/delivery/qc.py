@@ -1,43 +1,20 @@
 """The QC verdict of a delivery: what a technician must look at, per deliverable, and the one
 word at the top of the QC report and the metadata sidecar: pass, warning or fail.
 
-A finding is an `error` when the file must not go out as it is (a deliverable that could not
-be made, a full mix off its loudness target or over the true-peak ceiling) and a `warning` when
-a person should look before publishing (a subtitle a viewer cannot read in time, an M&E that
-peaks over the ceiling). The rules that produce subtitle and M&E findings live with those checks;
-this module only gathers them and adds the loudness checks of the finished files.
+The finding type is pipeline/findings.py. The rules that produce subtitle and M&E findings live
+with those checks; this module adds the loudness checks of the finished files and the verdict.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Literal
 
+from pipeline.audio.sounds import Sound
 from pipeline.config import LoudnessConfig
+from pipeline.findings import QCFinding, Verdict, me_findings, sound_findings, subtitle_findings
 
-if TYPE_CHECKING:
-    from pipeline.deliverables import Sound
-
-Verdict = Literal["pass", "warning", "fail"]
-Severity = Literal["warning", "error"]
-
-
-@dataclass(frozen=True)
-class QCFinding:
-    check: str
-    """Where it comes from and which rule: 'loudness.integrated', 'subtitles.max_chars_per_line'..."""
-    severity: Severity
-    message: str
-    measured: str | None = None
-    limit: str | None = None
-    language: str | None = None
-    cue: int | None = None
-    timecode: str | None = None
-
-    def to_dict(self) -> dict:
-        return {key: value for key, value in asdict(self).items() if value is not None}
-
+__all__ = ["QCFinding", "Verdict", "loudness_findings", "me_findings", "sound_findings", "subtitle_findings",
+           "verdict_of"]
 
 def loudness_findings(sound: Sound, measured: dict, target: LoudnessConfig) -> list[QCFinding]:
     """The delivered file's loudness against the target: the sound held to the target must be
@@ -68,29 +45,6 @@ def loudness_findings(sound: Sound, measured: dict, target: LoudnessConfig) -> l
                                   "mix's gain, so a dubbing studio will have to bring it down)",
                                   f"{peak:.1f} dBTP", ceiling))
     return findings
-
-
-def subtitle_findings(language: str, findings: list) -> list[QCFinding]:
-    """The subtitle QC findings (pipeline.subtitles.Finding) of one language."""
-    return [QCFinding(f"subtitles.{item.rule}", item.severity, item.message, str(item.measured),
-                      str(item.limit), item.language, item.cue, item.timecode)
-            for item in findings if item.language == language]
-
-
-def me_findings(me_report) -> list[QCFinding]:
-    """The M&E checks that failed (pipeline.audio.me_checks.MEReport), each an error."""
-    if me_report is None:
-        return []
-    return [QCFinding(f"me_checks.{check.name}", "error", check.message, check.measured, check.limit)
-            for check in me_report.failures()]
-
-
-def sound_findings(sound_report, sound: str) -> list[QCFinding]:
-    """The findings of pipeline.audio.sound_checks on the sound ('mix' or 'me') a deliverable carries."""
-    if sound_report is None:
-        return []
-    return [QCFinding(item.check, item.severity, item.message, item.measured, item.limit)
-            for item in sound_report.for_sound(sound)]
 
 
 def verdict_of(deliverables: list[dict]) -> Verdict:

@@ -26,14 +26,14 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from pipeline.config import Config
-from pipeline.delivery.publish import write_atomically
 from pipeline.delivery.results import TechnicalFacts
 from pipeline.errors import FFmpegError
+from pipeline.files import write_atomically
 from pipeline.media import ffmpeg
+from pipeline.render.keyframes import thumbnail_times
 
 log = logging.getLogger(__name__)
 
-THUMBNAILS = 8
 THUMBNAIL_COLUMNS = 4
 THUMBNAIL_WIDTH = 240
 SILENCE_LUFS = -70.0
@@ -71,17 +71,6 @@ def _figure_png(figure: Figure) -> bytes:
 
 
 # --- contact sheets --------------------------------------------------------------------------
-
-def thumbnail_times(duration_s: float, cue_midpoints: list[float], count: int = THUMBNAILS) -> list[float]:
-    """Where to cut frames: inside cues first (so a subtitled version shows its subtitles), the
-    rest spread evenly over the programme."""
-    chosen: list[float] = []
-    if cue_midpoints:
-        step = max(1, len(cue_midpoints) / count)
-        chosen = [cue_midpoints[int(i * step)] for i in range(min(count, len(cue_midpoints)))]
-    spread = [(i + 0.5) * duration_s / count for i in range(count - len(chosen))]
-    return sorted(time for time in chosen + spread if 0 <= time < duration_s)
-
 
 def contact_sheet_command(source: Path, times: list[float], width: int, height: int,
                           output: Path, columns: int = THUMBNAIL_COLUMNS) -> list[str]:

@@ -33,7 +33,7 @@ def _validator() -> jsonschema.protocols.Validator:
 
 def sidecar_problems(document: dict) -> list[str]:
     """Every place where `document` breaks the schema, as 'path: message' lines. The document is
-    checked as it will be written (through JSON, as `publish.write_json` writes it)."""
+    checked as it will be written (through JSON, as `pipeline.files.write_json` writes it)."""
     written = json.loads(json.dumps(document, ensure_ascii=False, default=str))
     errors = sorted(_validator().iter_errors(written), key=lambda error: [str(p) for p in error.absolute_path])
     return [f"{'/'.join(str(part) for part in error.absolute_path) or '(top)'}: {error.message}"

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline import __version__, subtitles
-from pipeline.audio.analysis import AudioAnalysis
+from pipeline.analysis import AudioAnalysis
 from pipeline.config import Config
 from pipeline.delivery import ebucore, qc, report
-from pipeline.delivery.publish import sha256_of
 from pipeline.delivery.results import DeliverableResult
+from pipeline.files import sha256_of
 from pipeline.intake.submission import Submission
 from pipeline.media import ffmpeg
 

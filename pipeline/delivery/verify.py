@@ -6,15 +6,15 @@ import logging
 from fractions import Fraction
 from pathlib import Path
 
+from pipeline.analysis import AudioAnalysis
 from pipeline.audio import loudness
-from pipeline.audio.analysis import AudioAnalysis
 from pipeline.audio.signals import base_signal
 from pipeline.config import Config
 from pipeline.deliverables import Deliverable
 from pipeline.delivery.measure import MasterFacts, measured_problems
 from pipeline.delivery.profile_checks import pair_loudness, profile_problems, track_roles
-from pipeline.delivery.publish import sha256_of
 from pipeline.delivery.results import DeliverableResult, DeliverableState, TechnicalFacts
+from pipeline.files import sha256_of
 from pipeline.intake.submission import Submission
 from pipeline.media.probe import MediaInfo, probe, sound_digest
 from pipeline.render.commands import render_timeout

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline.delivery.publish import disk_full
 from pipeline.errors import FFmpegError, MediaError
+from pipeline.files import disk_full
 from pipeline.media import ffmpeg
 
 log = logging.getLogger(__name__)

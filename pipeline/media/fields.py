@@ -13,12 +13,12 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Literal
 
 from pipeline.media import ffmpeg
 
-if TYPE_CHECKING:
-    from pipeline.media.probe import FieldOrder
+FieldOrder = Literal["progressive", "tff", "bff", "unknown"]
+FieldOrderSource = Literal["stream", "measured", "unknown"]
 
 log = logging.getLogger(__name__)
 

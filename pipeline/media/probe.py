@@ -12,11 +12,11 @@ import logging
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
 
 import av
 
-from pipeline.errors import MediaError
+from pipeline.errors import FFmpegError, MediaError
+from pipeline.media.fields import FieldOrder, FieldOrderSource, measure_fields
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,6 @@ _GENERIC_HANDLERS = {"SoundHandler", "Sound Media Handler", "Core Media Audio", 
 _MP4_BOXES = {b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot", b"uuid"}
 
 
-FieldOrder = Literal["progressive", "tff", "bff", "unknown"]
-FieldOrderSource = Literal["stream", "measured", "unknown"]
 
 # AVFieldOrder as the stream's codec parameters carry it. The mixed codes (TB, BT) mean one
 # thing in QuickTime and another in MXF, measured by writing interlaced MPEG-2 and ProRes with
@@ -267,9 +265,6 @@ def _with_measured_fields(info: MediaInfo, demuxer: str) -> MediaInfo:
     MXF masters) is measured with idet on a sample of frames (pipeline/media/fields.py)."""
     if info.video is None or info.video.field_order != "unknown":
         return info
-    from pipeline.errors import FFmpegError
-    from pipeline.media.fields import measure_fields
-
     try:
         counted = measure_fields(info.path, demuxer=demuxer)
     except FFmpegError as error:

@@ -38,8 +38,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pipeline.config import Config
-from pipeline.delivery.publish import write_atomically, write_json
+from pipeline.deliverables import plan_deliverables
 from pipeline.errors import InputError, PackageError
+from pipeline.files import write_atomically, write_json
 from pipeline.intake.submission import check_submission
 from pipeline.ops import lifecycle
 
@@ -294,8 +295,6 @@ def _slug(name: str) -> str:
 # --- the accepted verdict -----------------------------------------------------------------------
 
 def accepted_text(name: str, asset_id: str, submission, config: Config) -> str:
-    from pipeline.deliverables import plan_deliverables
-
     specs, failures = plan_deliverables(submission, config)
     lines = [f"accepted: {name} is asset {asset_id}",
              f"  when      {datetime.now(UTC).isoformat(timespec='seconds')}",

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.config import Config
-from pipeline.delivery.publish import sha256_of, write_json
 from pipeline.errors import InputError, SubtitleError, TransientError
+from pipeline.files import sha256_of, write_json
 from pipeline.intake.package import find_package
 from pipeline.intake.submission import check_submission
 from pipeline.subtitles import normalise_language_tag

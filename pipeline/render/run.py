@@ -7,13 +7,13 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from pipeline import subtitles
-from pipeline.audio.analysis import AudioAnalysis
+from pipeline.audio.loudness import GainPlan
 from pipeline.config import Config
 from pipeline.deliverables import Deliverable
-from pipeline.delivery import report
-from pipeline.delivery.publish import ensure_free_space
+from pipeline.files import ensure_free_space
 from pipeline.intake.submission import Submission
 from pipeline.media import ffmpeg, shots
 from pipeline.media.faults import disk_full_as_error, named_faults
@@ -29,10 +29,19 @@ from pipeline.render.commands import (
     tracks_of,
 )
 from pipeline.render.conform import conform_notes, frame_size
+from pipeline.render.keyframes import thumbnail_times
 from pipeline.render.outputs import bytes_per_second, subtitle_script_name
 from pipeline.render.tags import audio_stream_tags, container_tags, metadata_args, subtitle_stream_tags
 
 log = logging.getLogger(__name__)
+
+
+class AnalysedSound(Protocol):
+    """What the render takes of the audio analysis (pipeline.analysis.AudioAnalysis): the gain of
+    every sound, and the sound the loudness trial already encoded (signal -> file)."""
+
+    gain: GainPlan
+    encoded_sound: dict[str, Path]
 
 
 def estimate_output_bytes(submission: Submission, specs: list[Deliverable], config: Config) -> int:
@@ -56,7 +65,7 @@ def _metadata_for(submission: Submission, spec: Deliverable, config: Config) -> 
 
 
 @disk_full_as_error
-def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: list[Deliverable],
+def render_deliverables(submission: Submission, analysis: AnalysedSound, specs: list[Deliverable],
                         work_dir: Path, deliver_dir: Path, config: Config,
                         on_progress: Callable[[Progress], None] | None = None) -> dict[str, Path]:
     """The one ffmpeg run for every encoded picture, then the stream-copy deliverables."""
@@ -111,7 +120,7 @@ def _contact_sheet_times(submission: Submission, specs: list[Deliverable]) -> di
     for spec in specs:
         track = submission.subtitles.get(spec.subtitle_language) if spec.subtitle_language else None
         cues = [(cue.start_ms + cue.end_ms) / 2000 for cue in track.cues] if track else []
-        times[spec.key] = report.thumbnail_times(submission.programme.duration_s, cues)
+        times[spec.key] = thumbnail_times(submission.programme.duration_s, cues)
     return times
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.config import SubtitleStyle
-from pipeline.delivery.publish import write_atomically
+from pipeline.files import write_atomically
 from pipeline.subtitles.fonts import BurnFont, font_for_track, size_factor
 from pipeline.subtitles.model import FONT_COLOUR, NAMED_COLOURS, STYLE_TAG, Cue, SubtitleTrack, with_position
 

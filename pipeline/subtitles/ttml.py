@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Literal
 
-from pipeline.delivery.publish import write_atomically
+from pipeline.files import write_atomically
 from pipeline.subtitles.model import FONT_COLOUR, NAMED_COLOURS, STYLE_TAG, SubtitleTrack
 
 TtmlFlavour = Literal["imsc", "ebu-tt-d"]

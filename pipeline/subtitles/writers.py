@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Literal
 
-from pipeline.delivery.publish import write_atomically
+from pipeline.files import write_atomically
 from pipeline.subtitles.model import BOTTOM_CENTRE, STYLE_TAG, SubtitleTrack, format_timecode, with_position
 
 logger = logging.getLogger(__name__)
