@@ -139,6 +139,10 @@ def test_a_package_that_fails_a_deliverable_gets_a_fail_banner(tmp_path, fast_co
     assert sidecar["qc"]["verdict"] == "fail"
     assert "data-verdict='fail'" in page and ">FAIL<" in page
     assert "no M&amp;E channels" in page or "has no M&amp;E" in page
+    table = _Outputs()
+    table.feed(page)
+    # the reason in the outputs, not behind a click
+    assert table.shown["international"].startswith("FAIL not delivered the master's audio layout is 'mix-only'")
 
 
 def test_thumbnails_are_cut_inside_cues_first():

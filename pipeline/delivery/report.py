@@ -407,7 +407,7 @@ def _file_cell(item: dict) -> str:
     technical = item.get("technical") or {}
     verdict = qc.verdict_of([item])
     cell = (f"<a class='verdict {verdict}' href='#deliverable-{_e(item['key'])}'>{VERDICT_TEXT[verdict]}</a> "
-            + (_e(file_size(technical["size_bytes"])) if technical else f"<span class='state-failed'>{_e(item['state'])}</span>"))
+            + (_e(file_size(technical["size_bytes"])) if technical else "<span class='state-failed'>not delivered</span>"))
     if item.get("reason"):
         cell += f"<div class='reason'>{_e(item['reason'])}</div>"
     if technical:
