@@ -16,9 +16,12 @@ from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
+from PIL import Image
 
-from pipeline.delivery.asset_page import FILENAME, what_it_is
+from pipeline.delivery.asset_page import FILENAME, POSTER_AT, what_it_is
 from pipeline.files import sha256_of
 from tests.delivery_packages import AWKWARD_METADATA, SRT_FILES, make_package, render
 
@@ -91,6 +94,7 @@ class _Page(HTMLParser):
     def __init__(self):
         super().__init__()
         self.videos: list[str] = []
+        self.posters: list[str | None] = []
         self.tracks: list[dict] = []
         self.urls: list[str] = []
         self.rows: dict[str, list[list[str]]] = {}
@@ -100,9 +104,10 @@ class _Page(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        self.urls += [value for name, value in attrs.items() if name in ("src", "href") and value]
+        self.urls += [value for name, value in attrs.items() if name in ("src", "href", "poster") and value]
         if tag == "video":
             self.videos.append(attrs["src"])
+            self.posters.append(attrs.get("poster"))
         if tag == "track":
             self.tracks.append(attrs)
         if tag == "table":
@@ -145,6 +150,7 @@ def test_page_lists_every_file_with_what_it_is_its_size_and_sha256(delivered):
     assert rows[f"{ASSET}_international.mp4"][1] == "International version (music and effects only), video"
     assert rows[f"{ASSET}.sr-Latn.vtt"][1] == "Subtitles (sr-Latn), WebVTT"
     assert rows[f"{ASSET}_shot-0001.jpg"][1] == "Shot thumbnail"
+    assert rows[f"{ASSET}_subtitled-en_poster.jpg"][1] == "Poster frame of the player: Master with subtitles (en)"
     assert what_it_is(f"{ASSET}_qc.html", ASSET, {}) == "Quality-control report"
 
 
@@ -168,6 +174,33 @@ def test_every_version_has_a_player_and_subtitled_ones_their_track(delivered):
                            f"{ASSET}_international.mp4"]
     assert [(track["srclang"], track["src"]) for track in page.tracks] == \
         [(language, f"{ASSET}.{language}.vtt") for language in sorted(SRT_FILES)]
+
+
+def _frame_at(video: Path, seconds: float) -> np.ndarray:
+    """The first frame shown at or after `seconds`, decoded from the delivered file."""
+    with av.open(str(video)) as container:
+        for frame in container.decode(video=0):
+            if frame.time is not None and frame.time >= seconds - 1e-6:
+                return frame.to_ndarray(format="rgb24").astype(float)
+    raise AssertionError(f"{video.name} has no frame at {seconds} s")
+
+
+@pytest.mark.ffmpeg
+def test_every_player_shows_a_poster_frame_of_its_own_picture_before_it_plays(delivered):
+    page = _parsed(delivered)
+    sums = (delivered / "SHA256SUMS").read_text()
+    assert all(page.posters), dict(zip(page.videos, page.posters))
+    for video, poster in zip(page.videos, page.posters):
+        assert poster is not None and f"  {poster}\n" in sums
+        picture = Image.open(delivered / poster)
+        assert picture.format == "JPEG" and picture.size == (320, 180)  # the display shape, not upscaled
+        pixels = np.asarray(picture.convert("RGB"), dtype=float)
+        assert pixels.std() > 20, f"{poster} is flat (black?)"
+        with av.open(str(delivered / video)) as container:
+            duration = container.duration / 1e6
+        # the frame a tenth in, past a fade from black; not the first frame
+        assert np.abs(pixels - _frame_at(delivered / video, duration * POSTER_AT)).mean() < 6, poster
+        assert np.abs(pixels - _frame_at(delivered / video, 0.0)).mean() > 10, poster
 
 
 class _Quiet(SimpleHTTPRequestHandler):

@@ -1,21 +1,28 @@
 """The asset page `index.html` of a delivery: what a public video portal shows of an item (title,
 publication and filming dates, description, shot list, production notes, music credits, usage
-rights), every version playable in a `<video>` element, subtitled ones with their WebVTT
-`<track>`, and a download list (file, what it is, size, sha256).
+rights), every version playable in a `<video>` element with a poster frame cut from its own
+file (`<asset_id>_<key>_poster.jpg`: a player shows it before anything is loaded, where it would
+otherwise stay black), subtitled ones with their WebVTT `<track>`, and a download list (file,
+what it is, size, sha256).
 
 One file with no script and nothing fetched from elsewhere: the media, subtitles and pictures it
 shows are the files beside it, linked by relative names, so the folder can be served as it is by
 any web server or opened from a share. Every value that came from the package is HTML-escaped.
-It is written before SHA256SUMS, which therefore covers it.
+It and its posters are written before SHA256SUMS, which therefore covers them.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
-from pipeline.delivery.report import escaped
+from pipeline.delivery.report import contact_sheet_command, escaped, file_size, version_and_profile
+from pipeline.errors import FFmpegError
 from pipeline.files import sha256_of, write_atomically
+from pipeline.media import ffmpeg
+
+log = logging.getLogger(__name__)
 
 FILENAME = "index.html"
 CHECKSUMS = "SHA256SUMS"
@@ -39,14 +46,19 @@ _e = escaped  # the QC report's escaper: one rule for every page the delivery ca
 
 PLAYABLE = (".mp4", ".m4v", ".webm")
 """Files a browser's <video> element plays."""
+POSTER_AT = 0.1
+"""Where a player's poster frame is cut, as a share of the programme: past a fade from black."""
+POSTER_WIDTH = 960
+"""The players' largest width on the page (STYLE): a wider poster would only be scaled down."""
+POSTER_SUFFIX = "_poster.jpg"
 
 _PROFILE_NAMES = {"broadcast": "broadcast MXF", "mezzanine": "ProRes mezzanine"}
 
 
 def version_title(key: str) -> str:
     """The portal's name of a deliverable: its version, and its profile when it is not the web file."""
-    version, _, profile = key.partition("_")
-    if profile:
+    version, profile = version_and_profile(key)
+    if profile != "web":
         return f"{version_title(version)}, {_PROFILE_NAMES.get(profile, profile)}"
     if key == "master-clean":
         return "Master"
@@ -74,6 +86,8 @@ def what_it_is(name: str, asset_id: str, deliverables: dict[str, str]) -> str:
         return "Checksums of every file (sha256sum -c SHA256SUMS)"
     if re.fullmatch(r"_shot-\d{4}\.jpg", rest):
         return "Shot thumbnail"
+    if rest.startswith("_") and rest.endswith(POSTER_SUFFIX):
+        return f"Poster frame of the player: {version_title(rest[1:-len(POSTER_SUFFIX)])}"
     return "File"
 
 
@@ -101,22 +115,55 @@ def _music_credits(credits: list[dict]) -> str:
     return f"<h2>Music credits</h2><ul>{''.join(items)}</ul>"
 
 
-def _versions(document: dict) -> str:
+def poster_name(asset_id: str, key: str) -> str:
+    return f"{asset_id}_{key}{POSTER_SUFFIX}"
+
+
+def _played(document: dict) -> list[dict]:
+    """The delivered files a browser's player plays: broadcast MXF and ProRes files are for
+    download, not for a player."""
+    return [item for item in document["deliverables"]
+            if item.get("state") == "delivered" and (item.get("file") or "").endswith(PLAYABLE)]
+
+
+def write_posters(folder: Path, document: dict) -> list[str]:
+    """A poster frame for each player, cut from its own file at its display shape. A frame that
+    cannot be cut is logged and its player goes without: the page is a help, not a deliverable."""
+    written = []
+    for item in _played(document):
+        technical = item.get("technical") or {}
+        video = technical.get("video")
+        if not video:
+            continue
+        name = poster_name(document["asset_id"], item["key"])
+        width, height = video.get("display_size") or (video["width"], video["height"])
+        command = contact_sheet_command(folder / item["file"], [technical["duration_s"] * POSTER_AT], width, height,
+                                        folder / name, columns=1, thumbnail_width=min(POSTER_WIDTH, width // 2 * 2))
+        try:
+            ffmpeg.run(command, timeout_s=60, what=f"poster frame of {item['file']}")
+        except FFmpegError as error:
+            log.warning("%s: no poster frame for %s, its player shows black until played: %s",
+                        document["asset_id"], item["key"], error.reason)
+            (folder / name).unlink(missing_ok=True)
+            continue
+        written.append(name)
+    return written
+
+
+def _versions(folder: Path, document: dict) -> str:
     blocks = []
     asset_id = document["asset_id"]
-    for item in document["deliverables"]:
-        if item.get("state") != "delivered" or not item.get("file"):
-            continue
-        if not item["file"].endswith(PLAYABLE):
-            continue  # broadcast MXF and ProRes files are for download, not for a browser's player
+    for item in _played(document):
         key = item["key"]
         track = ""
         if key.startswith("subtitled-"):
             language = key.removeprefix("subtitled-")
             track = (f"<track kind='subtitles' src='{_e(f'{asset_id}.{language}.vtt')}' "
                      f"srclang='{_e(language)}' label='{_e(language)}'>")
+        poster = poster_name(asset_id, key)
+        poster = f" poster='{_e(poster)}'" if (folder / poster).is_file() else ""
         blocks.append(f"<div class='version' data-version='{_e(key)}'><h3>{_e(version_title(key))}</h3>"
-                      f"<video controls preload='metadata' src='{_e(item['file'])}'>{track}</video></div>")
+                      f"<video controls preload='metadata'{poster} src='{_e(item['file'])}'>{track}</video></div>")
     return "<h2>Watch</h2>" + "".join(blocks) if blocks else ""
 
 
@@ -144,7 +191,7 @@ def _downloads(folder: Path, document: dict) -> str:
                    if path.is_file() and not path.name.startswith(".") and path.name not in (FILENAME, CHECKSUMS))
     for name in names:
         path = folder / name
-        rows.append(_download_row(name, what_it_is(name, asset_id, keys), _size(path.stat().st_size),
+        rows.append(_download_row(name, what_it_is(name, asset_id, keys), file_size(path.stat().st_size),
                                   hashes.get(name) or sha256_of(path)))
     # Written after this page, so that it covers it: listed, its own figures inside it.
     rows.append(_download_row(CHECKSUMS, what_it_is(CHECKSUMS, asset_id, keys), "", "listed in the file itself"))
@@ -157,17 +204,6 @@ def _download_row(name: str, what: str, size: str, digest: str) -> str:
             f"<td>{_e(size)}</td><td class='mono'>{_e(digest)}</td></tr>")
 
 
-def _size(count: int) -> str:
-    if count < 1000:
-        return f"{count} bytes"
-    scaled = float(count)
-    for unit in ("kB", "MB", "GB"):
-        scaled /= 1000
-        if scaled < 1000 or unit == "GB":
-            break
-    return f"{scaled:.1f} {unit}"
-
-
 def asset_page_html(folder: Path, document: dict) -> str:
     """The page of the delivery being staged in `folder`, from its metadata sidecar `document`."""
     descriptive = document.get("descriptive", {})
@@ -176,7 +212,7 @@ def asset_page_html(folder: Path, document: dict) -> str:
     body = [f"<h1>{_e(descriptive.get('title'))}</h1>",
             f"<p class='dates'>{' · '.join(dates)}</p>" if dates else "",
             f"<div class='text' id='description'>{_e(descriptive.get('description'))}</div>",
-            _versions(document),
+            _versions(folder, document),
             _field("Shot list", descriptive.get("shot_list")),
             _shots(document),
             _field("Production notes", descriptive.get("production_notes")),
@@ -191,6 +227,8 @@ def asset_page_html(folder: Path, document: dict) -> str:
 
 
 def write_asset_page(folder: Path, document: dict) -> Path:
+    """The page and its players' posters, in the delivery folder being staged."""
+    write_posters(folder, document)
     path = folder / FILENAME
     write_atomically(path, asset_page_html(folder, document))
     return path

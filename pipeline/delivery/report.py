@@ -1,11 +1,13 @@
 """The QC report `<asset_id>_qc.html`: what a technician looks at before signing a delivery off.
 
 One self-contained HTML file (pictures inline as base64 PNG, no script, nothing fetched):
-a PASS / WARNING / FAIL banner, the descriptive metadata, a table of every output with its
-technical facts, a contact sheet per deliverable (frames cut by ffmpeg; subtitled versions show
-frames inside cues, so the burn-in can be judged), the short-term loudness of each deliverable
-against the target, the subtitle timeline per language with QC findings marked, the M&E checks,
-and the provenance.
+a PASS / WARNING / FAIL banner, the outputs as versions x profiles (a row per version, a column
+per profile; each file's verdict, size and sound on one line, its technical facts and tracks one
+by one in a `<details>` a click away, so four versions in three profiles fit on one laptop
+screen), the descriptive metadata, a contact sheet per deliverable (frames cut by ffmpeg;
+subtitled versions show frames inside cues, so the burn-in can be judged), the short-term
+loudness of each deliverable against the target, the subtitle timeline per language with QC
+findings marked, the M&E checks, and the provenance.
 
 Charts are drawn with matplotlib's object API (`Figure`, no pyplot): no global backend is
 switched and nothing is shown on a screen. Every value that came from the package is
@@ -26,6 +28,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from pipeline.config import Config
+from pipeline.delivery import qc
 from pipeline.delivery.results import TechnicalFacts
 from pipeline.errors import FFmpegError
 from pipeline.files import write_atomically
@@ -72,26 +75,28 @@ def _figure_png(figure: Figure) -> bytes:
 
 # --- contact sheets --------------------------------------------------------------------------
 
-def contact_sheet_command(source: Path, times: list[float], width: int, height: int,
-                          output: Path, columns: int = THUMBNAIL_COLUMNS) -> list[str]:
+def contact_sheet_command(source: Path, times: list[float], width: int, height: int, output: Path,
+                          columns: int = THUMBNAIL_COLUMNS, thumbnail_width: int = THUMBNAIL_WIDTH) -> list[str]:
     """One ffmpeg run cutting one frame at each time (a seek per frame, so a one-hour file is
-    not decoded whole) and tiling them into a PNG. `width` x `height`: the display size, whose
-    shape the thumbnails take. Pure: no I/O."""
-    thumb_height = max(2, round(THUMBNAIL_WIDTH * height / max(1, width) / 2) * 2)
+    not decoded whole) and tiling them into a picture: PNG, or JPEG when `output` ends in .jpg
+    (one time and one column make the asset page's poster frame). `width` x `height`: the
+    display size, whose shape the thumbnails take. Pure: no I/O."""
+    thumb_height = max(2, round(thumbnail_width * height / max(1, width) / 2) * 2)
     command = ffmpeg.base_args()
     chains, layout = [], []
     for index, time in enumerate(times):
         command += ffmpeg.input_args(source, seek_s=time, duration_s=1.0)
         chains.append(f"[{index}:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,"
-                      f"scale={THUMBNAIL_WIDTH}:{thumb_height},setsar=1[t{index}]")
+                      f"scale={thumbnail_width}:{thumb_height},setsar=1[t{index}]")
         row, column = divmod(index, columns)
-        layout.append(f"{column * THUMBNAIL_WIDTH}_{row * thumb_height}")
+        layout.append(f"{column * thumbnail_width}_{row * thumb_height}")
     labels = "".join(f"[t{index}]" for index in range(len(times)))
     if len(times) == 1:
         chains.append(f"{labels}null[sheet]")
     else:
         chains.append(f"{labels}xstack=inputs={len(times)}:layout={'|'.join(layout)}:fill=black[sheet]")
-    return command + ["-filter_complex", ";".join(chains), "-map", "[sheet]", "-frames:v", "1",
+    quality = ["-q:v", "4"] if output.suffix == ".jpg" else []  # as the shot thumbnails
+    return command + ["-filter_complex", ";".join(chains), "-map", "[sheet]", *quality, "-frames:v", "1",
                       "-update", "1", str(output)]
 
 
@@ -232,6 +237,11 @@ th { background: #f3f4f6; } td.mono, span.mono { font-family: 'DejaVu Sans Mono'
 .sev-warning { color: #b45309; font-weight: bold; } .sev-error { color: #b91c1c; font-weight: bold; }
 img { max-width: 100%; display: block; border: 1px solid #d1d5db; }
 .caption, .note { color: #4b5563; font-size: 12px; margin: 4px 0; } pre { white-space: pre-wrap; margin: 0; font-family: inherit; }
+#outputs tr > th:first-child { white-space: nowrap; } #outputs td.none { color: #9ca3af; } #outputs th .container { font-weight: normal; color: #4b5563; }
+a.verdict { color: #fff; font-weight: bold; font-size: 12px; padding: 1px 6px; border-radius: 3px; text-decoration: none; }
+.reason { color: #b91c1c; font-size: 12px; } summary { cursor: pointer; font-size: 13px; margin-top: 2px; }
+dl { display: grid; grid-template-columns: auto 1fr; gap: 2px 8px; margin: 4px 0 0; font-size: 12px; }
+dt { color: #4b5563; } dd { margin: 0; }
 """
 
 
@@ -272,15 +282,12 @@ def _video_text(video: dict | None) -> str:
     if not video:
         return "none"
     profile = f" {video['profile']}" if video.get("profile") else ""
+    fields = FIELD_ORDERS.get(video.get("field_order") or "", "")
     return (f"{video['codec']}{profile}, {video['width']}x{video['height']}, "
-            f"{video.get('fps_float', video['fps'])} fps, {video.get('pix_fmt') or '?'}")
+            f"{video.get('fps_float', video['fps'])} fps{fields}, {video.get('pix_fmt') or '?'}")
 
 
-def _audio_text(audio: list[dict]) -> str:
-    return "<br>".join(
-        _e(f"{stream['codec']} {stream['sample_rate'] / 1000:g} kHz, {stream.get('channel_layout', stream['channels'])}"
-           f" ({'/'.join(stream.get('roles') or []) or 'no roles'}), '{stream['title']}' [{stream['language']}]")
-        for stream in audio) or "none"
+FIELD_ORDERS = {"tff": " interlaced (top field first)", "bff": " interlaced (bottom field first)"}
 
 
 def _level(value: float | None, unit: str) -> str:
@@ -295,26 +302,132 @@ def _loudness_text(measured: dict) -> str:
               f"LRA {_level(measured.get('lra_lu'), 'LU')}")
 
 
+def _loudness_lines(measured: dict) -> str:
+    """The file's loudness, or each delivered pair's where a profile file carries several."""
+    pairs = [f"{_e(SOUND_NAMES.get(sound, sound))}: {_loudness_text(values)}"
+             for sound, values in (measured.get("tracks") or {}).items()]
+    return "<br>".join(pairs) or _loudness_text(measured)
+
+
+# --- the outputs: a row per version, a column per profile ---------------------------------------
+
+AUDIO_CODECS = {"aac": "AAC", "pcm_s16le": "PCM 16-bit", "pcm_s24le": "PCM 24-bit", "pcm_s32le": "PCM 32-bit",
+                "ac3": "AC-3", "eac3": "E-AC-3", "mp3": "MP3", "opus": "Opus"}
+SOUND_NAMES = {"mix": "full mix", "me": "M&E", "mute": "silent", "ad": "audio description"}
+"""What a track carries, by the family of its channels' roles (mix_l, mix_r: mix). Other
+families (dialogue, music, effects) are shown by their own name."""
+
+
+def version_and_profile(key: str) -> tuple[str, str]:
+    """A deliverable's key taken apart (pipeline.deliverables.Deliverable.key): `<version>` for
+    the web file, `<version>_<profile>` for the others."""
+    version, _, profile = key.partition("_")
+    return version, profile or "web"
+
+
+def file_size(count: int) -> str:
+    if count < 1000:
+        return f"{count} bytes"
+    scaled = float(count)
+    for unit in ("kB", "MB", "GB"):
+        scaled /= 1000
+        if scaled < 1000 or unit == "GB":
+            break
+    return f"{scaled:.1f} {unit}"
+
+
+def track_kind(stream: dict) -> str:
+    """'PCM 24-bit mono', 'AAC stereo'; the sample rate only where it is not the usual 48 kHz."""
+    layout = stream.get("channel_layout") or f"{stream['channels']} channels"
+    rate = "" if stream.get("sample_rate") == 48000 else f" {stream['sample_rate'] / 1000:g} kHz"
+    return f"{AUDIO_CODECS.get(stream['codec'], stream['codec'])} {layout}{rate}"
+
+
+def track_sound(roles: list[str]) -> str:
+    families = dict.fromkeys(role.split("_")[0] for role in roles)
+    return " + ".join(SOUND_NAMES.get(family, family) for family in families) or "roles not recorded"
+
+
+def sound_summary(audio: list[dict]) -> str:
+    """A file's sound on one line, as a technician says it: '8 x PCM 24-bit mono: 1-2 full mix,
+    3-4 M&E, 5-8 silent', 'AAC stereo: M&E'. Neighbouring tracks with the same sound are one
+    range; the tracks one by one are in the cell's details."""
+    if not audio:
+        return "no sound"
+    kinds = list(dict.fromkeys(track_kind(stream) for stream in audio))
+    sounds = [track_sound(stream.get("roles") or []) for stream in audio]
+    if len(audio) == 1:
+        return f"{kinds[0]}: {sounds[0]}"
+    head = f"{len(audio)} x {kinds[0]}" if len(kinds) == 1 else f"{len(audio)} tracks ({', '.join(kinds)})"
+    runs: list[list] = []  # [first track, last track, sound]
+    for number, sound in enumerate(sounds, 1):
+        if runs and runs[-1][2] == sound:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number, sound])
+    return head + ": " + ", ".join(f"{first}-{last} {sound}" if last > first else f"{first} {sound}"
+                                   for first, last, sound in runs)
+
+
+def _track_text(number: int, stream: dict) -> str:
+    parts = [f"{number}: {stream['codec']} {stream['sample_rate'] / 1000:g} kHz "
+             f"{stream.get('channel_layout') or stream['channels']}", "/".join(stream.get("roles") or [])]
+    parts += [f"'{stream['title']}'" if stream.get("title") else "", stream.get("language") or ""]
+    return ", ".join(part for part in parts if part)
+
+
+def _file_details(item: dict) -> str:
+    """Everything read back from the file, for the technician who opens the cell's details."""
+    technical = item["technical"]
+    audio = technical.get("audio") or []
+    facts = [("file", _e(item.get("file"))), ("picture", _e(_video_text(technical.get("video")))),
+             ("duration", f"{technical['duration_s']:.3f} s"),
+             ("loudness", _loudness_lines(item.get("loudness") or {})),
+             ("tracks", "<br>".join(_e(_track_text(number, stream)) for number, stream in enumerate(audio, 1))
+              or "none")]
+    if technical.get("subtitle_streams"):
+        facts.append(("subtitles", f"{technical['subtitle_streams']} soft track(s)"))
+    facts.append(("sha256", f"<span class='mono'>{_e(technical.get('sha256'))}</span>"))
+    return "<dl>" + "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts) + "</dl>"
+
+
+def _file_cell(item: dict) -> str:
+    """One file: its verdict (a link to its section), its size, its sound, and the rest a click away."""
+    technical = item.get("technical") or {}
+    verdict = qc.verdict_of([item])
+    cell = (f"<a class='verdict {verdict}' href='#deliverable-{_e(item['key'])}'>{VERDICT_TEXT[verdict]}</a> "
+            + (_e(file_size(technical["size_bytes"])) if technical else "<span class='state-failed'>not delivered</span>"))
+    if item.get("reason"):
+        cell += f"<div class='reason'>{_e(item['reason'])}</div>"
+    if technical:
+        cell += (f"<details><summary>{_e(sound_summary(technical.get('audio') or []))}</summary>"
+                 f"{_file_details(item)}</details>")
+    return f"<td data-key='{_e(item['key'])}'>{cell}</td>"
+
+
 def _outputs_section(document: dict) -> str:
-    rows = []
+    """Versions x profiles: a delivery of four versions in three profiles on one screen."""
+    grid: dict[str, dict[str, dict]] = {}
     for item in document["deliverables"]:
-        technical = item.get("technical", {})
-        state = f"<span class='state-{_e(item['state'])}'>{_e(item['state'])}</span>"
-        if item.get("reason"):
-            state += f"<br>{_e(item['reason'])}"
-        size = f"{technical['size_bytes'] / 1e6:.2f} MB" if technical else ""
-        duration = f"{technical['duration_s']:.3f} s" if technical else ""
-        rows.append([_e(item["key"]), state, _e(item.get("file") or "—"), _e(technical.get("container", "")),
-                     _e(_video_text(technical.get("video"))) if technical else "", _audio_text(technical.get("audio", [])),
-                     _e(duration), _loudness_text(item.get("loudness", {})), _e(size),
-                     f"<span class='mono'>{_e(technical.get('sha256', ''))}</span>"])
-    headers = ["deliverable", "state", "file", "container", "picture", "sound", "duration", "loudness", "size", "sha256"]
+        version, profile = version_and_profile(item["key"])
+        grid.setdefault(version, {})[profile] = item
+    profiles = list(dict.fromkeys(profile for row in grid.values() for profile in row))
+    head = "".join(f"<th>{_e(profile)}{_containers(grid, profile)}</th>" for profile in profiles)
+    rows = "".join(f"<tr><th>{_e(version)}</th>"
+                   + "".join(_file_cell(row[profile]) if profile in row else "<td class='none'>not asked for</td>"
+                             for profile in profiles) + "</tr>" for version, row in grid.items())
     sidecars = document["sidecars"]
     extra = [f"{document['asset_id']}.{language}.{suffix}" for language in sidecars["subtitles"] for suffix in ("srt", "vtt")]
     extra += [f"{document['asset_id']}_metadata.json", sidecars["ebucore"], sidecars["qc_report"], "SHA256SUMS"]
-    return ("<h2>Outputs</h2>" + _table(headers, rows)
-            + f"<p class='note'>Also in the folder: {_e(', '.join(extra))}. "
-              "<code>sha256sum -c SHA256SUMS</code> verifies every file.</p>")
+    return (f"<h2>Outputs</h2><table id='outputs'><tr><th>version</th>{head}</tr>{rows}</table>"
+            "<p class='note'>A file's sound opens its details: tracks, picture, loudness, sha256. "
+            f"Also in the folder: {_e(', '.join(extra))}. <code>sha256sum -c SHA256SUMS</code> verifies every file.</p>")
+
+
+def _containers(grid: dict[str, dict[str, dict]], profile: str) -> str:
+    found = dict.fromkeys((row[profile].get("technical") or {}).get("container") for row in grid.values()
+                          if profile in row)
+    return "".join(f" <span class='container'>{_e(container)}</span>" for container in found if container)
 
 
 def _findings_table(findings: list[dict]) -> str:
