@@ -163,6 +163,61 @@ def test_webvtt_is_read_under_either_name_without_notes_styles_or_identifiers(tm
             "dropped 2 cue identifier(s)"} <= set(track.notes)
 
 
+# YouTube's automatic captions: each cue starts with a line of one space, and a cue's text runs
+# straight into the next cue's timing line, with no blank line between them.
+YOUTUBE_AUTO_CAPTIONS = (
+    "WEBVTT\nKind: captions\nLanguage: en\n\n"
+    "00:00:00.160 --> 00:00:02.790 align:start position:0%\n"
+    " \nso<00:00:00.480><c> today</c><00:00:00.640><c> we're</c>\n\n"
+    "00:00:02.790 --> 00:00:02.800 align:start position:0%\nso today we're\n \n\n"
+    "00:00:02.800 --> 00:00:05.190 align:start position:0%\n"
+    "so today we're\ngoing<00:00:03.040><c> to</c>\n"
+    "00:00:05.190 --> 00:00:06.000 align:start position:0%\n"
+    "going to<c.colorE5E5E5> fly</c>\n"
+    "00:00:06.000 --> 00:00:07.500\nover the <invalid_tag>bridge</invalid_tag>\n"
+)
+
+
+@pytest.mark.parametrize("name", ["news.en.vtt", "news.en.srt"])
+def test_a_timing_line_ends_the_webvtt_cue_above_it_as_youtube_writes_them(tmp_path, name):
+    track = read(subtitle_file(tmp_path, YOUTUBE_AUTO_CAPTIONS, name), "en")
+    assert [(cue.start_ms, cue.end_ms, cue.plain_text) for cue in track.cues] == [
+        (160, 2790, "so today we're"), (2790, 2800, "so today we're"),
+        (2800, 5190, "so today we're\ngoing to"), (5190, 6000, "going to fly"),
+        (6000, 7500, "over the bridge")]
+    # A second reader that follows the WebVTT parser finds the same cue boundaries.
+    assert [(caption.start, caption.end) for caption in webvtt.from_string(YOUTUBE_AUTO_CAPTIONS)] == [
+        (f"00:00:{cue.start_ms / 1000:06.3f}", f"00:00:{cue.end_ms / 1000:06.3f}") for cue in track.cues]
+
+
+def test_a_webvtt_header_runs_into_the_first_cue_and_an_identifier_still_counts(tmp_path):
+    text = "WEBVTT\n00:01.000 --> 00:02.000\nOne\nid-2\n00:02.000 --> 00:03.000\nTwo\n"
+    track = read(subtitle_file(tmp_path, text, "news.en.vtt"), "en")
+    # "id-2" is the second line of its block only if the parser restarted at the "-->" line;
+    # it is the first cue's text, and the second cue has no identifier.
+    assert [(cue.start_ms, cue.plain_text) for cue in track.cues] == [(1000, "One\nid-2"), (2000, "Two")]
+
+
+def test_a_webvtt_arrow_inside_cue_text_is_a_timing_line_named_with_its_line(tmp_path):
+    text = "WEBVTT\n\n00:01.000 --> 00:02.000\nTurn left\nthen --> right\n"
+    path = subtitle_file(tmp_path, text, "news.en.vtt")
+    assert error_of(path, "en").startswith(
+        f"{path}, line 5: this timing line cannot be read: 'then --> right'")
+
+
+def test_an_srt_timing_line_inside_cue_text_is_named_with_its_line(tmp_path):
+    srt = "1\n00:00:01,000 --> 00:00:02,000\nTurn left\nthen --> right\n\n2\n00:00:03,000 --> 00:00:04,000\nBye.\n"
+    path = subtitle_file(tmp_path, srt, "news.en.srt")
+    assert error_of(path, "en").startswith(
+        f"{path}, line 4: this timing line cannot be read: 'then --> right'")
+
+
+def test_srt_keeps_its_own_rule_a_number_line_before_the_timing_is_not_text(tmp_path):
+    srt = "1\n00:00:01,000 --> 00:00:02,000\nHello.\n2\n00:00:03,000 --> 00:00:04,000\nBye.\n"
+    track = read(subtitle_file(tmp_path, srt, "news.en.srt"), "en")
+    assert [cue.text for cue in track.cues] == ["Hello.", "Bye."]
+
+
 def test_a_webvtt_block_without_timing_is_refused_with_its_line(tmp_path):
     path = subtitle_file(tmp_path, "WEBVTT\n\n00:01.000 --> 00:02.000\nHi\n\nStray words\n", "n.en.vtt")
     assert error_of(path, "en") == (
@@ -197,13 +252,14 @@ def track_of(*texts: str) -> SubtitleTrack:
 
 
 MARKED = track_of("{\\an8}Top centre", "{\\an7}<s>Top</s> left", "{\\an5}{\\fs40\\b1}Middle",
-                  "<c.yellow>Yellow</c> <v Bob>Bob</v> <i>it</i>", "{\\a6}SSA top", "x < y > z <3")
+                  "<c.yellow>Yellow</c> <v Bob>Bob</v> <i>it</i>", "{\\a6}SSA top", "x < y > z <3",
+                  "<invalid_tag>Unknown</invalid_tag> <x-y>tags</x-y> go but 1 <3 2")
 
 
 def test_positions_are_read_from_an_tags_and_other_markup_is_stripped():
     assert [(cue.position, cue.plain_text) for cue in MARKED.cues] == [
         (8, "Top centre"), (7, "Top left"), (5, "Middle"), (2, "Yellow Bob it"), (8, "SSA top"),
-        (2, "x < y > z <3")]
+        (2, "x < y > z <3"), (2, "Unknown tags go but 1 <3 2")]
 
 
 def test_burn_in_honours_positions_and_draws_no_tag_as_text():
@@ -211,7 +267,8 @@ def test_burn_in_honours_positions_and_draws_no_tag_as_text():
     texts = [line.split(",,", 2)[-1].split(",", 1)[-1] for line in script.splitlines()
              if line.startswith("Dialogue:")]
     assert texts == ["{\\an8}Top centre", "{\\an7}Top left", "{\\an5}Middle",
-                     "Yellow Bob {\\i1}it{\\i0}", "{\\an8}SSA top", "x < y > z <3"]
+                     "Yellow Bob {\\i1}it{\\i0}", "{\\an8}SSA top", "x < y > z <3",
+                     "Unknown tags go but 1 <3 2"]
 
 
 def test_positions_reach_the_vtt_and_srt_sidecars():
@@ -229,6 +286,8 @@ def test_qc_counts_only_what_is_drawn():
     assert qc_subtitles(track, rules, 60_000, 25.0) == []
     longer = track_of("{\\an8}<c.yellow><v Anna>Thirteen char</v></c>")
     assert [finding.measured for finding in qc_subtitles(longer, rules, 60_000, 25.0)] == [13]
+    unknown = track_of("<invalid_tag>Twelve chars</invalid_tag>")
+    assert qc_subtitles(unknown, rules, 60_000, 25.0) == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -237,9 +237,11 @@ class _CueBlock:
 
 
 def _clean_lines(text: str) -> tuple[list[str], bool]:
-    """The text split at CRLF, CR or LF, each line cleaned; and whether cleaning changed any."""
+    """The text split at CRLF, CR or LF, each line cleaned; and whether cleaning changed any.
+    Trailing spaces are kept: to WebVTT a line of spaces is text, not the blank line that ends a
+    block (SRT reading strips them)."""
     raw_lines = re.split(r"\r\n|\r|\n", text)
-    lines = [line.translate(_LINE_CLEANUP).rstrip() for line in raw_lines]
+    lines = [line.translate(_LINE_CLEANUP) for line in raw_lines]
     changed = any(line.translate(_LINE_CLEANUP) != line for line in raw_lines)
     return lines, changed
 
@@ -403,6 +405,7 @@ def read_subtitles(path: str | Path, language: str, max_bytes: int, max_cues: in
     if is_webvtt(lines):
         cues, notes = read_webvtt_cues(path, lines, max_cues)
     else:
+        lines = [line.rstrip() for line in lines]
         timings = _find_timings(path, lines, max_cues)
         blocks, leading = _cue_blocks(path, lines, timings)
         cues, notes = _numbered_cues(blocks, _parse_with_pysrt(path, blocks))
