@@ -5,6 +5,7 @@ text, times), or refused with the line and the fix. Pure and fast: no ffmpeg.
 from __future__ import annotations
 
 import codecs
+import unicodedata
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -104,6 +105,98 @@ def test_mojibake_is_refused_naming_the_encoding_tried_and_the_fix(tmp_path, lan
     assert "the text would be mojibake" in message
     assert message.endswith("fix: save it as UTF-8 (in the subtitle editor: Save as... > Encoding: "
                             "UTF-8), or check the language tag in the file name")
+
+
+# Latin-script languages dense in letters beyond A-Z, in the Windows code page their subtitle
+# editors save in (Romanian in Windows-1250 has s and t with a cedilla: the page has no comma
+# below; Windows-1258 writes Vietnamese tones as combining marks).
+DIACRITICS = [
+    ("lt", "cp1257", "Ačiū, kad žiūrėjote.", "Šiąnakt ūkanota, rytoj – šilčiau."),
+    ("lv", "cp1257", "Paldies, ka skatījāties.", "Šonakt būs migla, rīt – siltāks laiks."),
+    ("cs", "cp1250", "Příliš žluťoučký kůň úpěl ďábelské ódy.", "Děkujeme, že jste se dívali."),
+    ("sk", "cp1250", "Kŕdeľ ďatľov učí koňa žrať kôru.", "Ďakujeme, že ste sa pozerali."),
+    ("pl", "cp1250", "Zażółć gęślą jaźń.", "Dziękujemy, że oglądaliście."),
+    ("hu", "cp1250", "Árvíztűrő tükörfúrógép.", "Köszönjük, hogy velünk voltak."),
+    ("ro", "cp1250", "Mulţumim că aţi fost cu noi.", "Mâine în Iaşi, îşi păstrează şarmul."),
+    ("vi", "cp1258", "Cảm ơn quý vị đã theo dõi.", "Ngày mai trời sẽ ấm hơn ở Hà Nội."),
+    ("vi", "cp1258", "Ừ, ở đó.", "Ừ."),  # all of its letters are accented
+]
+# In UTF-8, Romanian has its s and t with a comma below.
+DIACRITICS_UTF8 = [(language, first, second) for language, _, first, second in DIACRITICS] + [
+    ("ro", "Mulțumim că ați fost cu noi.", "Mâine în Iași, își păstrează șarmul.")]
+
+
+def windows_1258(text: str) -> bytes:
+    """Vietnamese as Windows-1258 holds it: a letter the page has (â, ơ, ư, đ, à...) as one
+    byte, the other tones as a combining mark after it (ệ is ê and a dot below)."""
+    encoded = []
+    for ch in text:
+        base, *marks = unicodedata.normalize("NFD", ch)
+        for mark in marks:
+            composed = unicodedata.normalize("NFC", base + mark)
+            if len(composed) == 1 and composed.encode("cp1258", errors="ignore"):
+                base = composed
+                marks.remove(mark)
+                break
+        encoded.append((base + "".join(marks)).encode("cp1258"))
+    return b"".join(encoded)
+
+
+@pytest.mark.parametrize(("language", "codec", "first", "second"), DIACRITICS,
+                         ids=[f"{case[0]}-{case[1]}-{case[3][:6]}" for case in DIACRITICS])
+def test_latin_languages_dense_in_diacritics_are_read_in_their_code_page(tmp_path, language, codec,
+                                                                         first, second):
+    text = two_cues(first, second)
+    data = windows_1258(text) if codec == "cp1258" else text.encode(codec)
+    track = read(subtitle_file(tmp_path, data, f"news.{language}.srt"), language)
+    assert [cue.text for cue in track.cues] == [first, second]
+    assert track.encoding == codec.replace("cp", "windows-")
+
+
+@pytest.mark.parametrize(("language", "first", "second"), DIACRITICS_UTF8,
+                         ids=[f"{case[0]}-{case[2][:6]}" for case in DIACRITICS_UTF8])
+def test_latin_languages_dense_in_diacritics_are_read_in_utf8(tmp_path, language, first, second):
+    track = read(subtitle_file(tmp_path, two_cues(first, second), f"news.{language}.srt"), language)
+    assert [cue.text for cue in track.cues] == [first, second]
+
+
+@pytest.mark.parametrize(("language", "text", "page", "example"), [
+    ("fr", "Ça va ? Café, thé, été : c’est réglé, à demain.", "cp1252", "'Ã©' for 'é'"),
+    ("cs", "Děkujeme, že jste se dívali. Příliš žluťoučký.", "cp1250", "'Ĺľ' for 'ž'"),
+    ("lt", "Ačiū, kad žiūrėjote. Šiąnakt ūkanota.", "cp1257", "'Å«' for 'ū'"),
+    ("ru", "Здравствуйте, друзья. Куда мы идём?", "cp1251", "'Рґ' for 'д'"),
+])
+def test_utf8_read_through_a_single_byte_page_and_saved_again_is_refused(tmp_path, language, text,
+                                                                         page, example):
+    # The producer's tool read a UTF-8 file as its code page and saved that as UTF-8: "Ã©".
+    twice = text.encode("utf-8").decode(page)
+    path = subtitle_file(tmp_path, two_cues(twice, twice), f"news.{language}.srt")
+    message = error_of(path, language)
+    assert message.startswith(f"{path}: read as utf-8, ")
+    assert f"of its non-ASCII characters are UTF-8 read through a single-byte code page ({example})" in message
+    assert message.endswith("fix: it was converted to UTF-8 twice: export it again from the "
+                            "subtitle editor as UTF-8")
+
+
+def test_utf8_with_a_stray_byte_read_through_the_code_page_is_refused(tmp_path):
+    text = two_cues("Zażółć gęślą jaźń.", "Dziękujemy, że oglądaliście.").encode() + "Łódź".encode("cp1250")
+    path = subtitle_file(tmp_path, text, "news.pl.srt")
+    message = error_of(path, "pl")
+    assert message.startswith(f"{path}: is not UTF-8; read as windows-1250 (the code page for 'pl'), ")
+    assert "UTF-8 read through a single-byte code page ('ĹĽ' for 'ż'): the text would be mojibake" in message
+    assert message.endswith("fix: it is UTF-8 with some bytes in another encoding (files joined?): "
+                            "correct those lines, and save it as UTF-8")
+
+
+@pytest.mark.parametrize(("text", "codec"), [
+    ("Здравствуйте, друзья. Куда мы идём?", "cp1251"), ("Γεια σας, φίλοι. Πού πάμε σήμερα;", "cp1253"),
+    ("مرحبا بالجميع. إلى أين نذهب اليوم؟", "cp1256")])
+def test_another_script_read_through_the_baltic_page_is_refused_by_its_letters(tmp_path, text, codec):
+    # Read as Windows-1257 these are Baltic letters, but mostly ones Lithuanian is not written with.
+    path = subtitle_file(tmp_path, two_cues(text, text).encode(codec), "news.lt.srt")
+    message = error_of(path, "lt")
+    assert message.startswith(f"{path}: is not UTF-8; read as windows-1257 (the code page for 'lt'), ")
+    assert "of its letters are letters the language is not written with" in message
 
 
 def test_bytes_the_language_code_page_cannot_decode_are_refused(tmp_path):
