@@ -7,6 +7,7 @@ a font.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -75,8 +76,11 @@ _OWN_LETTERS = {
 _MAX_OTHER_LETTER_SHARE = 0.3
 # What the bytes of a UTF-8 character look like; read through a single-byte code page each
 # becomes two to four characters ("é" C3 A9 is "Ã©" in Windows-1252, "š" C5 A1 is "Å¡").
-_UTF8_CHARACTER = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
-_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+# The well-formed sequences of RFC 3629 (no overlong forms, no surrogates).
+_UTF8_CHARACTER = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]"
+    rb"|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|\xed[\x80-\x9f][\x80-\xbf]"
+    rb"|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}")
 
 
 def language_scripts(language: str) -> tuple[str, ...] | None:
@@ -90,6 +94,7 @@ def language_scripts(language: str) -> tuple[str, ...] | None:
     return SCRIPTS_BY_LANGUAGE.get(subtags[0])
 
 
+@functools.lru_cache(maxsize=4096)
 def script_of(ch: str) -> str:
     """The script of one letter ("LATIN", "HAN", "THAI"...); "" for one Unicode has no name for."""
     name = unicodedata.name(ch, "")
@@ -147,31 +152,34 @@ def script_mismatch(text: str, language: str, single_byte_pages: tuple[str, ...]
     scripts = language_scripts(language)
     if scripts is None:
         return None
+    letters = _letters(unicodedata.normalize("NFC", text))
     return (_utf8_read_as_single_byte(text, scripts, single_byte_pages)
-            or _other_script(text, scripts) or _other_letters(text, language, scripts))
+            or _other_script(letters, scripts) or _other_letters(letters, language, scripts))
 
 
 def _letters(text: str) -> list[str]:
     # Private-use and unassigned code points count as foreign letters: they are what a
     # multi-byte page makes of another page's bytes (Big5 read as GB18030).
-    return [ch for ch in text if ch.isalpha() or unicodedata.category(ch) in ("Co", "Cn")]
+    return [ch for ch in text
+            if ch.isalpha() or (not ch.isascii() and unicodedata.category(ch) in ("Co", "Cn"))]
 
 
-def _other_script(text: str, scripts: tuple[str, ...]) -> ScriptMismatch | None:
+def _other_script(letters: list[str], scripts: tuple[str, ...]) -> ScriptMismatch | None:
     """More than half of the non-ASCII letters in another script. ASCII letters are neutral for
     a non-Latin script (names, English words in a Hindi line)."""
-    counted = [ch for ch in _letters(text) if not ch.isascii()]
+    counted = [ch for ch in letters if not ch.isascii()]
     foreign = [ch for ch in counted if script_of(ch) not in scripts]
     if not counted or len(foreign) / len(counted) <= _MAX_FOREIGN_SHARE:
         return None
     return ScriptMismatch("script", len(foreign) / len(counted), _most_common(map(script_of, foreign)), scripts)
 
 
-def _other_letters(text: str, language: str, scripts: tuple[str, ...]) -> ScriptMismatch | None:
+def _other_letters(letters: list[str], language: str, scripts: tuple[str, ...]) -> ScriptMismatch | None:
+    """For a Latin-script language, more than _MAX_OTHER_LETTER_SHARE of all letters beyond A-Z
+    that the language is not written with."""
     own = own_letters(language)
     if own is None:
         return None
-    letters = _letters(unicodedata.normalize("NFC", text))
     other = [ch for ch in letters if not ch.isascii() and ch not in own]
     if not letters or len(other) / len(letters) <= _MAX_OTHER_LETTER_SHARE:
         return None
@@ -182,28 +190,24 @@ def _other_letters(text: str, language: str, scripts: tuple[str, ...]) -> Script
 
 def _utf8_read_as_single_byte(text: str, scripts: tuple[str, ...],
                               pages: tuple[str, ...]) -> ScriptMismatch | None:
-    """Runs of characters that are the UTF-8 bytes of a letter of the language (or a typographic
-    mark: ’ “ – …) read through one of `pages`, when they are most of the non-ASCII text. Only a
+    """Characters that are the UTF-8 bytes of a letter of the language (or a typographic mark:
+    ’ “ – …) read through one of `pages`, when they are most of the non-ASCII text. Only a
     letter of the language's scripts counts, so that two legitimate neighbours that happen to
     form a UTF-8 sequence ("ÍŠ" in Czech capitals is U+034A, a combining mark) do not."""
     non_ascii = sum(1 for ch in text if not ch.isascii())
-    pairs: list[tuple[str, str]] = []
-    for run in _NON_ASCII_RUN.findall(text):
-        for page in pages:
-            try:
-                raw = run.encode(page)
-            except UnicodeEncodeError:
-                continue
-            found = [(match[0].decode(page), match[0].decode("utf-8"))
-                     for match in _UTF8_CHARACTER.finditer(raw)]
-            found = [(read, meant) for read, meant in found if _is_meant(meant, scripts)]
-            if found:
-                pairs += found
-                break
-    covered = sum(len(read) for read, _ in pairs)
-    if len(pairs) < 2 or covered / non_ascii <= _MAX_FOREIGN_SHARE:
+    best: list[tuple[str, str]] = []
+    for page in pages:
+        # A character the page has no byte for becomes "?", which no UTF-8 sequence holds.
+        raw = text.encode(page, errors="replace")
+        found = [(match[0].decode(page), match[0].decode("utf-8"))
+                 for match in _UTF8_CHARACTER.finditer(raw)]
+        found = [(read, meant) for read, meant in found if _is_meant(meant, scripts)]
+        if len(found) > len(best):
+            best = found
+    covered = sum(len(read) for read, _ in best)
+    if len(best) < 2 or covered / non_ascii <= _MAX_FOREIGN_SHARE:
         return None
-    read, meant = _most_common(pairs)
+    read, meant = _most_common(best)
     return ScriptMismatch("utf8", covered / non_ascii, f"'{read}' for '{meant}'", scripts)
 
 
