@@ -4,12 +4,15 @@ check that refuses a cue the font cannot draw.
 A burn is one frame: the ASS script the pipeline writes, drawn by ffmpeg's libass over a dark
 picture with the work dir's font folder (prepare_work_dir). Its white fill is compared with the
 same text drawn directly by Pillow from the font file the pipeline chose, and with the font's
-empty box, as tests/test_burn_in.py does for Arabic.
+empty box, as tests/test_burn_in.py does for Arabic. Indic conjuncts are compared with the text
+drawn shaped (HarfBuzz, through Pillow's Raqm layout) and letter by letter. A script no wheel
+carries is burned from a desk's font folder named in the config ([subtitles] font_dirs).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -51,9 +54,9 @@ def track_of(language: str, *texts: str) -> SubtitleTrack:
     return SubtitleTrack(language, Path(f"news.{language}.srt"), cues, "utf-8")
 
 
-def burned_fill(work_dir: Path, language: str, text: str, font_dirs: list[Path] | None = None) -> np.ndarray:
-    prepare_work_dir(work_dir, font_dirs or [])
-    write_ass(track_of(language, text), work_dir / "cue.ass", SubtitleStyle(), WIDTH, HEIGHT, 2, font_dirs or [])
+def burned_fill(work_dir: Path, language: str, text: str, font_dirs: Sequence[Path] = ()) -> np.ndarray:
+    prepare_work_dir(work_dir, font_dirs)
+    write_ass(track_of(language, text), work_dir / "cue.ass", SubtitleStyle(), WIDTH, HEIGHT, 2, font_dirs)
     command = ffmpeg.base_args() + [
         "-f", "lavfi", "-i", f"color=c=0x202020:s={WIDTH}x{HEIGHT}:d=0.2:r=25",
         "-vf", f"ass=filename=cue.ass:fontsdir={FONTS_LINK}:shaping=complex",
@@ -71,9 +74,8 @@ def drawn_fill(language: str, text: str, font: BurnFont | None = None, shaped: b
     ass_size = round(SubtitleStyle().size_ratio * HEIGHT * size_factor(font))
     with TTFont(str(font.path), fontNumber=font.face, lazy=True) as metrics:
         line_height = (metrics["OS/2"].usWinAscent + metrics["OS/2"].usWinDescent) / metrics["head"].unitsPerEm
-    drawing_font = ImageFont.truetype(str(font.path), ass_size / line_height,
-                                      index=font.face, layout_engine=ImageFont.Layout.RAQM if shaped
-                                      else ImageFont.Layout.BASIC)
+    layout = ImageFont.Layout.RAQM if shaped else ImageFont.Layout.BASIC
+    drawing_font = ImageFont.truetype(str(font.path), ass_size / line_height, index=font.face, layout_engine=layout)
     picture = Image.new("L", (1200, 120), 0)
     ImageDraw.Draw(picture).text((20, 20), text, font=drawing_font, fill=255)
     return np.array(picture) > FILL
