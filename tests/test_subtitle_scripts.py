@@ -213,6 +213,11 @@ def test_a_utf8_file_in_another_script_than_its_language_is_refused(tmp_path):
     assert "check the language tag in the file name" in message
 
 
+def test_a_few_letters_of_another_script_in_latin_text_are_read(tmp_path):
+    path = subtitle_file(tmp_path, two_cues("Le nombre π vaut 3,14.", "Tokyo (東京) est loin."), "n.fr.srt")
+    assert [cue.text for cue in read(path, "fr").cues] == ["Le nombre π vaut 3,14.", "Tokyo (東京) est loin."]
+
+
 def test_c1_characters_in_utf8_are_read_as_windows_1252_punctuation(tmp_path):
     # A broken converter wrote Windows-1252's apostrophe 0x92 and quotes 0x93/0x94 as U+0092...
     path = subtitle_file(tmp_path, two_cues("You\u0092ll see.", "\u0093Yes\u0094 \u0085"), "n.en.srt")

@@ -165,9 +165,10 @@ def _letters(text: str) -> list[str]:
 
 
 def _other_script(letters: list[str], scripts: tuple[str, ...]) -> ScriptMismatch | None:
-    """More than half of the non-ASCII letters in another script. ASCII letters are neutral for
-    a non-Latin script (names, English words in a Hindi line)."""
-    counted = [ch for ch in letters if not ch.isascii()]
+    """More than half of the letters in another script. ASCII letters are neutral for a
+    non-Latin script (names, English words in a Hindi line); for a Latin one they are its own
+    (a French line may hold a π or a name in Japanese)."""
+    counted = letters if "LATIN" in scripts else [ch for ch in letters if not ch.isascii()]
     foreign = [ch for ch in counted if script_of(ch) not in scripts]
     if not counted or len(foreign) / len(counted) <= _MAX_FOREIGN_SHARE:
         return None
