@@ -288,12 +288,13 @@ def test_a_timing_line_ends_the_webvtt_cue_above_it_as_youtube_writes_them(tmp_p
         (f"00:00:{cue.start_ms / 1000:06.3f}", f"00:00:{cue.end_ms / 1000:06.3f}") for cue in track.cues]
 
 
-def test_a_webvtt_header_runs_into_the_first_cue_and_an_identifier_still_counts(tmp_path):
+def test_without_blank_lines_a_line_above_a_timing_line_is_text_not_an_identifier(tmp_path):
     text = "WEBVTT\n00:01.000 --> 00:02.000\nOne\nid-2\n00:02.000 --> 00:03.000\nTwo\n"
     track = read(subtitle_file(tmp_path, text, "news.en.vtt"), "en")
-    # "id-2" is the second line of its block only if the parser restarted at the "-->" line;
-    # it is the first cue's text, and the second cue has no identifier.
+    # The header ends at the first "-->" line. "id-2" is the third line of the first cue's block,
+    # so the parser reads it as that cue's text; only a block's first line can be an identifier.
     assert [(cue.start_ms, cue.plain_text) for cue in track.cues] == [(1000, "One\nid-2"), (2000, "Two")]
+    assert [caption.text for caption in webvtt.from_string(text)] == ["One\nid-2", "Two"]
 
 
 def test_a_webvtt_arrow_inside_cue_text_is_a_timing_line_named_with_its_line(tmp_path):
