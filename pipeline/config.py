@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import ConfigError
 
@@ -267,6 +267,20 @@ class SubtitleConfig(_Strict):
     """The subtitle sidecars written per language (ttml: IMSC 1.1 Text; ebu-tt-d: EBU Tech 3380)."""
     style: SubtitleStyle = SubtitleStyle()
     rules: SubtitleRules = SubtitleRules()
+    font_dirs: list[Path] = []
+    """Folders of fonts a desk adds for scripts no shipped font covers (Sinhala, Gujarati...):
+    the glyph check and the burn-in both look there after the shipped fonts."""
+
+    @field_validator("font_dirs", mode="after")
+    @classmethod
+    def _folders_of_fonts(cls, folders: list[Path]) -> list[Path]:
+        found = [folder.expanduser() for folder in folders]
+        for folder in found:
+            if not folder.is_dir():
+                raise ValueError(f"'{folder}' is not a folder")
+            if not any(path.suffix.lower() in (".ttf", ".otf", ".ttc", ".otc") for path in folder.iterdir()):
+                raise ValueError(f"'{folder}' holds no font file (.ttf, .otf, .ttc, .otc)")
+        return found
 
 
 class AudioChecks(_Strict):

@@ -5,6 +5,7 @@ text, times), or refused with the line and the fix. Pure and fast: no ffmpeg.
 from __future__ import annotations
 
 import codecs
+import unicodedata
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -106,6 +107,98 @@ def test_mojibake_is_refused_naming_the_encoding_tried_and_the_fix(tmp_path, lan
                             "UTF-8), or check the language tag in the file name")
 
 
+# Latin-script languages dense in letters beyond A-Z, in the Windows code page their subtitle
+# editors save in (Romanian in Windows-1250 has s and t with a cedilla: the page has no comma
+# below; Windows-1258 writes Vietnamese tones as combining marks).
+DIACRITICS = [
+    ("lt", "cp1257", "Ačiū, kad žiūrėjote.", "Šiąnakt ūkanota, rytoj – šilčiau."),
+    ("lv", "cp1257", "Paldies, ka skatījāties.", "Šonakt būs migla, rīt – siltāks laiks."),
+    ("cs", "cp1250", "Příliš žluťoučký kůň úpěl ďábelské ódy.", "Děkujeme, že jste se dívali."),
+    ("sk", "cp1250", "Kŕdeľ ďatľov učí koňa žrať kôru.", "Ďakujeme, že ste sa pozerali."),
+    ("pl", "cp1250", "Zażółć gęślą jaźń.", "Dziękujemy, że oglądaliście."),
+    ("hu", "cp1250", "Árvíztűrő tükörfúrógép.", "Köszönjük, hogy velünk voltak."),
+    ("ro", "cp1250", "Mulţumim că aţi fost cu noi.", "Mâine în Iaşi, îşi păstrează şarmul."),
+    ("vi", "cp1258", "Cảm ơn quý vị đã theo dõi.", "Ngày mai trời sẽ ấm hơn ở Hà Nội."),
+    ("vi", "cp1258", "Ừ, ở đó.", "Ừ."),  # all of its letters are accented
+]
+# In UTF-8, Romanian has its s and t with a comma below.
+DIACRITICS_UTF8 = [(language, first, second) for language, _, first, second in DIACRITICS] + [
+    ("ro", "Mulțumim că ați fost cu noi.", "Mâine în Iași, își păstrează șarmul.")]
+
+
+def windows_1258(text: str) -> bytes:
+    """Vietnamese as Windows-1258 holds it: a letter the page has (â, ơ, ư, đ, à...) as one
+    byte, the other tones as a combining mark after it (ệ is ê and a dot below)."""
+    encoded = []
+    for ch in text:
+        base, *marks = unicodedata.normalize("NFD", ch)
+        for mark in marks:
+            composed = unicodedata.normalize("NFC", base + mark)
+            if len(composed) == 1 and composed.encode("cp1258", errors="ignore"):
+                base = composed
+                marks.remove(mark)
+                break
+        encoded.append((base + "".join(marks)).encode("cp1258"))
+    return b"".join(encoded)
+
+
+@pytest.mark.parametrize(("language", "codec", "first", "second"), DIACRITICS,
+                         ids=[f"{case[0]}-{case[1]}-{case[3][:6]}" for case in DIACRITICS])
+def test_latin_languages_dense_in_diacritics_are_read_in_their_code_page(tmp_path, language, codec,
+                                                                         first, second):
+    text = two_cues(first, second)
+    data = windows_1258(text) if codec == "cp1258" else text.encode(codec)
+    track = read(subtitle_file(tmp_path, data, f"news.{language}.srt"), language)
+    assert [cue.text for cue in track.cues] == [first, second]
+    assert track.encoding == codec.replace("cp", "windows-")
+
+
+@pytest.mark.parametrize(("language", "first", "second"), DIACRITICS_UTF8,
+                         ids=[f"{case[0]}-{case[2][:6]}" for case in DIACRITICS_UTF8])
+def test_latin_languages_dense_in_diacritics_are_read_in_utf8(tmp_path, language, first, second):
+    track = read(subtitle_file(tmp_path, two_cues(first, second), f"news.{language}.srt"), language)
+    assert [cue.text for cue in track.cues] == [first, second]
+
+
+@pytest.mark.parametrize(("language", "text", "page", "example"), [
+    ("fr", "Ça va ? Café, thé, été : c’est réglé, à demain.", "cp1252", "'Ã©' for 'é'"),
+    ("cs", "Děkujeme, že jste se dívali. Příliš žluťoučký.", "cp1250", "'Ĺľ' for 'ž'"),
+    ("lt", "Ačiū, kad žiūrėjote. Šiąnakt ūkanota.", "cp1257", "'Å«' for 'ū'"),
+    ("ru", "Здравствуйте, друзья. Куда мы идём?", "cp1251", "'Рґ' for 'д'"),
+])
+def test_utf8_read_through_a_single_byte_page_and_saved_again_is_refused(tmp_path, language, text,
+                                                                         page, example):
+    # The producer's tool read a UTF-8 file as its code page and saved that as UTF-8: "Ã©".
+    twice = text.encode("utf-8").decode(page)
+    path = subtitle_file(tmp_path, two_cues(twice, twice), f"news.{language}.srt")
+    message = error_of(path, language)
+    assert message.startswith(f"{path}: read as utf-8, ")
+    assert f"of its non-ASCII characters are UTF-8 read through a single-byte code page ({example})" in message
+    assert message.endswith("fix: it was converted to UTF-8 twice: export it again from the "
+                            "subtitle editor as UTF-8")
+
+
+def test_utf8_with_a_stray_byte_read_through_the_code_page_is_refused(tmp_path):
+    text = two_cues("Zażółć gęślą jaźń.", "Dziękujemy, że oglądaliście.").encode() + "Łódź".encode("cp1250")
+    path = subtitle_file(tmp_path, text, "news.pl.srt")
+    message = error_of(path, "pl")
+    assert message.startswith(f"{path}: is not UTF-8; read as windows-1250 (the code page for 'pl'), ")
+    assert "UTF-8 read through a single-byte code page ('ĹĽ' for 'ż'): the text would be mojibake" in message
+    assert message.endswith("fix: it is UTF-8 with some bytes in another encoding (files joined?): "
+                            "correct those lines, and save it as UTF-8")
+
+
+@pytest.mark.parametrize(("text", "codec"), [
+    ("Здравствуйте, друзья. Куда мы идём?", "cp1251"), ("Γεια σας, φίλοι. Πού πάμε σήμερα;", "cp1253"),
+    ("مرحبا بالجميع. إلى أين نذهب اليوم؟", "cp1256")])
+def test_another_script_read_through_the_baltic_page_is_refused_by_its_letters(tmp_path, text, codec):
+    # Read as Windows-1257 these are Baltic letters, but mostly ones Lithuanian is not written with.
+    path = subtitle_file(tmp_path, two_cues(text, text).encode(codec), "news.lt.srt")
+    message = error_of(path, "lt")
+    assert message.startswith(f"{path}: is not UTF-8; read as windows-1257 (the code page for 'lt'), ")
+    assert "of its letters are letters the language is not written with" in message
+
+
 def test_bytes_the_language_code_page_cannot_decode_are_refused(tmp_path):
     path = subtitle_file(tmp_path, two_cues("你好，各位观众。", "我们").encode("gb2312"), "news.th.srt")
     assert error_of(path, "th") == (f"{path}: is not UTF-8 and cannot be read in any code page "
@@ -118,6 +211,11 @@ def test_a_utf8_file_in_another_script_than_its_language_is_refused(tmp_path):
     message = error_of(path, "fr")
     assert message.startswith(f"{path}: read as utf-8, 100% of its letters are not Latin (mostly Han)")
     assert "check the language tag in the file name" in message
+
+
+def test_a_few_letters_of_another_script_in_latin_text_are_read(tmp_path):
+    path = subtitle_file(tmp_path, two_cues("Le nombre π vaut 3,14.", "Tokyo (東京) est loin."), "n.fr.srt")
+    assert [cue.text for cue in read(path, "fr").cues] == ["Le nombre π vaut 3,14.", "Tokyo (東京) est loin."]
 
 
 def test_c1_characters_in_utf8_are_read_as_windows_1252_punctuation(tmp_path):
@@ -163,6 +261,62 @@ def test_webvtt_is_read_under_either_name_without_notes_styles_or_identifiers(tm
             "dropped 2 cue identifier(s)"} <= set(track.notes)
 
 
+# YouTube's automatic captions: each cue starts with a line of one space, and a cue's text runs
+# straight into the next cue's timing line, with no blank line between them.
+YOUTUBE_AUTO_CAPTIONS = (
+    "WEBVTT\nKind: captions\nLanguage: en\n\n"
+    "00:00:00.160 --> 00:00:02.790 align:start position:0%\n"
+    " \nso<00:00:00.480><c> today</c><00:00:00.640><c> we're</c>\n\n"
+    "00:00:02.790 --> 00:00:02.800 align:start position:0%\nso today we're\n \n\n"
+    "00:00:02.800 --> 00:00:05.190 align:start position:0%\n"
+    "so today we're\ngoing<00:00:03.040><c> to</c>\n"
+    "00:00:05.190 --> 00:00:06.000 align:start position:0%\n"
+    "going to<c.colorE5E5E5> fly</c>\n"
+    "00:00:06.000 --> 00:00:07.500\nover the <invalid_tag>bridge</invalid_tag>\n"
+)
+
+
+@pytest.mark.parametrize("name", ["news.en.vtt", "news.en.srt"])
+def test_a_timing_line_ends_the_webvtt_cue_above_it_as_youtube_writes_them(tmp_path, name):
+    track = read(subtitle_file(tmp_path, YOUTUBE_AUTO_CAPTIONS, name), "en")
+    assert [(cue.start_ms, cue.end_ms, cue.plain_text) for cue in track.cues] == [
+        (160, 2790, "so today we're"), (2790, 2800, "so today we're"),
+        (2800, 5190, "so today we're\ngoing to"), (5190, 6000, "going to fly"),
+        (6000, 7500, "over the bridge")]
+    # A second reader that follows the WebVTT parser finds the same cue boundaries.
+    assert [(caption.start, caption.end) for caption in webvtt.from_string(YOUTUBE_AUTO_CAPTIONS)] == [
+        (f"00:00:{cue.start_ms / 1000:06.3f}", f"00:00:{cue.end_ms / 1000:06.3f}") for cue in track.cues]
+
+
+def test_without_blank_lines_a_line_above_a_timing_line_is_text_not_an_identifier(tmp_path):
+    text = "WEBVTT\n00:01.000 --> 00:02.000\nOne\nid-2\n00:02.000 --> 00:03.000\nTwo\n"
+    track = read(subtitle_file(tmp_path, text, "news.en.vtt"), "en")
+    # The header ends at the first "-->" line. "id-2" is the third line of the first cue's block,
+    # so the parser reads it as that cue's text; only a block's first line can be an identifier.
+    assert [(cue.start_ms, cue.plain_text) for cue in track.cues] == [(1000, "One\nid-2"), (2000, "Two")]
+    assert [caption.text for caption in webvtt.from_string(text)] == ["One\nid-2", "Two"]
+
+
+def test_a_webvtt_arrow_inside_cue_text_is_a_timing_line_named_with_its_line(tmp_path):
+    text = "WEBVTT\n\n00:01.000 --> 00:02.000\nTurn left\nthen --> right\n"
+    path = subtitle_file(tmp_path, text, "news.en.vtt")
+    assert error_of(path, "en").startswith(
+        f"{path}, line 5: this timing line cannot be read: 'then --> right'")
+
+
+def test_an_srt_timing_line_inside_cue_text_is_named_with_its_line(tmp_path):
+    srt = "1\n00:00:01,000 --> 00:00:02,000\nTurn left\nthen --> right\n\n2\n00:00:03,000 --> 00:00:04,000\nBye.\n"
+    path = subtitle_file(tmp_path, srt, "news.en.srt")
+    assert error_of(path, "en").startswith(
+        f"{path}, line 4: this timing line cannot be read: 'then --> right'")
+
+
+def test_srt_keeps_its_own_rule_a_number_line_before_the_timing_is_not_text(tmp_path):
+    srt = "1\n00:00:01,000 --> 00:00:02,000\nHello.\n2\n00:00:03,000 --> 00:00:04,000\nBye.\n"
+    track = read(subtitle_file(tmp_path, srt, "news.en.srt"), "en")
+    assert [cue.text for cue in track.cues] == ["Hello.", "Bye."]
+
+
 def test_a_webvtt_block_without_timing_is_refused_with_its_line(tmp_path):
     path = subtitle_file(tmp_path, "WEBVTT\n\n00:01.000 --> 00:02.000\nHi\n\nStray words\n", "n.en.vtt")
     assert error_of(path, "en") == (
@@ -197,13 +351,14 @@ def track_of(*texts: str) -> SubtitleTrack:
 
 
 MARKED = track_of("{\\an8}Top centre", "{\\an7}<s>Top</s> left", "{\\an5}{\\fs40\\b1}Middle",
-                  "<c.yellow>Yellow</c> <v Bob>Bob</v> <i>it</i>", "{\\a6}SSA top", "x < y > z <3")
+                  "<c.yellow>Yellow</c> <v Bob>Bob</v> <i>it</i>", "{\\a6}SSA top", "x < y > z <3",
+                  "<invalid_tag>Unknown</invalid_tag> <x-y>tags</x-y> go but 1 <3 2")
 
 
 def test_positions_are_read_from_an_tags_and_other_markup_is_stripped():
     assert [(cue.position, cue.plain_text) for cue in MARKED.cues] == [
         (8, "Top centre"), (7, "Top left"), (5, "Middle"), (2, "Yellow Bob it"), (8, "SSA top"),
-        (2, "x < y > z <3")]
+        (2, "x < y > z <3"), (2, "Unknown tags go but 1 <3 2")]
 
 
 def test_burn_in_honours_positions_and_draws_no_tag_as_text():
@@ -211,7 +366,8 @@ def test_burn_in_honours_positions_and_draws_no_tag_as_text():
     texts = [line.split(",,", 2)[-1].split(",", 1)[-1] for line in script.splitlines()
              if line.startswith("Dialogue:")]
     assert texts == ["{\\an8}Top centre", "{\\an7}Top left", "{\\an5}Middle",
-                     "Yellow Bob {\\i1}it{\\i0}", "{\\an8}SSA top", "x < y > z <3"]
+                     "Yellow Bob {\\i1}it{\\i0}", "{\\an8}SSA top", "x < y > z <3",
+                     "Unknown tags go but 1 <3 2"]
 
 
 def test_positions_reach_the_vtt_and_srt_sidecars():
@@ -229,6 +385,8 @@ def test_qc_counts_only_what_is_drawn():
     assert qc_subtitles(track, rules, 60_000, 25.0) == []
     longer = track_of("{\\an8}<c.yellow><v Anna>Thirteen char</v></c>")
     assert [finding.measured for finding in qc_subtitles(longer, rules, 60_000, 25.0)] == [13]
+    unknown = track_of("<invalid_tag>Twelve chars</invalid_tag>")
+    assert qc_subtitles(unknown, rules, 60_000, 25.0) == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -630,7 +630,8 @@ def test_iso639_2_gives_the_bibliographic_codes_mp4_needs():
         "ja": "jpn", "ko": "kor", "pl": "pol", "cs": "cze", "sk": "slo", "sl": "slv", "hu": "hun",
         "ro": "rum", "bg": "bul", "el": "gre", "tr": "tur", "he": "heb", "fa": "per", "hi": "hin",
         "sv": "swe", "no": "nor", "da": "dan", "fi": "fin", "et": "est", "lv": "lav", "lt": "lit",
-        "sq": "alb", "mk": "mac",
+        "sq": "alb", "mk": "mac", "bn": "ben", "ta": "tam", "te": "tel", "km": "khm", "my": "bur",
+        "si": "sin", "am": "amh",
     }
     assert {tag: iso639_2(tag) for tag in expected} == expected
     assert iso639_2("sr-Latn") == "srp" and iso639_2("pt-BR") == "por"

@@ -140,7 +140,8 @@ def _add_subtitles(submission: Submission, path: Path, config: Config) -> None:
         return
     track = subtitles.snap_to_frames(track, submission.fps)
     findings = shifted + moved + subtitles.qc_subtitles(track, config.subtitles.rules, programme_ms, submission.fps)
-    findings += missing_glyphs(track, font_for_track(track, config.subtitles.style.font_name))
+    findings += missing_glyphs(track, font_for_track(track, config.subtitles.style.font_name,
+                                                     config.subtitles.font_dirs))
     for finding in findings:
         log.warning("%s: subtitle QC: %s", submission.asset_id, finding.message)
     submission.subtitles[language] = track

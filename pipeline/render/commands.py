@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -476,12 +476,12 @@ def render_timeout(duration_s: float, config: Config) -> float:
     return config.limits.render_timeout_floor_s + duration_s * config.limits.render_timeout_factor
 
 
-def prepare_work_dir(work_dir: Path) -> None:
+def prepare_work_dir(work_dir: Path, font_dirs: Sequence[Path] = ()) -> None:
     """The work dir holds the ASS files and a `fonts/` folder of links to the burn-in fonts, so
     the filter graph names only plain relative paths (nothing there needs escaping)."""
     fonts = work_dir / FONTS_LINK
     fonts.mkdir(parents=True, exist_ok=True)
-    for font in burn_font_files():  # DejaVu, and Noto for the scripts it lacks
+    for font in burn_font_files(font_dirs):  # DejaVu, Noto for the scripts it lacks, the desk's
         link = fonts / font.name
         if not link.exists():
             link.symlink_to(font)

@@ -73,7 +73,7 @@ def render_deliverables(submission: Submission, analysis: AnalysedSound, specs: 
     # path it is given must be absolute, or an `--out` relative to the caller lands nowhere.
     work_dir, deliver_dir = Path(work_dir).absolute(), Path(deliver_dir).absolute()
     ensure_free_space(deliver_dir, estimate_output_bytes(submission, specs, config) + config.limits.min_free_bytes)
-    prepare_work_dir(work_dir)
+    prepare_work_dir(work_dir, config.subtitles.font_dirs)
     soft_tracks = _write_subtitle_scripts(submission, specs, work_dir, config)
     # Every output starts at the master's timecode plus the programme start (a tmcd track).
     timecode = timecode_args(submission.media.start_timecode, submission.programme.start_s, submission.fps)
@@ -140,7 +140,8 @@ def _write_subtitle_scripts(submission: Submission, specs: list[Deliverable], wo
             scripts.add(spec.burns)
             size = frame_size(submission.media.picture, config.profiles[spec.profile])
             subtitles.write_ass(track, work_dir / subtitle_script_name(spec.burns),
-                                config.subtitles.style, size[0], size[1], config.subtitles.rules.max_lines)
+                                config.subtitles.style, size[0], size[1], config.subtitles.rules.max_lines,
+                                config.subtitles.font_dirs)
         if spec.soft_subtitles:
             soft_tracks[spec.subtitle_language] = work_dir / f"subtitles-{spec.subtitle_language}.srt"
             subtitles.write_srt(track, soft_tracks[spec.subtitle_language])

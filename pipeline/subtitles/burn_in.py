@@ -11,7 +11,7 @@ from typing import Literal
 
 from pipeline.config import SubtitleStyle
 from pipeline.files import write_atomically
-from pipeline.subtitles.fonts import BurnFont, font_for_track, size_factor
+from pipeline.subtitles.fonts import BurnFont, FontDirs, font_for_track, size_factor
 from pipeline.subtitles.model import FONT_COLOUR, NAMED_COLOURS, STYLE_TAG, Cue, SubtitleTrack, with_position
 
 logger = logging.getLogger(__name__)
@@ -146,22 +146,23 @@ def _ass_header(style: SubtitleStyle, width: int, height: int, font: BurnFont) -
 
 
 def to_ass(track: SubtitleTrack, style: SubtitleStyle, width: int, height: int,
-           max_lines: int) -> str:
+           max_lines: int, font_dirs: FontDirs = ()) -> str:
     """A complete ASS script that burns the track into a width x height picture.
 
     Give it a frame-snapped track (snap_to_frames): each cue then shows from its first frame and
     is gone on the frame at or after its end. A cue with more than max_lines lines is kept, its
-    last lines joined (QC reports it as too_many_lines).
+    last lines joined (QC reports it as too_many_lines). `font_dirs` are the desk's font
+    folders (`[subtitles] font_dirs`), looked in for a script the shipped fonts lack.
     """
     events = [f"Dialogue: 0,{_ass_time(cue.start_ms)},{_ass_time(cue.end_ms)},Default,,0,0,0,,"
               f"{_ass_text(cue, max_lines, track.language)}" for cue in track.cues]
-    font = font_for_track(track, style.font_name)  # DejaVu, or Noto for the scripts it lacks
+    font = font_for_track(track, style.font_name, font_dirs)  # DejaVu, Noto, or the desk's
     return "\n".join([*_ass_header(style, width, height, font), *events]) + "\n"
 
 
 def write_ass(track: SubtitleTrack, path: str | Path, style: SubtitleStyle, width: int, height: int,
-              max_lines: int) -> None:
+              max_lines: int, font_dirs: FontDirs = ()) -> None:
     """Write the burn-in ASS script (UTF-8)."""
-    write_atomically(path, to_ass(track, style, width, height, max_lines))
+    write_atomically(path, to_ass(track, style, width, height, max_lines, font_dirs))
 
 

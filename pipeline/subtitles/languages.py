@@ -32,12 +32,14 @@ _ISO639_2B = {
     "gl": "glg", "ga": "gle", "cy": "wel", "is": "ice", "mt": "mlt", "vi": "vie", "th": "tha",
     "id": "ind", "ms": "may", "sw": "swa", "ur": "urd", "bn": "ben", "ta": "tam", "hy": "arm",
     "ka": "geo", "az": "aze", "kk": "kaz", "uz": "uzb", "af": "afr", "am": "amh", "so": "som",
+    "te": "tel", "km": "khm", "si": "sin", "gu": "guj", "pa": "pan", "kn": "kan", "ml": "mal",
+    "or": "ori", "as": "asm", "mr": "mar", "ne": "nep", "my": "bur", "lo": "lao", "ti": "tir",
 }
 # ISO 639-2/T codes that differ from the /B code MP4 expects.
 _ISO639_2T_TO_B = {
     "fra": "fre", "deu": "ger", "nld": "dut", "zho": "chi", "ces": "cze", "slk": "slo",
     "ron": "rum", "ell": "gre", "fas": "per", "sqi": "alb", "mkd": "mac", "eus": "baq",
-    "cym": "wel", "isl": "ice", "msa": "may", "hye": "arm", "kat": "geo",
+    "cym": "wel", "isl": "ice", "msa": "may", "hye": "arm", "kat": "geo", "mya": "bur",
 }
 
 

@@ -36,10 +36,11 @@ NAMED_COLOURS = {
     "magenta": "FF00FF", "fuchsia": "FF00FF", "grey": "808080", "gray": "808080",
 }
 # Markup no output keeps: ASS override blocks ("{\\an8}", "{\\pos(10,20)}", "{\\fs40}") and
-# tags other than the ones above (WebVTT <c.yellow>, <v Anna>, <s>, <lang en>, <ruby>...). A tag
-# starts with a letter right after "<" (or is a WebVTT timestamp), so "x < y > z" and "<3" are still text; a brace without
-# a backslash ("{laughs}") is text too.
-_OTHER_MARKUP = re.compile(r"\{\\[^{}\n]*\}|</?[A-Za-z][A-Za-z0-9]*(?:[.\s][^<>\n]*)?>"
+# tags other than the ones above (WebVTT <c.yellow>, <v Anna>, <s>, <lang en>, <ruby>, and tags
+# no reader knows, such as <invalid_tag>, which every reader drops). A tag starts with a letter
+# right after "<" (or is a WebVTT timestamp), so "x < y > z" and "<3" are still text; a brace
+# without a backslash ("{laughs}") is text too.
+_OTHER_MARKUP = re.compile(r"\{\\[^{}\n]*\}|</?[A-Za-z][A-Za-z0-9_-]*(?:[.\s][^<>\n]*)?>"
                            r"|<(?:\d+:)?\d{2}:\d{2}\.\d{3}>")  # a WebVTT karaoke timestamp
 # A position override: {\anN} (numpad: 7 8 9 top, 4 5 6 middle, 1 2 3 bottom), or the SSA {\aN}.
 _AN_TAG = re.compile(r"\\an([1-9])")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -116,28 +117,45 @@ def _c1_as_windows_1252(text: str) -> str:
 def _decode_legacy(path: Path, raw: bytes, language: str) -> tuple[str, str]:
     """A file that is not UTF-8: the first candidate page that decodes it into the language's
     script. What was tried is named when none does."""
-    scripts = language_scripts(language)
     tried: list[tuple[str, ScriptMismatch]] = []
     for encoding in _legacy_code_pages(raw, language):
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-        mismatch = script_mismatch(text, scripts)
+        mismatch = script_mismatch(text, language, _single_byte(encoding))
         if mismatch is None:
-            return text, encoding
+            # Windows-1258 writes most Vietnamese tones as combining marks; composed, each
+            # letter is one character, as UTF-8 files and the line-length rule have it.
+            return unicodedata.normalize("NFC", text) if encoding == "windows-1258" else text, encoding
         tried.append((encoding, mismatch))
     if not tried:
         raise SubtitleError(path, f"is not UTF-8 and cannot be read in any code page used for "
                             f"'{language}'", _UTF8_FIX)
     encoding, mismatch = tried[0]
+    fix = (f"{_UTF8_FIX}, or check the language tag in the file name" if mismatch.kind != "utf8" else
+           "it is UTF-8 with some bytes in another encoding (files joined?): correct those lines, "
+           "and save it as UTF-8")
     raise SubtitleError(path, f"is not UTF-8; read as {encoding} (the code page for "
-                        f"'{language}'), {mismatch.describe()}: the text would be mojibake",
-                        f"{_UTF8_FIX}, or check the language tag in the file name")
+                        f"'{language}'), {mismatch.describe()}: the text would be mojibake", fix)
+
+
+def _single_byte(*pages: str | None) -> tuple[str, ...]:
+    """Of `pages`, the single-byte ones: those UTF-8 can have been read through, one character
+    per byte."""
+    return tuple(dict.fromkeys(page for page in pages if page and
+                               (page.startswith("windows-125") or page in ("cp874", "latin-1"))))
 
 
 def _checked(path: Path, text: str, encoding: str, language: str) -> str:
-    mismatch = script_mismatch(text, language_scripts(language))
+    """Unicode text checked against the language: letters of its script, and no UTF-8 that was
+    read through a single-byte page before it was saved (converted twice)."""
+    page = _WINDOWS_CODE_PAGE.get(language.lower().split("-")[0])
+    mismatch = script_mismatch(text, language, _single_byte(page, "windows-1252"))
+    if mismatch is not None and mismatch.kind == "utf8":
+        raise SubtitleError(path, f"read as {encoding}, {mismatch.describe()}",
+                            "it was converted to UTF-8 twice: export it again from the subtitle "
+                            "editor as UTF-8")
     if mismatch is not None:
         raise SubtitleError(path, f"read as {encoding}, {mismatch.describe()}, which is not how "
                             f"'{language}' is written", "check the language tag in the file name, "
@@ -237,9 +255,11 @@ class _CueBlock:
 
 
 def _clean_lines(text: str) -> tuple[list[str], bool]:
-    """The text split at CRLF, CR or LF, each line cleaned; and whether cleaning changed any."""
+    """The text split at CRLF, CR or LF, each line cleaned; and whether cleaning changed any.
+    Trailing spaces are kept: to WebVTT a line of spaces is text, not the blank line that ends a
+    block (SRT reading strips them)."""
     raw_lines = re.split(r"\r\n|\r|\n", text)
-    lines = [line.translate(_LINE_CLEANUP).rstrip() for line in raw_lines]
+    lines = [line.translate(_LINE_CLEANUP) for line in raw_lines]
     changed = any(line.translate(_LINE_CLEANUP) != line for line in raw_lines)
     return lines, changed
 
@@ -403,6 +423,7 @@ def read_subtitles(path: str | Path, language: str, max_bytes: int, max_cues: in
     if is_webvtt(lines):
         cues, notes = read_webvtt_cues(path, lines, max_cues)
     else:
+        lines = [line.rstrip() for line in lines]
         timings = _find_timings(path, lines, max_cues)
         blocks, leading = _cue_blocks(path, lines, timings)
         cues, notes = _numbered_cues(blocks, _parse_with_pysrt(path, blocks))

@@ -36,11 +36,22 @@ class _Block:
 
 
 def _blocks(lines: list[str]) -> list[_Block]:
+    """The file's blocks as the WebVTT parser collects them: a block ends at an empty line, and
+    also right before a line holding "-->" that cannot be its timing line. A timing line is the
+    block's first line, or its second after an identifier; any later "-->" line (in the header,
+    or after a cue's text, as YouTube's automatic captions write the next cue without a blank
+    line) starts the next block. A line of spaces is not empty: it is text, as the parser says.
+    """
     blocks: list[_Block] = []
     current: list[str] = []
     start = 0
     for at, line in enumerate([*lines, ""]):
-        if line.strip():
+        if line and "-->" in line and current:
+            in_header = not blocks
+            if in_header or len(current) > 1 or "-->" in current[0]:
+                blocks.append(_Block(start, current))
+                current = []
+        if line:
             if not current:
                 start = at + 1
             current.append(line)
@@ -84,7 +95,9 @@ def _cue(path: Path, block: _Block, timing_at: int) -> tuple[int, int, str]:
         raise SubtitleError(path, f"the cue ends ({format_timecode(end_ms)}) before it starts "
                             f"({format_timecode(start_ms)})", "correct the cue's end time",
                             line=line_no)
-    text = html.unescape("\n".join(line.strip() for line in block.lines[timing_at + 1:]))
+    # A line of spaces is text to the parser, but nothing to draw or count (YouTube starts each
+    # automatic caption with one).
+    text = html.unescape("\n".join(line.strip() for line in block.lines[timing_at + 1:] if line.strip()))
     return start_ms, end_ms, with_position(text, position_from_settings(match["settings"]))
 
 
@@ -92,12 +105,12 @@ def read_webvtt_cues(path: Path, lines: list[str], max_cues: int) -> tuple[list[
     """The cues of a WebVTT file, sorted and numbered 1..n, and notes on what was skipped."""
     timed, skipped, identifiers = [], 0, 0
     for block in _blocks(lines)[1:]:  # the first block is the header
-        if _NON_CUE_BLOCK.fullmatch(block.lines[0]):
+        timing_at = next((k for k, line in enumerate(block.lines[:2]) if "-->" in line), None)
+        if timing_at is None and _NON_CUE_BLOCK.fullmatch(block.lines[0].strip()):
             skipped += 1
             continue
-        timing_at = next((k for k, line in enumerate(block.lines[:2]) if "-->" in line), None)
         if timing_at is None:
-            raise SubtitleError(path, f"this block has no timing line: '{block.lines[0][:60]}'",
+            raise SubtitleError(path, f"this block has no timing line: '{block.lines[0].strip()[:60]}'",
                                 "give it a timing line (00:00:01.000 --> 00:00:03.500), start it "
                                 "with NOTE if it is a comment, or delete it", line=block.first_line)
         identifiers += timing_at
