@@ -40,7 +40,6 @@ from .inbox import DELIVERED, SKIPPED, render_from_inbox
 from .logs import keep_library_logs
 
 RENDER_DEPLOYMENT = "render_from_inbox/render"
-NIGHTLY_DEPLOYMENT = "nightly_render/nightly"
 FAN_OUT_POLL_S = 2.0
 GOOD_OUTCOMES = (DELIVERED, SKIPPED)
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from flows.cli import build_parser, main
+from pipeline.media.ffmpeg import REQUIRED_FILTERS
 from tests.conftest import SAMPLE
 from tests.inbox_packages import SRT_EN, make_master, make_package
 
@@ -68,9 +70,28 @@ def on_server(api_url):
 
 # --- render, demo, check: a package and its delivery ---------------------------------------------
 
+def _filters_of(command: list[str]) -> set[str]:
+    """The names of the filters in a command's graphs (-filter_complex, -vf, -af)."""
+    names = set()
+    for option, graph in zip(command, command[1:]):
+        if option in ("-filter_complex", "-vf", "-af"):
+            graph = re.sub(r"'[^']*'", "", graph)  # quoted arguments hold commas of their own
+            for link in re.split(r"(?<!\\)[,;]", graph):
+                found = re.match(r"\s*(?:\[[^\]]*\]\s*)*([a-z0-9_]+)", link)
+                if found:
+                    names.add(found[1])
+    return names
+
+
+def test_filter_names_are_read_from_a_graph():
+    graph = "[0:v]bwdif=mode=1,split=2[a][b];[a]select='eq(n\\,0)+gt(scene\\,0.3)',scale=64:-2[s];[b]null"
+    assert _filters_of(["ffmpeg", "-filter_complex", graph, "-af", "anull"]) == {
+        "bwdif", "split", "select", "scale", "null", "anull"}
+
+
 @pytest.mark.ffmpeg
 @pytest.mark.slow  # a real render; the embedded Prefect API starts for it
-def test_render_delivers_the_package_in_the_profiles_given(tmp_path, master, fast_config, capsys):
+def test_render_delivers_the_package_in_the_profiles_given(tmp_path, master, fast_config, capsys, ffmpeg_commands):
     package = make_package(tmp_path / "package", "cli-render", master)
     out = tmp_path / "out"
     code = main(["render", str(package), "--out", str(out), "--profiles", "web", "--config", str(fast_config)])
@@ -78,6 +99,10 @@ def test_render_delivers_the_package_in_the_profiles_given(tmp_path, master, fas
     assert code == 0, printed
     assert (out / "cli-render" / "cli-render_master-clean.mp4").is_file()
     assert f"made    master-clean           {out / 'cli-render' / 'cli-render_master-clean.mp4'}" in printed
+    # ffmpeg's filters are checked once at start-up: every one this render used was on the list
+    used = set().union(*(_filters_of(command) for command in ffmpeg_commands()))
+    assert {"ass", "ebur128", "scale"} <= used
+    assert used - set(REQUIRED_FILTERS) == set()
 
 
 @pytest.mark.ffmpeg

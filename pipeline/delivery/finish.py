@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from pathlib import Path
 
@@ -20,9 +19,6 @@ from pipeline.errors import DeliverableError
 from pipeline.intake.submission import Submission
 from pipeline.media import shots
 from pipeline.media.faults import disk_full_as_error
-
-log = logging.getLogger(__name__)
-
 
 
 def deliverable_findings(submission: Submission, analysis: AudioAnalysis, result: DeliverableResult,

@@ -134,10 +134,6 @@ class MediaInfo:
             raise MediaError(self.path, "has no video stream", "deliver the edited master with its picture")
         return self.video
 
-    @property
-    def audio_channels(self) -> int:
-        return sum(stream.channels for stream in self.audio)
-
     def to_dict(self) -> dict:
         data = asdict(self)
         if self.video is not None:

@@ -477,11 +477,3 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True  # alive, another user's
     return True
-
-
-def quarantine_reason(root: DataRoot, asset_id: str) -> dict | None:
-    try:
-        return json.loads((root.quarantine / asset_id / REASON_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-

@@ -12,7 +12,6 @@ copied into every deliverable, and the encodes that run side by side share the c
 from __future__ import annotations
 
 import itertools
-import logging
 import math
 import os
 from collections.abc import Iterator
@@ -36,8 +35,6 @@ from pipeline.render.profile_graph import (
     profile_video_graph,
 )
 from pipeline.subtitles.fonts import font_files as burn_font_files
-
-log = logging.getLogger(__name__)
 
 FONTS_LINK = "fonts"
 """Name of the link to the font folder inside the work dir: filter arguments stay plain names."""

@@ -7,7 +7,6 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from pipeline.config import SubtitleStyle
 from pipeline.delivery.publish import write_atomically
@@ -16,7 +15,6 @@ from pipeline.subtitles.model import FONT_COLOUR, NAMED_COLOURS, STYLE_TAG, Cue,
 
 logger = logging.getLogger(__name__)
 
-Severity = Literal["warning", "error"]
 
 # --------------------------------------------------------------------------------------------
 # Burn-in: ASS for libass
@@ -163,5 +161,3 @@ def write_ass(track: SubtitleTrack, path: str | Path, style: SubtitleStyle, widt
               max_lines: int) -> None:
     """Write the burn-in ASS script (UTF-8)."""
     write_atomically(path, to_ass(track, style, width, height, max_lines))
-
-

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import logging
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +19,6 @@ import matplotlib
 
 from pipeline.subtitles.model import Finding, SubtitleTrack, format_timecode
 from pipeline.subtitles.scripts import language_scripts, script_of
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import pysrt
 from charset_normalizer import from_bytes
@@ -19,7 +18,6 @@ from pipeline.subtitles.webvtt import is_webvtt, read_webvtt_cues
 
 logger = logging.getLogger(__name__)
 
-Severity = Literal["warning", "error"]
 
 # --------------------------------------------------------------------------------------------
 # Reading: bytes -> text
