@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -246,3 +247,15 @@ def test_serve_registers_its_deployment_then_would_poll(tmp_path, on_server, mon
     assert served.global_concurrency_limit is not None and served.global_concurrency_limit.limit == 1
     assert served.parameters == {"config_file": str(config)}
 
+
+
+@pytest.mark.ffmpeg
+@pytest.mark.slow  # the embedded Prefect API starts
+def test_a_night_on_a_server_without_the_render_deployment_says_it_renders_here(home, fast_config, on_server,
+                                                                                 capsys, caplog):
+    (home / "inbox").mkdir(parents=True)
+    with caplog.at_level(logging.WARNING):
+        assert main(["nightly", "--where", "auto", "--config", str(fast_config)]) == 0, capsys.readouterr()
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert any("no deployment render_from_inbox/render on the server at http" in line and "rendering here" in line
+               for line in warnings), warnings

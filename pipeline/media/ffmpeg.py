@@ -156,7 +156,9 @@ def _prctl() -> Callable | None:
         return None
     try:
         return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
+    except (OSError, AttributeError) as error:
+        log.warning("prctl unavailable (%s): an ffmpeg whose parent is killed (kill -9, the OOM killer) "
+                    "will run on until it ends", error)
         return None
 
 

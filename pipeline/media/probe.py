@@ -337,8 +337,9 @@ def _frame_intervals(container, stream) -> list[float]:
             if time > limit or len(times) > 1000:
                 break
             times.append(time)
-    except av.FFmpegError:
-        pass
+    except av.FFmpegError as error:
+        log.warning("%s: frame timestamps unreadable after %d frames (%s); the frame rate is judged on those "
+                    "alone, so a variable rate may be taken for a constant one", container.name, len(times), error)
     finally:
         container.seek(0)
     times.sort()
@@ -369,7 +370,9 @@ def _rotation(container, stream) -> int:
         for packet in container.demux(stream):
             for frame in packet.decode():
                 return round(frame.rotation / 90) % 4 * 90
-    except av.FFmpegError:
+    except av.FFmpegError as error:
+        log.warning("%s: rotation unreadable, the first frame does not decode (%s); taken as 0: "
+                    "a portrait video would go out sideways", container.name, error)
         return 0
     finally:
         container.seek(0)
