@@ -250,7 +250,14 @@ def test_serve_registers_the_schedule_of_the_config_with_the_same_guard(server, 
     env, processes = server
     scratch = tmp_path_factory.mktemp("serve")
     config = scratch / "schedule.toml"
-    config.write_text(FAST_CONFIG + '\n[schedule]\ncron = "30 1 * * *"\ntimezone = "Europe/Paris"\n')
+    # The held render below must not reach its time limit while the test holds it.
+    config.write_text(FAST_CONFIG + '\n[schedule]\ncron = "30 1 * * *"\ntimezone = "Europe/Paris"\n'
+                      "\n[limits]\nrender_timeout_floor_s = 900\n")
+    hold = scratch / "ffmpeg"
+    wrapper, _renders = write_ffmpeg_wrapper(hold, hold=True)
+    env = {**env, "FFMPEG_BINARY": str(wrapper), "VERSIONER_HOME": str(scratch / "data-root")}
+    _run(VERSIONER + ["submit", str(make_package(scratch / "held", "serve-held", make_master(scratch / "show.mov")))],
+         env)
     serving = processes.start("serve", VERSIONER + ["serve", "--name", "nightly-served", "--config", str(config)], env)
     try:
         deployment = {}
@@ -269,12 +276,20 @@ def test_serve_registers_the_schedule_of_the_config_with_the_same_guard(server, 
         assert (deployment["concurrency_options"] or {}).get("collision_strategy") == "CANCEL_NEW"
         assert deployment["parameters"]["config_file"] == str(config)
 
+        # The first night is held inside its render (the wrapper waits for `release`), so it is
+        # certainly running, holding the deployment's one slot, when the second is started.
         here = {"where": "here"}
         first = _start_run(env, "nightly_render/nightly-served", here)
+        _wait_until((hold / "held").exists, STARTUP_S,
+                    lambda: "the first night never reached its render:\n" + processes.output("serve")[-3000:])
         second = _start_run(env, "nightly_render/nightly-served", here)
-        states = sorted((_final_state(env, run_id) for run_id in (first, second)), key=lambda state: state["type"])
-        assert [state["type"] for state in states] == ["CANCELLED", "COMPLETED"], processes.output("serve")[-3000:]
-        assert "concurrency limit" in states[0]["message"], states[0]
+        cancelled = _final_state(env, second)
+        (hold / "release").touch()
+        completed = _final_state(env, first)
+        assert (cancelled["type"], completed["type"]) == ("CANCELLED", "COMPLETED"), processes.output("serve")[-3000:]
+        assert "concurrency limit" in cancelled["message"], cancelled
+        assert visible_entries(scratch / "data-root" / "outbox") == ["serve-held"]
     finally:
+        (hold / "release").touch()
         processes.stop(serving)
     assert serving.poll() is not None
