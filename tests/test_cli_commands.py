@@ -3,11 +3,11 @@ builds its own parser, parses the command line and runs the handler. Each test g
 subcommand every option it has, so a handler that reads an option its parser does not define
 fails here (the AttributeError escapes `main`) instead of in a user's hands, as `demo` once did.
 
-What runs until stopped ends on its own: `watch --max-seconds`. `deploy` and `serve` register
-their deployments for real on the embedded Prefect API, given to them as a server's URL; `serve`
-is stopped where its runner would start polling for runs (the one fault injected here), and
-`demo` where its flow would start rendering the sample (that render is `make demo` in CI and
-the `rendered_sample` fixture here)."""
+`watch` ends by its own `--max-seconds`. `deploy` and `serve` register their deployments for
+real on the embedded Prefect API, given to them as a server's URL. Two stops are injected, each
+once the handler has read all its options: `serve` where its runner would start polling for
+runs (until Ctrl-C), and `demo` where its flow would start rendering the sample (that render is
+`make demo` in CI, and the `rendered_sample` fixture here)."""
 
 from __future__ import annotations
 
