@@ -50,20 +50,23 @@ HOLD_LIMIT_S = 900
 
 
 def write_ffmpeg_wrapper(folder: Path, fail_once_for: str | None = None,
-                         hold: bool = False) -> tuple[Path, Path]:
+                         hold_for: str | None = None) -> tuple[Path, Path]:
     """An executable that runs the real ffmpeg, appending each render command (the one with
     `-progress`) to `renders.log`. With `fail_once_for`, the first render of that asset writes 40
     lines to stderr and is killed by SIGKILL, as an encoder killed by the system would be. With
-    `hold`, a render creates `folder/held` and waits until the test creates `folder/release`: the
-    run that started it stays in the middle of its work for exactly as long as the test needs.
+    `hold_for`, a render of that asset creates `folder/held` and waits until the test creates
+    `folder/release`: the run that started it stays in the middle of its work for exactly as long
+    as the test needs.
     Returns (wrapper, renders.log)."""
     folder.mkdir(parents=True, exist_ok=True)
     log, marker = folder / "renders.log", folder / "failed-once"
     step = ""
-    if hold:
+    if hold_for:
         step = f"""
-  touch "{folder / 'held'}"
-  i=0; while [ ! -e "{folder / 'release'}" ] && [ $i -lt {HOLD_LIMIT_S * 5} ]; do sleep 0.2; i=$((i+1)); done"""
+  case "$*" in *"/{hold_for}@"*)
+    touch "{folder / 'held'}"
+    i=0; while [ ! -e "{folder / 'release'}" ] && [ $i -lt {HOLD_LIMIT_S * 5} ]; do sleep 0.2; i=$((i+1)); done;;
+  esac"""
     elif fail_once_for:
         step = f"""
   case "$*" in *"/{fail_once_for}@"*)
