@@ -40,7 +40,6 @@ from .inbox import DELIVERED, SKIPPED, render_from_inbox
 from .logs import keep_library_logs
 
 RENDER_DEPLOYMENT = "render_from_inbox/render"
-NIGHTLY_DEPLOYMENT = "nightly_render/nightly"
 FAN_OUT_POLL_S = 2.0
 GOOD_OUTCOMES = (DELIVERED, SKIPPED)
 
@@ -86,8 +85,11 @@ def _render_deployment_with_workers(logger) -> DeploymentResponse | None:
         try:
             deployment = client.read_deployment_by_name(RENDER_DEPLOYMENT)
         except ObjectNotFound:
+            logger.warning("no deployment %s on the server at %s; rendering here (`versioner deploy` makes it)",
+                           RENDER_DEPLOYMENT, PREFECT_API_URL.value())
             return None
         if not deployment.work_pool_name:
+            logger.warning("deployment %s is on no work pool; rendering here", RENDER_DEPLOYMENT)
             return None
         workers = client.read_workers_for_work_pool(deployment.work_pool_name)
     if not any(worker.status == WorkerStatus.ONLINE for worker in workers):

@@ -45,16 +45,30 @@ def make_package(folder: Path, asset_id: str, master: Path, title: str | None = 
     return folder
 
 
-def write_ffmpeg_wrapper(folder: Path, fail_once_for: str | None = None) -> tuple[Path, Path]:
+HOLD_LIMIT_S = 900
+"""A held render goes on after this long even if never released (a test that failed half-way)."""
+
+
+def write_ffmpeg_wrapper(folder: Path, fail_once_for: str | None = None,
+                         hold_for: str | None = None) -> tuple[Path, Path]:
     """An executable that runs the real ffmpeg, appending each render command (the one with
     `-progress`) to `renders.log`. With `fail_once_for`, the first render of that asset writes 40
-    lines to stderr and is killed by SIGKILL, as an encoder killed by the system would be.
+    lines to stderr and is killed by SIGKILL, as an encoder killed by the system would be. With
+    `hold_for`, a render of that asset creates `folder/held` and waits until the test creates
+    `folder/release`: the run that started it stays in the middle of its work for exactly as long
+    as the test needs.
     Returns (wrapper, renders.log)."""
     folder.mkdir(parents=True, exist_ok=True)
     log, marker = folder / "renders.log", folder / "failed-once"
-    fail = ""
-    if fail_once_for:
-        fail = f"""
+    step = ""
+    if hold_for:
+        step = f"""
+  case "$*" in *"/{hold_for}@"*)
+    touch "{folder / 'held'}"
+    i=0; while [ ! -e "{folder / 'release'}" ] && [ $i -lt {HOLD_LIMIT_S * 5} ]; do sleep 0.2; i=$((i+1)); done;;
+  esac"""
+    elif fail_once_for:
+        step = f"""
   case "$*" in *"/{fail_once_for}@"*)
     if mkdir "{marker}" 2>/dev/null; then
       echo "FAILED-ON-PURPOSE $*" >> "{log}"
@@ -64,7 +78,7 @@ def write_ffmpeg_wrapper(folder: Path, fail_once_for: str | None = None) -> tupl
   esac"""
     script = f"""#!/bin/sh
 case "$*" in *-progress*)
-  echo "$*" >> "{log}";{fail}
+  echo "$*" >> "{log}";{step}
   ;;
 esac
 exec "{ffmpeg_binary()}" "$@"

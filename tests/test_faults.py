@@ -3,7 +3,7 @@
 Nothing half-made ever reaches the outbox, a transient fault leaves the package for the next run
 (which completes it), a bad master goes to quarantine with its reason, and none of it disturbs
 the other packages. Everything here is real: ffmpeg processes killed with SIGKILL, a small tmpfs
-that really fills up (where this machine lets the tests mount one), damaged files on disk.
+that really fills up (mounted in a user namespace of its own, so no privilege is needed), damaged files on disk.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -150,17 +151,37 @@ def test_a_night_run_killed_mid_render_leaves_nothing_in_the_outbox_and_the_next
 
 # --- a full disk ----------------------------------------------------------------------------------
 
+SMALL_DISK_MOUNT = 'mount -t tmpfs -o size=24m tmpfs "$1" && echo mounted && exec sleep 3600'
+
+
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 24 MB tmpfs: a disk that really fills up. Needs the right to mount (root in a container
-    that allows it); elsewhere the test is skipped and the check below still runs on the real disk."""
+    """A 24 MB tmpfs: a disk that really fills up, for an ordinary user too. It is mounted in a
+    user and mount namespace of its own (`unshare --user --map-root-user --mount`, no privilege
+    needed), by a process that then sleeps there; this process and its ffmpeg reach the tmpfs
+    through that process's root, /proc/PID/root. Where user namespaces are not allowed, root
+    mounts it here directly; where neither can be done the tests are skipped, saying why."""
     mount_point = tmp_path / "small-disk"
     mount_point.mkdir()
+    holder = subprocess.Popen(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", SMALL_DISK_MOUNT,
+                               "sh", str(mount_point)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    if holder.stdout is not None and holder.stdout.readline().strip() == "mounted":  # or EOF: it failed
+        try:
+            yield Path(f"/proc/{holder.pid}/root") / mount_point.relative_to("/")  # unshare execs: same pid
+        finally:
+            holder.kill()  # the namespace, and the tmpfs with it, ends with its last process
+            holder.wait()
+        return
+    holder.wait()
+    in_namespace = holder.stderr.read().strip() if holder.stderr else ""
     result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount_point)],
                             capture_output=True, text=True)
     if result.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({result.stderr.strip() or 'mount failed'}); "
-                    "the full-disk paths are covered by the free-space check test instead")
+        pytest.skip("cannot mount a small tmpfs here: not in a user namespace of its own "
+                    f"({in_namespace or 'unshare failed'}; user namespaces are disabled or forbidden here), "
+                    f"nor directly ({result.stderr.strip() or 'mount failed'}; that needs root). The full-disk "
+                    "paths are covered by the free-space check test instead")
     try:
         yield mount_point
     finally:

@@ -219,3 +219,9 @@ def test_other_targets_are_met_the_same_way(name, tmp_path, config_file):
     config = load_config(config_file((CONFIG_DIR / f"{name}.toml").read_text()))
     outputs, decoded, master, _analysis = _render(tmp_path, stems(), config)
     _assert_on_target(outputs, decoded, master, config.loudness)
+    # ATSC's delivery tolerance (2 LU) would also pass a file left at the default -23: held to
+    # under half the 1 LU between them, the file is shown to be at its own target, not near it.
+    target = config.loudness.target_lufs
+    assert abs(target - TARGET.target_lufs) >= 1.0
+    for measured in (integrated(decoded["master-clean"]), loudness.measure_file(outputs["master-clean"]).integrated_lufs):
+        assert measured == pytest.approx(target, abs=0.4)

@@ -191,8 +191,9 @@ def test_the_nightly_deployment_spreads_packages_over_two_workers_and_never_over
     env, processes = server
     scratch = tmp_path_factory.mktemp("scale-out")
     config = scratch / "fast.toml"
-    config.write_text(FAST_CONFIG)
-    wrapper, renders = write_ffmpeg_wrapper(scratch / "ffmpeg")
+    config.write_text(FAST_CONFIG + "\n[limits]\nrender_timeout_floor_s = 900\n")  # a held render is not killed
+    hold = scratch / "ffmpeg"
+    wrapper, renders = write_ffmpeg_wrapper(hold, hold_for="scale-held")
     env = {**env, "FFMPEG_BINARY": str(wrapper)}
     master = make_master(scratch / "show.mov")
     assets = ["scale-a", "scale-b", "scale-c"]
@@ -207,14 +208,23 @@ def test_the_nightly_deployment_spreads_packages_over_two_workers_and_never_over
         night_id = _start_run(env, "nightly_render/nightly")
         assert _final_state(env, night_id)["type"] == "COMPLETED", _logs(env, night_id)
         children = _children(env, night_id)
-        # Two nights at the same moment: the server runs one and cancels the other.
-        twins = [_start_run(env, "nightly_render/nightly") for _ in range(2)]
-        twin_states = sorted((_final_state(env, run_id) for run_id in twins), key=lambda state: state["type"])
+        # Two nights at once: the first is held while its package renders (the wrapper waits for
+        # `release`), so it certainly holds the deployment's one slot when the second starts.
+        _run(VERSIONER + ["submit", str(make_package(scratch / "scale-held", "scale-held", master))], env)
+        first_twin = _start_run(env, "nightly_render/nightly")
+        try:
+            _wait_until((hold / "held").exists, STARTUP_S, lambda: f"night {first_twin} never reached its render")
+            second_twin = _start_run(env, "nightly_render/nightly")
+            twin_states = [_final_state(env, second_twin)]
+        finally:
+            (hold / "release").touch()
+        twin_states.insert(0, _final_state(env, first_twin))
 
     data_root = Path(env["VERSIONER_HOME"])
-    assert visible_entries(data_root / "outbox") == assets
+    assert visible_entries(data_root / "outbox") == [*assets, "scale-held"]
     assert visible_entries(data_root / "inbox") == [] and visible_entries(data_root / "work") == []
-    assert {asset_id: renders_of(renders, asset_id) for asset_id in assets} == {asset_id: 1 for asset_id in assets}
+    assert {asset_id: renders_of(renders, asset_id) for asset_id in [*assets, "scale-held"]} == {
+        asset_id: 1 for asset_id in [*assets, "scale-held"]}
     assert sorted(child["name"] for child in children) == [f"render {asset_id}" for asset_id in assets]
     assert {child["state"]["name"] for child in children} == {"Delivered"}
     assert {delivered_run_id(data_root / "outbox", asset_id) for asset_id in assets} == {c["id"] for c in children}
@@ -232,8 +242,8 @@ def test_the_nightly_deployment_spreads_packages_over_two_workers_and_never_over
         assert rows["master-clean"]["duration_s"] == pytest.approx(2.0, abs=0.1)
         assert all(row["state"] == "delivered" and Path(row["path"]).is_file() for row in rows.values())
 
-    assert [state["type"] for state in twin_states] == ["CANCELLED", "COMPLETED"], twin_states
-    assert "concurrency limit" in twin_states[0]["message"], twin_states[0]
+    assert [state["type"] for state in twin_states] == ["COMPLETED", "CANCELLED"], twin_states
+    assert "concurrency limit" in twin_states[1]["message"], twin_states[1]
 
     runs = _run(VERSIONER + ["runs"], env)
     assert night_id in runs.stdout and runs.stdout.count("Delivered") >= 3
@@ -250,7 +260,14 @@ def test_serve_registers_the_schedule_of_the_config_with_the_same_guard(server, 
     env, processes = server
     scratch = tmp_path_factory.mktemp("serve")
     config = scratch / "schedule.toml"
-    config.write_text(FAST_CONFIG + '\n[schedule]\ncron = "30 1 * * *"\ntimezone = "Europe/Paris"\n')
+    # The held render below must not reach its time limit while the test holds it.
+    config.write_text(FAST_CONFIG + '\n[schedule]\ncron = "30 1 * * *"\ntimezone = "Europe/Paris"\n'
+                      "\n[limits]\nrender_timeout_floor_s = 900\n")
+    hold = scratch / "ffmpeg"
+    wrapper, _renders = write_ffmpeg_wrapper(hold, hold_for="serve-held")
+    env = {**env, "FFMPEG_BINARY": str(wrapper), "VERSIONER_HOME": str(scratch / "data-root")}
+    _run(VERSIONER + ["submit", str(make_package(scratch / "held", "serve-held", make_master(scratch / "show.mov")))],
+         env)
     serving = processes.start("serve", VERSIONER + ["serve", "--name", "nightly-served", "--config", str(config)], env)
     try:
         deployment = {}
@@ -269,12 +286,20 @@ def test_serve_registers_the_schedule_of_the_config_with_the_same_guard(server, 
         assert (deployment["concurrency_options"] or {}).get("collision_strategy") == "CANCEL_NEW"
         assert deployment["parameters"]["config_file"] == str(config)
 
+        # The first night is held inside its render (the wrapper waits for `release`), so it is
+        # certainly running, holding the deployment's one slot, when the second is started.
         here = {"where": "here"}
         first = _start_run(env, "nightly_render/nightly-served", here)
+        _wait_until((hold / "held").exists, STARTUP_S,
+                    lambda: "the first night never reached its render:\n" + processes.output("serve")[-3000:])
         second = _start_run(env, "nightly_render/nightly-served", here)
-        states = sorted((_final_state(env, run_id) for run_id in (first, second)), key=lambda state: state["type"])
-        assert [state["type"] for state in states] == ["CANCELLED", "COMPLETED"], processes.output("serve")[-3000:]
-        assert "concurrency limit" in states[0]["message"], states[0]
+        cancelled = _final_state(env, second)
+        (hold / "release").touch()
+        completed = _final_state(env, first)
+        assert (cancelled["type"], completed["type"]) == ("CANCELLED", "COMPLETED"), processes.output("serve")[-3000:]
+        assert "concurrency limit" in cancelled["message"], cancelled
+        assert visible_entries(scratch / "data-root" / "outbox") == ["serve-held"]
     finally:
+        (hold / "release").touch()
         processes.stop(serving)
     assert serving.poll() is not None

@@ -12,7 +12,6 @@ candidates and how to choose, never a guess.
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -22,8 +21,6 @@ from typing import NoReturn
 from pipeline.config import Layout
 from pipeline.errors import AmbiguousLayoutError, LayoutError
 from pipeline.media.probe import AudioInfo
-
-log = logging.getLogger(__name__)
 
 CENTRE_GAIN = DOWNMIX_GAIN = 1 / math.sqrt(2)
 """A mono stem goes to both sides of the stereo output at -3 dB: its power, and so its BS.1770

@@ -25,7 +25,6 @@ The checks, each failing only the international version:
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +35,6 @@ from pipeline.audio.layouts import dialogue_pan, me_source, routing_graph
 from pipeline.config import AudioChecks
 from pipeline.media import ffmpeg
 from pipeline.media.probe import AudioInfo
-
-log = logging.getLogger(__name__)
 
 ANALYSIS_RATE = 16000
 CHUNK_FRAMES = ANALYSIS_RATE * 10

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from pathlib import Path
 
@@ -21,9 +20,6 @@ from pipeline.files import write_json
 from pipeline.intake.submission import Submission
 from pipeline.media import shots
 from pipeline.media.faults import disk_full_as_error
-
-log = logging.getLogger(__name__)
-
 
 
 def deliverable_findings(submission: Submission, analysis: AudioAnalysis, result: DeliverableResult,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -16,9 +15,6 @@ from pipeline.delivery.results import DeliverableResult
 from pipeline.files import sha256_of
 from pipeline.intake.submission import Submission
 from pipeline.media import ffmpeg
-
-log = logging.getLogger(__name__)
-
 
 
 def write_subtitle_sidecars(submission: Submission, deliver_dir: Path,
@@ -96,5 +92,3 @@ def _finite(data):
     if isinstance(data, (list, tuple)):
         return [_finite(value) for value in data]
     return data
-
-

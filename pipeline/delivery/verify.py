@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,9 +18,6 @@ from pipeline.intake.submission import Submission
 from pipeline.media.probe import MediaInfo, probe, sound_digest
 from pipeline.render.commands import render_timeout
 from pipeline.render.conform import out_interlaced
-
-log = logging.getLogger(__name__)
-
 
 
 def verify_outputs(submission: Submission, deliverables: list[Deliverable], outputs: dict[str, Path],
@@ -60,7 +56,6 @@ def _known_loudness(outputs: dict[str, Path], analysis: AudioAnalysis | None) ->
                  if label in analysis.gain.trial}
     digests = {key: sound_digest(path) for key, path in outputs.items()}
     return {key: by_digest[digest] for key, digest in digests.items() if digest in by_digest}
-
 
 
 def verify_output(submission: Submission, deliverable: Deliverable, path: Path, config: Config,
@@ -108,5 +103,3 @@ def technical_facts(path: Path, info: MediaInfo, sound_roles: tuple[str, ...] = 
     return TechnicalFacts(container=path.suffix.lstrip("."), format=info.container, size_bytes=path.stat().st_size,
                           duration_s=round(info.duration_s, 3), sha256=sha256_of(path),
                           video=info.to_dict()["video"], audio=audio, subtitle_streams=info.subtitle_streams)
-
-

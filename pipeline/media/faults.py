@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,9 +12,6 @@ from pathlib import Path
 from pipeline.errors import FFmpegError, MediaError
 from pipeline.files import disk_full
 from pipeline.media import ffmpeg
-
-log = logging.getLogger(__name__)
-
 
 
 @contextmanager
@@ -49,5 +45,3 @@ def disk_full_as_error(step: Callable) -> Callable:
                 raise
             raise disk_full(Path(error.filename or ".")) from error
     return guarded
-
-

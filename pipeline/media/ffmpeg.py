@@ -36,8 +36,15 @@ log = logging.getLogger(__name__)
 
 STDERR_TAIL_LINES = 30
 REQUIRED_ENCODERS = ("libx264", "aac")
-REQUIRED_FILTERS = ("subtitles", "ass", "loudnorm", "ebur128", "split", "asplit", "amerge", "pan",
-                    "volume", "alimiter", "aformat", "scale")
+# Every filter the pipeline's graphs use (tests/test_cli_commands.py checks a render's against it).
+REQUIRED_FILTERS = (
+    # picture: deinterlace and field order, conform, burn-in, shots, contact sheet
+    "bwdif", "idet", "setfield", "fieldorder", "scale", "pad", "setsar", "format", "drawbox", "overlay",
+    "split", "ass", "select", "scdet", "metadata", "trim", "setpts", "xstack",
+    # sound: layouts, profile tracks, loudness, sync
+    "aformat", "aresample", "channelmap", "channelsplit", "pan", "amerge", "asplit", "anull", "volume",
+    "alimiter", "ebur128", "highpass", "lowpass",
+)
 
 # Processes started by this module and still running; the test suite checks it ends empty, and a
 # cancelled flow kills what is left.
@@ -149,7 +156,9 @@ def _prctl() -> Callable | None:
         return None
     try:
         return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
+    except (OSError, AttributeError) as error:
+        log.warning("prctl unavailable (%s): an ffmpeg whose parent is killed (kill -9, the OOM killer) "
+                    "will run on until it ends", error)
         return None
 
 

@@ -9,7 +9,6 @@ parser are pure; `measure_fields` runs them on a sample of frames.
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,6 @@ from pipeline.media import ffmpeg
 FieldOrder = Literal["progressive", "tff", "bff", "unknown"]
 FieldOrderSource = Literal["stream", "measured", "unknown"]
 
-log = logging.getLogger(__name__)
 
 SAMPLE_FRAMES = 100
 """Frames idet looks at: 4 s at 25 fps, enough for a clear majority on moving pictures."""

@@ -132,10 +132,6 @@ class MediaInfo:
             raise MediaError(self.path, "has no video stream", "deliver the edited master with its picture")
         return self.video
 
-    @property
-    def audio_channels(self) -> int:
-        return sum(stream.channels for stream in self.audio)
-
     def to_dict(self) -> dict:
         data = asdict(self)
         if self.video is not None:
@@ -336,8 +332,9 @@ def _frame_intervals(container, stream) -> list[float]:
             if time > limit or len(times) > 1000:
                 break
             times.append(time)
-    except av.FFmpegError:
-        pass
+    except av.FFmpegError as error:
+        log.warning("%s: frame timestamps unreadable after %d frames (%s); the frame rate is judged on those "
+                    "alone, so a variable rate may be taken for a constant one", container.name, len(times), error)
     finally:
         container.seek(0)
     times.sort()
@@ -368,7 +365,9 @@ def _rotation(container, stream) -> int:
         for packet in container.demux(stream):
             for frame in packet.decode():
                 return round(frame.rotation / 90) % 4 * 90
-    except av.FFmpegError:
+    except av.FFmpegError as error:
+        log.warning("%s: rotation unreadable, the first frame does not decode (%s); taken as 0: "
+                    "a portrait video would go out sideways", container.name, error)
         return 0
     finally:
         container.seek(0)

@@ -341,7 +341,10 @@ def filesystem_type(path: Path) -> str:
     """The type of the file system holding `path`, from /proc/mounts ('' when unknown)."""
     try:
         mounts = Path("/proc/mounts").read_text().splitlines()
-    except OSError:
+    except OSError as error:
+        log.warning("dropbox: file system of %s unknown, /proc/mounts unreadable (%s); not polled, so drops "
+                    "written from another machine over a network file system are missed: set [watch] poll = true "
+                    "if it is one", path, error)
         return ""
     real = str(Path(path).resolve())
     best, kind = "", ""

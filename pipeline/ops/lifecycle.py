@@ -302,7 +302,11 @@ def delivered_key(root: DataRoot, asset_id: str) -> str | None:
     try:
         provenance = json.loads(path.read_text(encoding="utf-8"))["provenance"]
         return f"{provenance['source_sha256']}:{provenance['config_hash']}"
-    except (OSError, ValueError, KeyError, TypeError):
+    except FileNotFoundError:
+        return None  # nothing delivered yet
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        log.warning("%s: %s unreadable (%s: %s); not known to be delivered, so rendered again", asset_id, path,
+                    type(error).__name__, error)
         return None
 
 
@@ -449,7 +453,9 @@ def _stale_because(claim_dir: Path, config: Config) -> str | None:
         claimed_at = datetime.fromisoformat(info["claimed"]).timestamp()
     except FileNotFoundError:
         info, claimed_at = {}, _changed_at(claim_dir)  # claimed a moment ago, or died at once
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        log.warning("%s: claim unreadable (%s: %s); its run's process cannot be checked, so it is taken back "
+                    "only once older than limits.stale_claim_hours", claim_dir.name, type(error).__name__, error)
         info, claimed_at = {}, _changed_at(claim_dir)
     if claimed_at is None:
         return None
@@ -477,11 +483,3 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True  # alive, another user's
     return True
-
-
-def quarantine_reason(root: DataRoot, asset_id: str) -> dict | None:
-    try:
-        return json.loads((root.quarantine / asset_id / REASON_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-

@@ -17,7 +17,6 @@ benchmarks/bench_render.py measures the result against the floor.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from collections.abc import Iterator, Sequence
@@ -44,8 +43,6 @@ from pipeline.render.outputs import (
     video_codec_args,
 )
 from pipeline.subtitles.fonts import font_files as burn_font_files
-
-log = logging.getLogger(__name__)
 
 
 def fonts_dir() -> Path:

@@ -7,7 +7,6 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from pipeline.config import SubtitleStyle
 from pipeline.files import write_atomically
@@ -16,7 +15,6 @@ from pipeline.subtitles.model import FONT_COLOUR, NAMED_COLOURS, STYLE_TAG, Cue,
 
 logger = logging.getLogger(__name__)
 
-Severity = Literal["warning", "error"]
 
 # --------------------------------------------------------------------------------------------
 # Burn-in: ASS for libass

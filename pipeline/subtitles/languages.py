@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from pathlib import Path
-from typing import Literal
 
 from pipeline.errors import SubtitleError
-
-logger = logging.getLogger(__name__)
-
-Severity = Literal["warning", "error"]
 
 # --------------------------------------------------------------------------------------------
 # Language tags

@@ -9,15 +9,12 @@ normalised, QC reports without changing, retiming reports what it dropped or cli
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from pipeline.errors import SubtitleError
-
-logger = logging.getLogger(__name__)
 
 Severity = Literal["warning", "error"]
 
@@ -164,5 +161,3 @@ def format_timecode(ms: int) -> str:
     minutes, rest = divmod(rest, 60_000)
     seconds, millis = divmod(rest, 1000)
     return f"{hours:02d}:{minutes:02d}:{seconds:02d},{millis:03d}"
-
-

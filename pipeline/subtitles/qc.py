@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 from pipeline.config import SubtitleRules
 from pipeline.subtitles.model import Cue, Finding, SubtitleTrack, format_timecode
 from pipeline.subtitles.timing import first_frame_at_or_after
-
-logger = logging.getLogger(__name__)
-
-Severity = Literal["warning", "error"]
 
 # --------------------------------------------------------------------------------------------
 # QC (report only, never change)
@@ -149,5 +143,3 @@ def qc_subtitles(track: SubtitleTrack, rules: SubtitleRules, programme_ms: int,
                 if (found := check(qc, cue)) is not None]
     findings += _overlap_findings(qc, cues) + _gap_findings(qc, cues)
     return sorted(findings, key=lambda finding: (finding.cue or 0, _RULES.index(finding.rule)))
-
-

@@ -8,7 +8,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import pysrt
 from charset_normalizer import from_bytes
@@ -20,7 +19,6 @@ from pipeline.subtitles.webvtt import is_webvtt, read_webvtt_cues
 
 logger = logging.getLogger(__name__)
 
-Severity = Literal["warning", "error"]
 
 # --------------------------------------------------------------------------------------------
 # Reading: bytes -> text

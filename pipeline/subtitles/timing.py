@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
-from typing import Literal
 
 from pipeline.media.timecode import Timecode
 from pipeline.subtitles.model import Cue, Finding, NoCueError, SubtitleTrack, format_timecode
-
-logger = logging.getLogger(__name__)
-
-Severity = Literal["warning", "error"]
 
 # --------------------------------------------------------------------------------------------
 # Frames
@@ -197,5 +191,3 @@ def programme_offset(track: SubtitleTrack, programme_start_ms: int, programme_ms
                      f"timecode {start_timecode} ({_span(origin + programme_start_ms, programme_ms)})",
                      "time the SRT from the first frame of the master file (00:00:00,000) or from "
                      f"its start timecode {start_timecode}, and check it belongs to this master")
-
-

@@ -75,7 +75,7 @@ def position_from_settings(settings: str) -> int:
         try:
             share = float(line[:-1])
         except ValueError:
-            share = 100.0
+            share = 100.0  # not a number: ignored, as a WebVTT player ignores it (the cue stays at the bottom)
         row = 2 if share < 34 else 1 if share < 67 else 0
     elif re.fullmatch(r"-?\d+(?:\.\d+)?", line):
         row = 2 if float(line) >= 0 else 0

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import Literal
 
 from pipeline.files import write_atomically
 from pipeline.subtitles.model import BOTTOM_CENTRE, STYLE_TAG, SubtitleTrack, format_timecode, with_position
-
-logger = logging.getLogger(__name__)
-
-Severity = Literal["warning", "error"]
 
 # --------------------------------------------------------------------------------------------
 # Sidecar writers
@@ -78,5 +72,3 @@ def vtt_text(track: SubtitleTrack) -> str:
 def write_vtt(track: SubtitleTrack, path: str | Path) -> None:
     """Write the track as UTF-8 WebVTT."""
     write_atomically(path, vtt_text(track))
-
-
