@@ -47,7 +47,7 @@ def make_package(folder: Path, asset_id: str, master: Path, title: str | None = 
 
 def write_ffmpeg_wrapper(folder: Path, fail_once_for: str | None = None) -> tuple[Path, Path]:
     """An executable that runs the real ffmpeg, appending each render command (the one with
-    `-progress`) to `renders.log`. With `fail_once_for`, the first render of that asset writes 40
+    `-c:v`: the one that encodes pictures) to `renders.log`. With `fail_once_for`, the first render of that asset writes 40
     lines to stderr and is killed by SIGKILL, as an encoder killed by the system would be.
     Returns (wrapper, renders.log)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -63,7 +63,7 @@ def write_ffmpeg_wrapper(folder: Path, fail_once_for: str | None = None) -> tupl
     fi;;
   esac"""
     script = f"""#!/bin/sh
-case "$*" in *-progress*)
+case "$*" in *" -c:v "*)
   echo "$*" >> "{log}";{fail}
   ;;
 esac

@@ -18,6 +18,7 @@ from pipeline.audio import loudness
 from pipeline.audio.signals import base_signal
 from pipeline.config import OutputProfile, bit_rate_of
 from pipeline.deliverables import Deliverable
+from pipeline.media.ffmpeg import TimeLimit
 from pipeline.media.probe import VideoInfo
 from pipeline.render import profiles as render_profiles
 
@@ -125,7 +126,7 @@ def _track_problems(profile: OutputProfile, deliverable: Deliverable, read: Read
 
 
 def pair_loudness(path: Path, profile: OutputProfile, deliverable: Deliverable,
-                  timeout_s: float) -> dict[str, loudness.Loudness]:
+                  limit: TimeLimit) -> dict[str, loudness.Loudness]:
     """The loudness of each sound pair of the file (signal -> measured; silent pairs left out),
     measured in one audio-only run."""
     graph, labels, signals = [], [], {}
@@ -139,7 +140,7 @@ def pair_loudness(path: Path, profile: OutputProfile, deliverable: Deliverable,
         else:
             graph.append(f"[0:a:{position}]anull[{label}]")
         labels.append(label)
-    measured = loudness.measure_signals(loudness.measure_signals_command(path, graph, labels), labels, timeout_s)
+    measured = loudness.measure_signals(loudness.measure_signals_command(path, graph, labels), labels, limit)
     return {signals[label]: value for label, value in measured.items()}
 
 

@@ -17,7 +17,7 @@ from pipeline.delivery.publish import sha256_of
 from pipeline.delivery.results import DeliverableResult, DeliverableState, TechnicalFacts
 from pipeline.intake.submission import Submission
 from pipeline.media.probe import MediaInfo, probe, sound_digest
-from pipeline.render.commands import render_timeout
+from pipeline.render.commands import RenderInputs, render_timeout
 from pipeline.render.profiles import out_interlaced
 
 log = logging.getLogger(__name__)
@@ -30,14 +30,14 @@ def verify_outputs(submission: Submission, deliverables: list[Deliverable], outp
     packet, what the loudness trial encoded and measured (the render copies it in), that
     measurement; the others measured in one audio-only ffmpeg run (not one per file)."""
     by_key = {deliverable.key: deliverable for deliverable in deliverables}
-    timeout = render_timeout(submission.programme.duration_s, config)
+    timeout = render_timeout(RenderInputs.of(submission), config, reads=len(outputs))
     pairs = {key: pair_loudness(path, config.profiles[by_key[key].profile], by_key[key], timeout)
              for key, path in outputs.items() if by_key[key].profile != "web"}
     known = _known_loudness({key: path for key, path in outputs.items() if key not in pairs}, analysis)
     known |= {key: measured[by_key[key].sound.signal] for key, measured in pairs.items()}
     unknown = {key: path for key, path in outputs.items() if key not in known}
     if unknown:
-        known |= dict(zip(unknown, loudness.measure_files(list(unknown.values()), timeout_s=timeout)))
+        known |= dict(zip(unknown, loudness.measure_files(list(unknown.values()), limit=timeout)))
     results = [verify_output(submission, by_key[key], path, config, measured=known[key]) for key, path in outputs.items()]
     for result in results:
         if result.key in pairs:  # each delivered pair's loudness, by the sound it carries
@@ -76,10 +76,10 @@ def verify_output(submission: Submission, deliverable: Deliverable, path: Path, 
         if profile.width and profile.height:
             frame_aspect = Fraction(profile.width, profile.height)
     problems += measured_problems(MasterFacts.of(submission), path, info,
-                                  timeout_s=render_timeout(info.duration_s, config), interlaced_delivery=interlaced,
+                                  limit=render_timeout(RenderInputs.of(submission), config), interlaced_delivery=interlaced,
                                   frame_aspect=frame_aspect)
     if measured is None:
-        measured = loudness.measure_file(path, timeout_s=render_timeout(info.duration_s, config))
+        measured = loudness.measure_file(path, limit=render_timeout(RenderInputs.of(submission), config))
     technical = technical_facts(path, info, deliverable.sound.roles)
     if deliverable.tracks and deliverable.profile != "web":
         for stream, roles in zip(technical.audio, track_roles(deliverable, config.profiles[deliverable.profile])):

@@ -25,7 +25,7 @@ from pipeline.audio.layouts import merged_audio
 from pipeline.audio.loudness import GainPlan
 from pipeline.config import Config, DeliveryProfile
 from pipeline.deliverables import Deliverable, Sound, clean_picture_of
-from pipeline.media import ffmpeg
+from pipeline.media import ffmpeg, work
 from pipeline.media.probe import VideoInfo
 from pipeline.render import conform
 from pipeline.render.profile_graph import (
@@ -312,7 +312,6 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
         if signal not in plan.sound_files:
             plan.sound_files[signal] = work_dir / f"{signal}-audio{suffix}"
             command += ["-map", next(sound.sources[signal])] + sound.codec_args + [str(plan.sound_files[signal])]
-    command += ffmpeg.progress_args()
     return plan
 
 
@@ -437,8 +436,22 @@ def _soft_subtitle_args(input_index: int | None) -> list[str]:
     return ["-map", f"{input_index}:s:0", "-c:s", "mov_text"]
 
 
-def render_timeout(duration_s: float, config: Config) -> float:
-    return config.limits.render_timeout_floor_s + duration_s * config.limits.render_timeout_factor
+def render_timeout(inputs: RenderInputs, config: Config, encodes: list[Deliverable] | None = None,
+                   reads: int = 1) -> ffmpeg.TimeLimit:
+    """The limits of a run over the programme that reads the master's picture `reads` times (a
+    pass over its sound reads every picture packet too) and encodes the picture of each of
+    `encodes` (at the larger of the master's size and the profile's exact size: a bound)."""
+    video = inputs.video
+    size = (video.width, video.height) if video is not None else (1920, 1080)
+    pictures = [work.Picture("decode", *size)] * reads
+    for spec in encodes or []:
+        if spec.picture == "copy-clean":
+            continue
+        profile = config.delivery if spec.profile == "web" else config.profiles[spec.profile]
+        exact = (getattr(profile, "width", None) or 0, getattr(profile, "height", None) or 0)
+        pictures.append(work.Picture(profile.video_codec, *max(size, exact, key=lambda wh: wh[0] * wh[1])))
+    frames = inputs.duration_s * (float(video.fps) if video is not None and video.fps else 25.0)
+    return work.time_limit(config.limits, frames, pictures)
 
 
 def prepare_work_dir(work_dir: Path) -> None:

@@ -89,12 +89,12 @@ def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: 
                  "stream-copied (it meets the delivery profile)" if not blockers
                  else "encoded: " + "; ".join(blockers))
     with named_faults(deliver_dir, submission.package.master):
-        ffmpeg.run(render_plan.command, timeout_s=render_timeout(submission.programme.duration_s, config),
+        ffmpeg.run(render_plan.command, limit=render_timeout(RenderInputs.of(submission), config, specs),
                    total_s=submission.programme.duration_s, on_progress=on_progress, cwd=work_dir, what="render")
     outputs = dict(render_plan.outputs)
     for key, command in render_plan.mux_commands.items():  # a picture another profile's file has
         with named_faults(deliver_dir):
-            ffmpeg.run(command, timeout_s=render_timeout(submission.programme.duration_s, config) / 4,
+            ffmpeg.run(command, limit=render_timeout(RenderInputs.of(submission), config),
                        what=f"{key} mux")
         outputs[key] = Path(command[-1])
     for scratch in render_plan.scratch_files:
@@ -109,7 +109,7 @@ def render_deliverables(submission: Submission, analysis: AudioAnalysis, specs: 
                                          subtitle_source=soft_tracks.get(spec.subtitle_language or "")
                                          if spec.soft_subtitles else None)
             with named_faults(deliver_dir):
-                ffmpeg.run(command, timeout_s=render_timeout(submission.programme.duration_s, config) / 4,
+                ffmpeg.run(command, limit=render_timeout(RenderInputs.of(submission), config),
                            what=f"{spec.key} mux")
             outputs[spec.key] = path
     outputs |= _profile_copies(submission, specs, outputs, deliver_dir, config, metadata, soft_tracks)
@@ -134,7 +134,7 @@ def _profile_copies(submission: Submission, specs: list[Deliverable], outputs: d
         subtitle = soft_tracks.get(spec.subtitle_language or "") if spec.soft_subtitles else None
         command = build_profile_copy_command(outputs[clean.key], path, metadata[spec.key], profile, subtitle)
         with named_faults(deliver_dir):
-            ffmpeg.run(command, timeout_s=render_timeout(submission.programme.duration_s, config) / 4,
+            ffmpeg.run(command, limit=render_timeout(RenderInputs.of(submission), config),
                        what=f"{spec.key} mux")
         made[spec.key] = path
     return made
