@@ -95,11 +95,20 @@ def test_a_night_delivers_quarantines_retries_and_never_renders_twice(tmp_path, 
 
     _check_first_night_logs(first_id)
 
-    second, _ = _nightly(config)
+    second, second_id = _nightly(config)
     assert second.returncode == 0, second.stdout + second.stderr
+    second_logs = run_versioner("logs", second_id).stdout
+    assert "night-flaky: delivered on attempt 2; attempt 1 ended: render was killed by signal 9" in second_logs
     assert visible_entries(home / "outbox") == ["night-flaky", "night-good-a", "night-good-b"]
     assert visible_entries(home / "inbox") == []
     delivered = {asset_id: delivered_run_id(home / "outbox", asset_id) for asset_id in visible_entries(home / "outbox")}
+    # The delivery says what it took: two attempts, the first killed.
+    provenance = json.loads((home / "outbox" / "night-flaky" / "night-flaky_metadata.json").read_text())["provenance"]
+    assert provenance["attempts"] == 2
+    assert [attempt["error"] for attempt in provenance["earlier_attempts"]] == ["FFmpegError"]
+    assert "killed by signal 9" in provenance["earlier_attempts"][0]["message"]
+    good = json.loads((home / "outbox" / "night-good-a" / "night-good-a_metadata.json").read_text())["provenance"]
+    assert good["attempts"] == 1 and good["earlier_attempts"] == []
 
     # The same package submitted again: the third night sees it was delivered with these very
     # bytes and this config, and renders nothing.
