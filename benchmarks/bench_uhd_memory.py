@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_render import LANGUAGES, ffmpeg_command, make_master, run_child, write_srt  # noqa: E402
+from bench_render import LANGUAGES, ffmpeg_command, make_master, run_child  # noqa: E402
 
 from pipeline.config import load_config  # noqa: E402
 
@@ -43,8 +43,10 @@ def make_uhd_loop(path: Path) -> Path:
 def make_package(folder: Path, seconds: float, loop: Path) -> Path:
     folder.mkdir(parents=True)
     make_master(folder / "uhd.mov", seconds, loop)
-    for language, lines in list(LANGUAGES.items())[:2]:
-        write_srt(folder / f"uhd.{language}.srt", lines, seconds)
+    for language, lines in list(LANGUAGES.items())[:2]:  # a cue each second, so a short master has some
+        cues = [f"{number}\n00:00:{number - 1:02d},200 --> 00:00:{number - 1:02d},900\n{lines[number % len(lines)]}\n"
+                for number in range(1, int(seconds) + 1)]
+        (folder / f"uhd.{language}.srt").write_text("\n".join(cues), encoding="utf-8")
     (folder / "metadata.yaml").write_text(
         f"title: UHD memory benchmark\nasset_id: uhd-{seconds:g}s\npublication_date: 2026-01-01\nlanguage: en\n",
         encoding="utf-8")

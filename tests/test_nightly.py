@@ -16,6 +16,7 @@ import sys
 
 import pytest
 
+from pipeline.delivery import report
 from tests.conftest import FAST_CONFIG, ROOT, VERSIONER, run_versioner
 from tests.inbox_packages import (
     delivered_run_id,
@@ -107,6 +108,8 @@ def test_a_night_delivers_quarantines_retries_and_never_renders_twice(tmp_path, 
     assert provenance["attempts"] == 2
     assert [attempt["error"] for attempt in provenance["earlier_attempts"]] == ["FFmpegError"]
     assert "killed by signal 9" in provenance["earlier_attempts"][0]["message"]
+    qc_page = (home / "outbox" / "night-flaky" / report.filename("night-flaky")).read_text(encoding="utf-8")
+    assert "render was killed by signal 9" in qc_page
     good = json.loads((home / "outbox" / "night-good-a" / "night-good-a_metadata.json").read_text())["provenance"]
     assert good["attempts"] == 1 and good["earlier_attempts"] == []
 

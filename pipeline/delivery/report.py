@@ -435,10 +435,18 @@ def _shots_section(document: dict) -> str:
             + (f"<h3>Shot list as the producer wrote it</h3><ul>{producer}</ul>" if producer else ""))
 
 
+def _provenance_value(value) -> str:
+    """A list as one line; an earlier attempt (a dict) as how it ended and when."""
+    if not isinstance(value, list):
+        return str(value)
+    if any(isinstance(item, dict) for item in value):
+        return "; ".join(f"{item['message']} ({item.get('when') or 'unknown time'})" for item in value)
+    return ", ".join(value)
+
+
 def _provenance_section(document: dict) -> str:
     provenance = document["provenance"]
-    rows = [[_e(key.replace("_", " ")),
-             f"<span class='mono'>{_e(', '.join(value) if isinstance(value, list) else value)}</span>"]
+    rows = [[_e(key.replace("_", " ")), f"<span class='mono'>{_e(_provenance_value(value))}</span>"]
             for key, value in provenance.items() if value not in (None, "", [])]
     layout = document["source"]["audio_layout"]
     rows.insert(0, [_e("source master"), _e(document["source"]["master"])])

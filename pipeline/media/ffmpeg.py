@@ -73,7 +73,7 @@ fixed ceiling far above what such a short run takes."""
 
 @dataclass(frozen=True)
 class Progress:
-    """How far one ffmpeg run is, parsed from `-progress pipe:1`."""
+    """How far one ffmpeg run is, parsed from its `-progress` reports."""
 
     done_s: float
     total_s: float
@@ -163,9 +163,9 @@ def _counter(value: str) -> int:
 class _Watch:
     """A run's progress, read from its `-progress` pipe: where it is, and when it last moved.
 
-    Progress is any advance of out_time_us, frame or total_size: one of them moves when ffmpeg
-    does work, even where another stands still (outputs written in parallel, a select filter
-    that passes few frames, a null muxer's size of N/A)."""
+    Progress is any advance of out_time_us, frame or total_size: one of them moves while ffmpeg
+    writes, even where another stands still (outputs written side by side, where out_time can
+    stand still while frames go on; a null muxer, whose size is N/A)."""
 
     def __init__(self, stream, total_s: float):
         self.stream = stream
