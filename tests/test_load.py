@@ -66,7 +66,7 @@ def _config(folder: Path, text: str) -> Path:
 @pytest.mark.ffmpeg
 @pytest.mark.slow
 def test_a_three_profile_render_on_a_machine_with_every_core_busy_completes(tmp_path, busy_cores):
-    package = make_package(tmp_path / "package", seconds=2, size=(640, 360), srts={"fr": srt_text((0.2, 1.8, "Bonjour"))})
+    package = make_package(tmp_path / "package", seconds=1, size=(640, 360), srts={"fr": srt_text((0.1, 0.9, "Bonjour"))})
     out = tmp_path / "out"
     result = run_versioner("render", str(package), "--out", str(out), "--profiles", PROFILES,
                            "--config", str(_config(tmp_path, RENDER_CONFIG + LOAD_CONFIG)))
@@ -139,7 +139,7 @@ def test_a_night_of_three_packages_on_a_busy_machine_delivers_all_three_first_ti
                                                                                     busy_cores):
     home = tmp_path / "home"
     monkeypatch.setenv("VERSIONER_HOME", str(home))
-    master = make_master(tmp_path / "show.mov", seconds=1.5)
+    master = make_master(tmp_path / "show.mov", seconds=1.0)
     assets = ["busy-a", "busy-b", "busy-c"]
     for asset_id in assets:
         assert run_versioner("submit", str(make_inbox_package(tmp_path / asset_id, asset_id, master))).returncode == 0
