@@ -30,14 +30,14 @@ def verify_outputs(submission: Submission, deliverables: list[Deliverable], outp
     packet, what the loudness trial encoded and measured (the render copies it in), that
     measurement; the others measured in one audio-only ffmpeg run (not one per file)."""
     by_key = {deliverable.key: deliverable for deliverable in deliverables}
-    timeout = render_timeout(RenderInputs.of(submission), config, reads=len(outputs))
-    pairs = {key: pair_loudness(path, config.profiles[by_key[key].profile], by_key[key], timeout)
+    limit = render_timeout(RenderInputs.of(submission), config, reads=len(outputs))
+    pairs = {key: pair_loudness(path, config.profiles[by_key[key].profile], by_key[key], limit)
              for key, path in outputs.items() if by_key[key].profile != "web"}
     known = _known_loudness({key: path for key, path in outputs.items() if key not in pairs}, analysis)
     known |= {key: measured[by_key[key].sound.signal] for key, measured in pairs.items()}
     unknown = {key: path for key, path in outputs.items() if key not in known}
     if unknown:
-        known |= dict(zip(unknown, loudness.measure_files(list(unknown.values()), limit=timeout)))
+        known |= dict(zip(unknown, loudness.measure_files(list(unknown.values()), limit=limit)))
     results = [verify_output(submission, by_key[key], path, config, measured=known[key]) for key, path in outputs.items()]
     for result in results:
         if result.key in pairs:  # each delivered pair's loudness, by the sound it carries
