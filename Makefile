@@ -43,6 +43,8 @@ bench: setup
 	$(BIN)/python benchmarks/bench_render.py
 	$(BIN)/python benchmarks/bench_me_memory.py
 	$(BIN)/python benchmarks/bench_shots.py
+	$(BIN)/python benchmarks/bench_work_cost.py
+	$(BIN)/python benchmarks/bench_uhd_memory.py
 
 clean:
 	rm -rf out .pytest_cache build

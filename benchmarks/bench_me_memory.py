@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.config import load_config  # noqa: E402
-from pipeline.media.ffmpeg import ffmpeg_binary  # noqa: E402
+from pipeline.media.ffmpeg import STALL_S, TimeLimit, ffmpeg_binary  # noqa: E402
 
 
 def make_master(path: Path, minutes: float) -> None:
@@ -59,7 +59,7 @@ def _measure_in_child(path: str, queue) -> None:
     baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
     started = time.monotonic()
-    report = audio_checks.check_me(Path(path), audio, layout.roles, config.audio_checks, timeout_s=3600)
+    report = audio_checks.check_me(Path(path), audio, layout.roles, config.audio_checks, limit=TimeLimit(STALL_S, 3600.0))
     seconds = time.monotonic() - started
     _current, python_peak = tracemalloc.get_traced_memory()
     queue.put({"layout": layout.name, "passed": report.passed, "seconds": seconds,

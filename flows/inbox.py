@@ -68,7 +68,8 @@ def _render_claimed(root: lifecycle.DataRoot, claimed: lifecycle.Claim, config: 
             return Completed(name=SKIPPED, message=message, data={"asset_id": asset_id, "outcome": SKIPPED})
         if claimed.state.attempts:
             logger.info("%s: attempt %d of %d", asset_id, claimed.state.attempts + 1, config.limits.max_attempts)
-        report = render_steps(str(claimed.path), root.outbox, config, scratch_root=claimed.render_dir)
+        report = render_steps(str(claimed.path), root.outbox, config, scratch_root=claimed.render_dir,
+                              earlier_attempts=claimed.state.failures)
     except BaseException as error:  # a cancelled run too: it must not leave its claim behind
         outcome = lifecycle.settle_failure(root, claimed, error, config, run_id)
         if not isinstance(error, Exception):
@@ -77,6 +78,9 @@ def _render_claimed(root: lifecycle.DataRoot, claimed: lifecycle.Claim, config: 
             notify.send_notice(notify.quarantine_notice(asset_id, outcome.path, outcome.reason), config)
         return _failed(asset_id, error, outcome, config)
     lifecycle.settle_delivered(root, claimed)
+    for number, failure in enumerate(claimed.state.failures, 1):
+        logger.info("%s: delivered on attempt %d; attempt %d ended: %s", asset_id, claimed.state.attempts + 1,
+                    number, failure["message"])
     notify.send_notice(notify.delivery_notice(report), config)
     return _delivered(asset_id, report)
 

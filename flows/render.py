@@ -62,7 +62,9 @@ def render_master(package_dir: str, out_dir: str, config_file: str | None = None
                         scratch_root=Path(out_dir))
 
 
-def render_steps(package_dir: str, out: Path, config: Config, scratch_root: Path) -> RenderReport:
+def render_steps(package_dir: str, out: Path, config: Config, scratch_root: Path,
+                 earlier_attempts: list[dict] | None = None) -> RenderReport:
     """The render as tasks of the calling flow run, into `out/<asset_id>/`."""
     return render_package(package_dir, out, config, on_progress=_ProgressLogger(get_run_logger()),
-                          run_id=str(runtime.flow_run.id), scratch_root=scratch_root, run_step=run_as_task)
+                          run_id=str(runtime.flow_run.id), scratch_root=scratch_root, run_step=run_as_task,
+                          earlier_attempts=earlier_attempts)

@@ -22,6 +22,7 @@ from pipeline.deliverables import Sound, plan_deliverables
 from pipeline.intake.submission import Submission
 from pipeline.media import ffmpeg
 from pipeline.media.faults import named_faults
+from pipeline.media.ffmpeg import TimeLimit
 from pipeline.media.probe import sound_digest
 from pipeline.render.commands import RenderInputs, render_timeout
 from pipeline.subtitles import sync
@@ -73,14 +74,14 @@ def analyse_audio(submission: Submission, config: Config, sounds: list[Sound] | 
 
 def _analyse_audio(submission: Submission, config: Config, sounds: list[Sound], sound_folder: Path) -> AudioAnalysis:
     inputs = RenderInputs.of(submission)
-    timeout = render_timeout(inputs.duration_s, config)
+    limit = render_timeout(inputs, config)
     with named_faults(inputs.master.parent, inputs.master):
-        gain, encoded_sound = _plan_loudness(inputs, sounds, config, timeout, sound_folder)
+        gain, encoded_sound = _plan_loudness(inputs, sounds, config, limit, sound_folder)
         report = audio_checks.check_me(inputs.master, inputs.audio_streams, inputs.roles, config.audio_checks,
-                                       timeout_s=timeout, seek_s=inputs.start_s, duration_s=inputs.duration_s,
+                                       limit=limit, seek_s=inputs.start_s, duration_s=inputs.duration_s,
                                        demuxer=inputs.demuxer, sample_rate=config.sample_rate)
         sound_report = sound_checks.check_sounds(inputs.master, inputs.audio_streams, inputs.roles, config.audio_checks,
-                                                 timeout_s=timeout, seek_s=inputs.start_s, duration_s=inputs.duration_s,
+                                                 limit=limit, seek_s=inputs.start_s, duration_s=inputs.duration_s,
                                                  demuxer=inputs.demuxer, sample_rate=config.sample_rate)
     for check in report.checks if report else []:
         (log.info if check.passed else log.warning)("%s: M&E check %s: %s", submission.asset_id, check.name, check.message)
@@ -88,7 +89,7 @@ def _analyse_audio(submission: Submission, config: Config, sounds: list[Sound], 
     return AudioAnalysis(gain, report, check_subtitle_sync(submission, config), encoded_sound, digests, sound_report)
 
 
-def _plan_loudness(inputs: RenderInputs, sounds: list[Sound], config: Config, timeout: float,
+def _plan_loudness(inputs: RenderInputs, sounds: list[Sound], config: Config, limit: TimeLimit,
                    sound_folder: Path) -> tuple[GainPlan, dict[str, Path]]:
     """The gain plan, and the files of the trial encode that confirmed it (in `sound_folder`;
     none when no trial ran, or when the plan changed after the last one). Every routed sound is
@@ -102,11 +103,11 @@ def _plan_loudness(inputs: RenderInputs, sounds: list[Sound], config: Config, ti
     graph = routing_graph(inputs.audio_streams, inputs.roles, signals, config.sample_rate)
     command = loudness.measure_signals_command(inputs.master, graph, list(signals), inputs.start_s,
                                                inputs.duration_s, demuxer=inputs.demuxer)
-    measured = loudness.measure_signals(command, list(signals), timeout)
+    measured = loudness.measure_signals(command, list(signals), limit)
     others = {signal: loud for signal, loud in measured.items() if signal != reference and signal in by_signal}
     plan = loudness.plan_gain(measured[reference], config.loudness, others, config.sample_rate, reference)
     own = profile_gains.profile_plans(groups, measured, config, functools.partial(
-        _settle_profile, inputs, config=config, timeout=timeout, sound_folder=sound_folder))
+        _settle_profile, inputs, config=config, limit=limit, sound_folder=sound_folder))
     if own:
         plan = replace(plan, profiles=own)
     if not by_signal:
@@ -121,31 +122,31 @@ def _plan_loudness(inputs: RenderInputs, sounds: list[Sound], config: Config, ti
 
     def trial(candidate: GainPlan) -> dict[str, loudness.Loudness]:
         tried.append(candidate.filters())
-        return _trial_encode(inputs, graph, files, candidate, trial_profile, timeout)
+        return _trial_encode(inputs, graph, files, candidate, trial_profile, limit)
 
     plan = loudness.settle_plan(plan, config.loudness, trial, lossy_codec=trial_profile.audio.lossy)
     return plan, files if tried and tried[-1] == plan.filters() else {}
 
 
 def _settle_profile(inputs: RenderInputs, profile: str, plan: GainPlan, target: LoudnessConfig,
-                    group: dict[str, Sound], config: Config, timeout: float, sound_folder: Path) -> GainPlan:
+                    group: dict[str, Sound], config: Config, limit: TimeLimit, sound_folder: Path) -> GainPlan:
     """A profile's own plan, confirmed on a PCM trial where it must be (a limiter, or peaks near
     the ceiling): its files are PCM, so the gain alone needs none."""
     signals = {signal: sound.pan for signal, sound in group.items()}
     graph = routing_graph(inputs.audio_streams, inputs.roles, signals, config.sample_rate)
     files = {signal: sound_folder / f"{profile}-{signal}.mov" for signal in signals}
     return loudness.settle_plan(plan, target, lambda candidate: _trial_encode(inputs, graph, files, candidate,
-                                                                             PCM_TRIAL, timeout), lossy_codec=False)
+                                                                             PCM_TRIAL, limit), lossy_codec=False)
 
 
 def _trial_encode(inputs: RenderInputs, graph: list[str], outputs: dict[str, Path], gain: GainPlan,
-                  profile: OutputProfile, timeout: float) -> dict[str, loudness.Loudness]:
+                  profile: OutputProfile, limit: TimeLimit) -> dict[str, loudness.Loudness]:
     """The planned sound (label -> file) encoded exactly as the render encodes it in `profile`
     (audio only, the render's own codec arguments), measured."""
     command = loudness.trial_command(inputs.master, graph, gain, audio_codec_args(profile), outputs,
                                      inputs.start_s, inputs.duration_s, demuxer=inputs.demuxer)
-    ffmpeg.run(command, timeout_s=timeout, what="loudness trial encode")
-    return dict(zip(outputs, loudness.measure_files(list(outputs.values()), timeout_s=timeout)))
+    ffmpeg.run(command, limit=limit, what="loudness trial encode")
+    return dict(zip(outputs, loudness.measure_files(list(outputs.values()), limit=limit)))
 
 
 def check_subtitle_sync(submission: Submission, config: Config) -> list[sync.SyncEstimate]:
@@ -159,7 +160,7 @@ def check_subtitle_sync(submission: Submission, config: Config) -> list[sync.Syn
     command = sync.speech_command(inputs.master, graph, label, inputs.start_s, inputs.duration_s,
                                   demuxer=inputs.demuxer)
     with named_faults(inputs.master.parent, inputs.master):
-        speech = sync.measure_speech(command, source, render_timeout(inputs.duration_s, config))
+        speech = sync.measure_speech(command, source, render_timeout(inputs, config))
     return sync.check_sync(submission.subtitles, speech, config.subtitles.rules, submission.asset_id)
 
 

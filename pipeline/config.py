@@ -328,16 +328,24 @@ class Layout(_Strict):
 class LimitsConfig(_Strict):
     max_metadata_bytes: int = 1_000_000
     max_master_duration_s: float = 6 * 3600
-    render_timeout_factor: float = 10.0
-    """A render may take this many times the master's duration (plus the floor) before it is killed."""
-    render_timeout_floor_s: float = Field(60.0, ge=0)
-    """Added to every process's time limit: start-up and short masters need a moment."""
+    stall_s: float = Field(300.0, gt=0)
+    """An ffmpeg whose progress has not moved for this long is stuck, and is killed (a transient
+    failure). A busy machine only makes progress slowly: that is never a reason to kill."""
+    ceiling_factor: float = Field(20.0, gt=0)
+    """The backstop: an ffmpeg is killed once it has run this many times what its work (pictures x
+    pixels x frames, per codec; pipeline/media/work.py) took on the machine the figures were measured on."""
+    ceiling_floor_s: float = Field(120.0, ge=0)
+    """Added to every ceiling: start-up, probing, and short runs need a moment."""
     min_free_bytes: int = 500_000_000
     max_attempts: int = Field(3, ge=1)
     """Transient failures (a killed process, a full disk) a package may have before quarantine."""
     stale_claim_hours: float = Field(24.0, gt=0)
     """A claim in work/ from another machine older than this is taken back into the inbox (a
     claim from this machine is taken back as soon as its process is gone)."""
+
+
+TIME_LIMIT_KEYS = ("stall_s", "ceiling_factor", "ceiling_floor_s")
+"""When an ffmpeg is killed: they decide whether a render finishes, not what it makes."""
 
 
 class MediaConfig(_Strict):
@@ -481,7 +489,7 @@ class Config(_Strict):
         # The lifecycle's own limits decide when a package is retried, not what is rendered.
         data = self.model_dump(exclude={"source": True, "paths": True, "schedule": True, "watch": True,
                                         "notify": True,
-                                        "limits": {"max_attempts", "stale_claim_hours"}})
+                                        "limits": {"max_attempts", "stale_claim_hours", *TIME_LIMIT_KEYS}})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -505,12 +513,22 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(path, "-", f"not valid TOML: {error}") from None
 
 
+REMOVED_KEYS = {
+    "limits.render_timeout_factor": "removed: an ffmpeg is no longer killed for being slow, only when its "
+                                    "progress stops for limits.stall_s, or past limits.ceiling_factor x its work",
+    "limits.render_timeout_floor_s": "removed: the time added to every ceiling is now limits.ceiling_floor_s",
+}
+"""Keys an older config may still hold: refused with what replaced them, never ignored."""
+
+
 def _config_error(path: Path, error: ValidationError) -> ConfigError:
     first = error.errors()[0]
     key = ".".join(str(part) for part in first["loc"])
     allowed = ""
     if first["type"] == "literal_error":
         allowed = str(first.get("ctx", {}).get("expected", ""))
+    elif first["type"] == "extra_forbidden" and key in REMOVED_KEYS:
+        return ConfigError(path, key, REMOVED_KEYS[key], ", ".join(TIME_LIMIT_KEYS))
     elif first["type"] == "extra_forbidden":
         if ".loudness." in key:  # a profile's loudness table takes the keys of [loudness]
             return ConfigError(path, key, "unknown key in a profile's loudness table", LOUDNESS_KEYS)

@@ -127,7 +127,11 @@ class FFmpegError(TransientError):
 
 
 class FFmpegTimeout(FFmpegError):
-    """ffmpeg ran past its time limit; its process group was killed."""
+    """ffmpeg ran past its time limit (the ceiling grown from its work); its process group was killed."""
+
+
+class FFmpegStalled(FFmpegTimeout):
+    """ffmpeg made no progress for `limits.stall_s`; its process group was killed."""
 
 
 class DiskFullError(TransientError):

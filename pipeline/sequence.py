@@ -75,12 +75,13 @@ def plan(submission: Submission, analysis: AudioAnalysis, config: Config) -> tup
 def render_package(package_dir: str | Path, out_dir: str | Path, config: Config,
                    on_progress: Callable[[str, Progress], None] | None = None,
                    run_id: str | None = None, scratch_root: Path | None = None,
-                   run_step: StepRunner = run_inline) -> RenderReport:
+                   run_step: StepRunner = run_inline, earlier_attempts: list[dict] | None = None) -> RenderReport:
     """Check, analyse, render, verify and publish one package; `out_dir/<asset_id>/` appears whole.
 
     `on_progress(asset_id, progress)` hears the render's progress. Scratch and staging live in a
     temporary folder under `scratch_root` (default `out_dir`), which must be on the same
-    filesystem as `out_dir` so the publish is one rename."""
+    filesystem as `out_dir` so the publish is one rename. `earlier_attempts`: how the earlier
+    attempts at this package ended (the night's retries), recorded in the sidecar's provenance."""
     started = datetime.now(UTC)
     submission = run_step("check package", check_submission, package_dir, config)
     analysis = run_step("analyse audio", analyse_audio, submission, config)
@@ -106,7 +107,7 @@ def render_package(package_dir: str | Path, out_dir: str | Path, config: Config,
                                       deliverable=delivery_plan.planned.get(key))
                     for key, reason in delivery_plan.failures.items()]
         report = run_step("publish", finish_delivery, submission, analysis, results, deliver_dir, out_dir,
-                          config, started, run_id)
+                          config, started, run_id, earlier_attempts)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     _log_outcome(report)

@@ -52,11 +52,11 @@ HOLD_LIMIT_S = 900
 def write_ffmpeg_wrapper(folder: Path, fail_once_for: str | None = None,
                          hold_for: str | None = None) -> tuple[Path, Path]:
     """An executable that runs the real ffmpeg, appending each render command (the one with
-    `-progress`) to `renders.log`. With `fail_once_for`, the first render of that asset writes 40
-    lines to stderr and is killed by SIGKILL, as an encoder killed by the system would be. With
-    `hold_for`, a render of that asset creates `folder/held` and waits until the test creates
-    `folder/release`: the run that started it stays in the middle of its work for exactly as long
-    as the test needs.
+    `-c:v`: the one that encodes pictures) to `renders.log`. With `fail_once_for`, the first render of
+    that asset writes 40 lines to stderr and is killed by SIGKILL, as an encoder killed by the system
+    would be. With `hold_for`, a render of that asset creates `folder/held` and waits until the test
+    creates `folder/release`: the run that started it stays in the middle of its work for exactly as
+    long as the test needs.
     Returns (wrapper, renders.log)."""
     folder.mkdir(parents=True, exist_ok=True)
     log, marker = folder / "renders.log", folder / "failed-once"
@@ -77,7 +77,7 @@ def write_ffmpeg_wrapper(folder: Path, fail_once_for: str | None = None,
     fi;;
   esac"""
     script = f"""#!/bin/sh
-case "$*" in *-progress*)
+case "$*" in *" -c:v "*)
   echo "$*" >> "{log}";{step}
   ;;
 esac

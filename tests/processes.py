@@ -75,8 +75,8 @@ def our_ffmpeg_processes(marker: str | None = None, ancestor: int | None = None)
 
 
 def render_processes(ancestor: int) -> list[ProcessInfo]:
-    """The ffmpeg renders (the runs that report progress) below `ancestor`."""
-    return [info for info in descendants(ancestor) if info.is_ffmpeg and "-progress" in info.arguments]
+    """The ffmpeg renders (the runs that encode a picture) below `ancestor`."""
+    return [info for info in descendants(ancestor) if info.is_ffmpeg and "-c:v" in info.arguments]
 
 
 def descendants(root: int) -> list[ProcessInfo]:

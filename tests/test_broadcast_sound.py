@@ -28,7 +28,7 @@ from pipeline.audio.sound_checks import check_sounds
 from pipeline.config import Layout, load_config
 from pipeline.errors import ConfigError, LayoutError
 from pipeline.intake.submission import check_submission
-from pipeline.media.ffmpeg import ffmpeg_binary
+from pipeline.media.ffmpeg import DEFAULT_LIMIT, ffmpeg_binary
 from pipeline.media.probe import AudioInfo, probe
 from pipeline.sequence import render_package
 from tests.audio_masters import RATE, Stems, Stream, columns, make_stems, mono_of, write_master, write_package
@@ -271,7 +271,7 @@ def test_a_silent_channel_a_polarity_inversion_and_a_silent_centre_are_findings(
     inverted_me = np.stack([stems.me[:, 0], -stems.me[:, 0]], axis=1)  # one side wired inverted
     master = tmp_path / "faults.mov"
     write_master(master, [Stream(broken_mix), Stream(inverted_me)], seconds=2.0)
-    report = check_sounds(master, probe(master).audio, LAYOUTS["mix-me"].channels, CONFIG.audio_checks, timeout_s=60)
+    report = check_sounds(master, probe(master).audio, LAYOUTS["mix-me"].channels, CONFIG.audio_checks, limit=DEFAULT_LIMIT)
     found = {(finding.sound, finding.check, finding.severity) for finding in report.findings}
     assert found == {("mix", "sound.silent_channel", "error"), ("me", "sound.polarity", "error")}
     assert "the right channel of the delivered full mix is silent" in report.for_sound("mix")[0].message
@@ -282,7 +282,7 @@ def test_a_silent_channel_a_polarity_inversion_and_a_silent_centre_are_findings(
     master = tmp_path / "no-centre.mov"
     write_master(master, [Stream(mix51), Stream(stems.me)], seconds=2.0)
     report = check_sounds(master, probe(master).audio, LAYOUTS["mix51-me"].channels, CONFIG.audio_checks,
-                          timeout_s=60)
+                          limit=DEFAULT_LIMIT)
     assert [(finding.check, finding.severity) for finding in report.findings] == [("sound.centre_silent", "warning")]
     assert "BS.775" in report.origins["mix"] and report.origins["me"] == "ch7-8 (stereo M&E), no downmix"
 

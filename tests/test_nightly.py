@@ -16,6 +16,7 @@ import sys
 
 import pytest
 
+from pipeline.delivery import report
 from tests.conftest import FAST_CONFIG, ROOT, VERSIONER, run_versioner
 from tests.inbox_packages import (
     delivered_run_id,
@@ -95,11 +96,22 @@ def test_a_night_delivers_quarantines_retries_and_never_renders_twice(tmp_path, 
 
     _check_first_night_logs(first_id)
 
-    second, _ = _nightly(config)
+    second, second_id = _nightly(config)
     assert second.returncode == 0, second.stdout + second.stderr
+    second_logs = run_versioner("logs", second_id).stdout
+    assert "night-flaky: delivered on attempt 2; attempt 1 ended: render was killed by signal 9" in second_logs
     assert visible_entries(home / "outbox") == ["night-flaky", "night-good-a", "night-good-b"]
     assert visible_entries(home / "inbox") == []
     delivered = {asset_id: delivered_run_id(home / "outbox", asset_id) for asset_id in visible_entries(home / "outbox")}
+    # The delivery says what it took: two attempts, the first killed.
+    provenance = json.loads((home / "outbox" / "night-flaky" / "night-flaky_metadata.json").read_text())["provenance"]
+    assert provenance["attempts"] == 2
+    assert [attempt["error"] for attempt in provenance["earlier_attempts"]] == ["FFmpegError"]
+    assert "killed by signal 9" in provenance["earlier_attempts"][0]["message"]
+    qc_page = (home / "outbox" / "night-flaky" / report.filename("night-flaky")).read_text(encoding="utf-8")
+    assert "render was killed by signal 9" in qc_page
+    good = json.loads((home / "outbox" / "night-good-a" / "night-good-a_metadata.json").read_text())["provenance"]
+    assert good["attempts"] == 1 and good["earlier_attempts"] == []
 
     # The same package submitted again: the third night sees it was delivered with these very
     # bytes and this config, and renders nothing.
@@ -129,7 +141,7 @@ def _check_first_night_logs(night_id: str) -> None:
         unnamed = [line for line in lines if not line.startswith(asset_id)]
         assert unnamed == [], f"lines of {asset_id}'s run that do not name it: {unnamed}"
     good = "\n".join(package_runs["night-good-a"])
-    assert "running: " in good and "-progress pipe:1" in good, "each ffmpeg command is logged"
+    assert "running: " in good and " -filter_complex " in good, "each ffmpeg command is logged"
     assert "render 100 %" in good
     flaky_header = next(header for header in headers if "render night-flaky" in header)
     flaky = result.stdout.split(flaky_header, 1)[1].split("\n== ", 1)[0]

@@ -61,7 +61,7 @@ def burned_fill(work_dir: Path, language: str, text: str, font_dirs: Sequence[Pa
         "-f", "lavfi", "-i", f"color=c=0x202020:s={WIDTH}x{HEIGHT}:d=0.2:r=25",
         "-vf", f"ass=filename=cue.ass:fontsdir={FONTS_LINK}:shaping=complex",
         "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "frame.raw"]
-    ffmpeg.run(command, timeout_s=60, cwd=work_dir)
+    ffmpeg.run(command, limit=ffmpeg.DEFAULT_LIMIT, cwd=work_dir)
     frame = np.fromfile(work_dir / "frame.raw", dtype=np.uint8).reshape(HEIGHT, WIDTH)
     return frame > FILL
 

@@ -48,7 +48,8 @@ from pipeline.audio.layouts import (
 )
 from pipeline.config import Config, Layout
 from pipeline.errors import AmbiguousLayoutError, LayoutError
-from pipeline.media import ffmpeg
+from pipeline.media import ffmpeg, work
+from pipeline.media.ffmpeg import TimeLimit
 from pipeline.media.probe import AudioInfo
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,10 @@ def window_command(master: Path, streams: list[AudioInfo], start_s: float, durat
                "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"])
 
 
-def read_window(command: list[str], channels: int, timeout_s: float) -> np.ndarray:
+def read_window(command: list[str], channels: int, limit: TimeLimit) -> np.ndarray:
     """The decoded window, frames x channels (a few MB: WINDOW_S at 8 kHz)."""
     chunks = list(ffmpeg.stream_pcm(command, channels=channels, chunk_frames=ANALYSIS_RATE * 10,
-                                    timeout_s=timeout_s, what="audio layout analysis"))
+                                    limit=limit, what="audio layout analysis"))
     return np.concatenate(chunks).astype(np.float64) if chunks else np.zeros((0, channels))
 
 
@@ -350,9 +351,9 @@ def layout_from_signals(master: Path, streams: list[AudioInfo], ambiguous: Ambig
     """Read a window of the master's sound and choose among `ambiguous.candidates`."""
     channels = sum(stream.channels for stream in streams)
     window = min(WINDOW_S, duration_s)
-    limits = config.limits
     command = window_command(master, streams, start_s, window, demuxer)
-    pcm = read_window(command, channels, limits.render_timeout_floor_s + limits.render_timeout_factor * window)
+    # The master's picture is not known here: the read of a UHD picture at 60 fps bounds it.
+    pcm = read_window(command, channels, work.time_limit(config.limits, window * 60, [work.Picture("decode", 3840, 2160)]))
     judgements = [judge_layout(pcm, name, config.layouts[name], config.audio_checks.silence_dbfs)
                   for name in ambiguous.candidates]
     for judgement in judgements:

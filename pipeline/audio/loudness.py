@@ -41,6 +41,7 @@ from pathlib import Path
 from pipeline.audio.signals import signal_profile
 from pipeline.config import LoudnessConfig
 from pipeline.media import ffmpeg
+from pipeline.media.ffmpeg import DEFAULT_LIMIT, TimeLimit
 
 log = logging.getLogger(__name__)
 
@@ -156,21 +157,21 @@ def measure_command(source: Path, filter_graph: list[str], output_label: str,
     return measure_signals_command(source, filter_graph, [output_label], seek_s, duration_s, demuxer)
 
 
-def measure_signals(command: list[str], labels: list[str], timeout_s: float) -> dict[str, Loudness]:
-    result = ffmpeg.run(command, timeout_s=timeout_s, what="loudness measurement")
+def measure_signals(command: list[str], labels: list[str], limit: TimeLimit) -> dict[str, Loudness]:
+    result = ffmpeg.run(command, limit=limit, what="loudness measurement")
     return {label: parse_ebur128(result.stderr, re.escape(f"ebur128@{label}")) for label in labels}
 
 
-def measure(command: list[str], timeout_s: float) -> Loudness:
+def measure(command: list[str], limit: TimeLimit) -> Loudness:
     """Run a `measure_command` (one signal)."""
-    result = ffmpeg.run(command, timeout_s=timeout_s, what="loudness measurement")
+    result = ffmpeg.run(command, limit=limit, what="loudness measurement")
     return parse_ebur128(result.stderr, r"ebur128@[\w]+")
 
 
-def measure_file(path: Path, audio_index: int = 0, timeout_s: float = 600) -> Loudness:
+def measure_file(path: Path, audio_index: int = 0, limit: TimeLimit = DEFAULT_LIMIT) -> Loudness:
     """The loudness of one audio stream of a rendered file."""
     command = measure_command(path, [f"[0:a:{audio_index}]anull[a]"], "a")
-    return measure(command, timeout_s)
+    return measure(command, limit)
 
 
 def measure_files_command(paths: list[Path], audio_index: int = 0) -> list[str]:
@@ -185,10 +186,10 @@ def measure_files_command(paths: list[Path], audio_index: int = 0) -> list[str]:
     return command + ["-filter_complex", ";".join(graph + [_meter(label) for label in labels])] + outputs
 
 
-def measure_files(paths: list[Path], audio_index: int = 0, timeout_s: float = 600) -> list[Loudness]:
+def measure_files(paths: list[Path], audio_index: int = 0, limit: TimeLimit = DEFAULT_LIMIT) -> list[Loudness]:
     """The loudness of one audio stream of each rendered file, in the order given."""
     labels = [f"file{index}" for index in range(len(paths))]
-    measured = measure_signals(measure_files_command(paths, audio_index), labels, timeout_s)
+    measured = measure_signals(measure_files_command(paths, audio_index), labels, limit)
     return [measured[label] for label in labels]
 
 

@@ -34,6 +34,7 @@ import numpy as np
 from pipeline.audio.layouts import dialogue_pan, me_source, routing_graph
 from pipeline.config import AudioChecks
 from pipeline.media import ffmpeg
+from pipeline.media.ffmpeg import TimeLimit
 from pipeline.media.probe import AudioInfo
 
 ANALYSIS_RATE = 16000
@@ -124,16 +125,16 @@ def analysis_command(source: Path, audio_graph: list[str], labels: list[str],
                "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"])
 
 
-def collect_stats(command: list[str], columns: int, timeout_s: float) -> RunningStats:
+def collect_stats(command: list[str], columns: int, limit: TimeLimit) -> RunningStats:
     stats = RunningStats()
     for chunk in ffmpeg.stream_pcm(command, channels=columns, chunk_frames=CHUNK_FRAMES,
-                                   timeout_s=timeout_s, what="M&E analysis"):
+                                   limit=limit, what="M&E analysis"):
         stats.add(chunk)
     return stats
 
 
 def check_me(master: Path, streams: list[AudioInfo], roles: list[str], limits: AudioChecks, *,
-             timeout_s: float, seek_s: float | None = None, duration_s: float | None = None,
+             limit: TimeLimit, seek_s: float | None = None, duration_s: float | None = None,
              demuxer: str | None = None, sample_rate: int = 48000) -> MEReport | None:
     """Run the M&E checks on a master (None when its layout has no M&E to take)."""
     source = me_source(roles)
@@ -144,7 +145,7 @@ def check_me(master: Path, streams: list[AudioInfo], roles: list[str], limits: A
         signals["chk_dia"] = "dialogue"
     graph = routing_graph(streams, roles, signals, sample_rate)
     command = analysis_command(master, graph, list(signals), seek_s, duration_s, demuxer)
-    stats = collect_stats(command, 2 * len(signals), timeout_s)
+    stats = collect_stats(command, 2 * len(signals), limit)
     return judge_me(stats, source, limits, has_dialogue="chk_dia" in signals)
 
 

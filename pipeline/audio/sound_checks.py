@@ -23,6 +23,7 @@ from pathlib import Path
 from pipeline.audio.layouts import me_pan, merged_audio, mix_pan, sound_origin
 from pipeline.audio.me_checks import RunningStats, analysis_command, collect_stats
 from pipeline.config import AudioChecks
+from pipeline.media.ffmpeg import TimeLimit
 from pipeline.media.probe import AudioInfo
 
 ANTI_CORRELATION = -0.5
@@ -71,7 +72,7 @@ def sound_graph(streams: list[AudioInfo], signals: dict[str, str], sample_rate: 
 
 
 def check_sounds(master: Path, streams: list[AudioInfo], roles: list[str], limits: AudioChecks, *,
-                 timeout_s: float, seek_s: float | None = None, duration_s: float | None = None,
+                 limit: TimeLimit, seek_s: float | None = None, duration_s: float | None = None,
                  demuxer: str | None = None, sample_rate: int = 48000) -> SoundReport:
     signals = checked_signals(roles)
     report = SoundReport({sound: origin for sound in ("mix", "me") if (origin := sound_origin(roles, sound))})
@@ -79,7 +80,7 @@ def check_sounds(master: Path, streams: list[AudioInfo], roles: list[str], limit
         return report
     command = analysis_command(master, sound_graph(streams, signals, sample_rate), list(signals),
                               seek_s, duration_s, demuxer)
-    stats = collect_stats(command, 2 * len(signals), timeout_s)
+    stats = collect_stats(command, 2 * len(signals), limit)
     report.findings = judge_sounds(stats, list(signals), limits)
     return report
 

@@ -140,7 +140,7 @@ def write_posters(folder: Path, document: dict) -> list[str]:
         command = contact_sheet_command(folder / item["file"], [technical["duration_s"] * POSTER_AT], width, height,
                                         folder / name, columns=1, thumbnail_width=min(POSTER_WIDTH, width // 2 * 2))
         try:
-            ffmpeg.run(command, timeout_s=60, what=f"poster frame of {item['file']}")
+            ffmpeg.run(command, limit=ffmpeg.DEFAULT_LIMIT, what=f"poster frame of {item['file']}")
         except FFmpegError as error:
             log.warning("%s: no poster frame for %s, its player shows black until played: %s",
                         document["asset_id"], item["key"], error.reason)

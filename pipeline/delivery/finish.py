@@ -47,7 +47,7 @@ def _planned(submission: Submission, config: Config) -> dict[str, Deliverable]:
 
 @disk_full_as_error
 def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: Path, config: Config,
-                    started: datetime, run_id: str | None) -> RenderReport:
+                    started: datetime, run_id: str | None, earlier_attempts: list[dict] | None = None) -> RenderReport:
     """Sidecars, checksums, and the one rename that makes the delivery visible."""
     for result in results:
         if result.delivered and not (deliver_dir / result.file).exists():
@@ -59,7 +59,7 @@ def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: P
     for result in results:
         result.qc = [finding.to_dict() for finding in deliverable_findings(submission, analysis, result, config)]
     shot_list = shots.find_shots(submission, deliver_dir, config, results)
-    document = sidecar_document(submission, analysis, results, config, started, run_id)
+    document = sidecar_document(submission, analysis, results, config, started, run_id, earlier_attempts)
     document["shots"] = [shot.to_dict() for shot in shot_list]
     sidecar_schema.validate_sidecar(document)  # a violation is a bug: raise before anything is published
     metadata_file = deliver_dir / f"{submission.asset_id}_metadata.json"

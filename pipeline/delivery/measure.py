@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.media import ffmpeg
+from pipeline.media.ffmpeg import DEFAULT_LIMIT, TimeLimit
 from pipeline.media.fields import measure_fields
 from pipeline.media.probe import MediaInfo
 from pipeline.media.timecode import shifted_timecode
@@ -80,7 +81,7 @@ def aspect_problem(output: MediaInfo, expected: Fraction) -> str | None:
             f"{output.video.sar}) instead of the master's {float(expected):.3f}:1: the picture is distorted")
 
 
-def combing_problem(path: Path, output: MediaInfo, *, timeout_s: float = 120.0,
+def combing_problem(path: Path, output: MediaInfo, *, limit: TimeLimit = DEFAULT_LIMIT,
                     measure_content: bool = True) -> str | None:
     """Field flags in a progressive delivery, or (`measure_content`) combing left in the
     picture: idet on frames from the middle."""
@@ -91,7 +92,7 @@ def combing_problem(path: Path, output: MediaInfo, *, timeout_s: float = 120.0,
     if not measure_content:
         return None
     start = max(0.0, output.duration_s / 2 - COMBING_FRAMES / 2 * output.video.frame_s)
-    counted = measure_fields(path, start_s=start, frames=COMBING_FRAMES, timeout_s=timeout_s)
+    counted = measure_fields(path, start_s=start, frames=COMBING_FRAMES, limit=limit)
     if counted.interlaced_share <= COMBED_SHARE:
         return None
     return (f"combed: idet finds {counted.interlaced_share:.0%} of {counted.decided} frames interlaced "
@@ -108,15 +109,15 @@ def sound_command(path: Path, *, start_s: float = 0.0, duration_s: float = SYNC_
                "-map", "[sound]", "-f", "f32le", "pipe:1"])
 
 
-def _sound(command: tuple[str, ...], timeout_s: float) -> np.ndarray:
-    chunks = list(ffmpeg.stream_pcm(list(command), channels=1, chunk_frames=SYNC_RATE, timeout_s=timeout_s,
+def _sound(command: tuple[str, ...], limit: TimeLimit) -> np.ndarray:
+    chunks = list(ffmpeg.stream_pcm(list(command), channels=1, chunk_frames=SYNC_RATE, limit=limit,
                                     what="sync measurement"))
     return np.concatenate(chunks)[:, 0] if chunks else np.zeros(0, dtype=np.float32)
 
 
 @functools.lru_cache(maxsize=4)
-def _master_sound(command: tuple[str, ...], timeout_s: float) -> np.ndarray:
-    return _sound(command, timeout_s)  # measured once for all the outputs of a master
+def _master_sound(command: tuple[str, ...], limit: TimeLimit) -> np.ndarray:
+    return _sound(command, limit)  # measured once for all the outputs of a master
 
 
 def sound_offset(reference: np.ndarray, delivered: np.ndarray) -> float | None:
@@ -141,14 +142,14 @@ def sound_offset(reference: np.ndarray, delivered: np.ndarray) -> float | None:
     return float(lags[best]) / SYNC_RATE
 
 
-def sync_problem(master: MasterFacts, path: Path, output: MediaInfo, *, timeout_s: float = 120.0) -> str | None:
+def sync_problem(master: MasterFacts, path: Path, output: MediaInfo, *, limit: TimeLimit = DEFAULT_LIMIT) -> str | None:
     """Where the output's sound sits against its picture, compared with the master's."""
     if not output.audio:
         return None
     window = min(SYNC_WINDOW_S, master.duration_s)
     reference = _master_sound(tuple(sound_command(master.path, start_s=master.start_s, duration_s=window,
-                                                  demuxer=master.demuxer)), timeout_s)
-    delivered = _sound(tuple(sound_command(path, duration_s=window)), timeout_s)
+                                                  demuxer=master.demuxer)), limit)
+    delivered = _sound(tuple(sound_command(path, duration_s=window)), limit)
     offset = sound_offset(reference, delivered)
     if offset is None:
         log.info("%s: sound too unlike the master's to measure its sync", path.name)
@@ -169,14 +170,14 @@ def timecode_problem(output: MediaInfo, expected: str | None) -> str | None:
     return f"starts at timecode {output.start_timecode} instead of {expected}"
 
 
-def measured_problems(master: MasterFacts, path: Path, output: MediaInfo, *, timeout_s: float = 120.0,
+def measured_problems(master: MasterFacts, path: Path, output: MediaInfo, *, limit: TimeLimit = DEFAULT_LIMIT,
                       interlaced_delivery: bool = False, frame_aspect: Fraction | None = None) -> list[str]:
     """Every measured check on one delivered file. `interlaced_delivery`: the file is meant to
     carry fields (a broadcast profile), so it is not held to being progressive. `frame_aspect`:
     the file has a fixed frame the picture is fitted into (black bars), whose aspect it must have."""
-    combing = None if interlaced_delivery else combing_problem(path, output, timeout_s=timeout_s,
+    combing = None if interlaced_delivery else combing_problem(path, output, limit=limit,
                                                                measure_content=master.had_fields)
     problems = [aspect_problem(output, frame_aspect or master.display_aspect), combing,
-                sync_problem(master, path, output, timeout_s=timeout_s),
+                sync_problem(master, path, output, limit=limit),
                 timecode_problem(output, master.timecode)]
     return [problem for problem in problems if problem]

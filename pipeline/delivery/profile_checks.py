@@ -19,6 +19,7 @@ from pipeline.audio.signals import base_signal
 from pipeline.config import OutputProfile, bit_rate_of
 from pipeline.deliverables import Deliverable
 from pipeline.delivery import qc
+from pipeline.media.ffmpeg import TimeLimit
 from pipeline.media.probe import VideoInfo
 from pipeline.render.conform import frame_size, out_field_order, out_interlaced
 from pipeline.render.outputs import MPEG2_LEVELS
@@ -127,7 +128,7 @@ def _track_problems(profile: OutputProfile, deliverable: Deliverable, read: Read
 
 
 def pair_loudness(path: Path, profile: OutputProfile, deliverable: Deliverable,
-                  timeout_s: float) -> dict[str, loudness.Loudness]:
+                  limit: TimeLimit) -> dict[str, loudness.Loudness]:
     """The loudness of each sound pair of the file (signal -> measured; silent pairs left out),
     measured in one audio-only run."""
     graph, labels, signals = [], [], {}
@@ -141,7 +142,7 @@ def pair_loudness(path: Path, profile: OutputProfile, deliverable: Deliverable,
         else:
             graph.append(f"[0:a:{position}]anull[{label}]")
         labels.append(label)
-    measured = loudness.measure_signals(loudness.measure_signals_command(path, graph, labels), labels, timeout_s)
+    measured = loudness.measure_signals(loudness.measure_signals_command(path, graph, labels), labels, limit)
     return {signals[label]: value for label, value in measured.items()}
 
 

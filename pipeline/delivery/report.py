@@ -27,12 +27,12 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from pipeline.config import Config
+from pipeline.config import Config, LimitsConfig
 from pipeline.delivery import qc
 from pipeline.delivery.results import TechnicalFacts
 from pipeline.errors import FFmpegError
 from pipeline.files import write_atomically
-from pipeline.media import ffmpeg
+from pipeline.media import ffmpeg, work
 from pipeline.render.keyframes import thumbnail_times
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,13 @@ def contact_sheet_command(source: Path, times: list[float], width: int, height: 
                       "-update", "1", str(output)]
 
 
-def _contact_sheet(path: Path, technical: TechnicalFacts, times: list[float], scratch: Path) -> str:
+KEYFRAME_INTERVAL_FRAMES = 250
+"""x264's default: cutting one frame decodes at most this many (the render makes the sheet's
+frames keyframes, but a file may come from elsewhere)."""
+
+
+def _contact_sheet(path: Path, technical: TechnicalFacts, times: list[float], scratch: Path,
+                   limits: LimitsConfig) -> str:
     """The sheet as a data URI, or raise FFmpegError."""
     video = technical.video or {}
     output = scratch / f"{path.stem}.png"
@@ -108,7 +114,9 @@ def _contact_sheet(path: Path, technical: TechnicalFacts, times: list[float], sc
     # anamorphic 720x576 16:9 file makes 16:9 thumbnails, so a circle stays a circle.
     width, height = video.get("display_size") or (video["width"], video["height"])
     command = contact_sheet_command(path, times, width, height, output)
-    ffmpeg.run(command, timeout_s=60 + 10 * len(times), what=f"contact sheet of {path.name}")
+    limit = work.time_limit(limits, KEYFRAME_INTERVAL_FRAMES * len(times),
+                            [work.Picture("decode", video["width"], video["height"])])
+    ffmpeg.run(command, limit=limit, what=f"contact sheet of {path.name}")
     return _png_uri(output.read_bytes())
 
 
@@ -117,7 +125,8 @@ def _cue_midpoints(submission, language: str | None) -> list[float]:
     return [(cue.start_ms + cue.end_ms) / 2000 for cue in track.cues] if track else []
 
 
-def _contact_sheet_section(submission, result, folder: Path, scratch: Path, sheets: dict | None = None) -> str:
+def _contact_sheet_section(submission, result, folder: Path, scratch: Path, limits: LimitsConfig,
+                           sheets: dict | None = None) -> str:
     """`sheets`: the sheets made so far, by picture: the versions that carry the clean picture of
     their profile by stream copy (the international version) show the same frames, cut once."""
     technical = result.technical
@@ -131,7 +140,7 @@ def _contact_sheet_section(submission, result, folder: Path, scratch: Path, shee
         if shared is not None and sheets is not None and shared in sheets:
             uri = sheets[shared]
         else:
-            uri = _contact_sheet(folder / result.file, technical, times, scratch)
+            uri = _contact_sheet(folder / result.file, technical, times, scratch, limits)
             if shared is not None and sheets is not None:
                 sheets[shared] = uri
     except FFmpegError as error:
@@ -439,7 +448,8 @@ def _findings_table(findings: list[dict]) -> str:
     return _table(["severity", "check", "timecode", "measured", "limit", "message"], rows)
 
 
-def _deliverables_section(submission, results: list, document: dict, folder: Path, scratch: Path) -> str:
+def _deliverables_section(submission, results: list, document: dict, folder: Path, scratch: Path,
+                          limits: LimitsConfig) -> str:
     entries = {item["key"]: item for item in document["deliverables"]}
     parts = ["<h2>Deliverables</h2>"]
     sheets: dict = {}
@@ -448,7 +458,7 @@ def _deliverables_section(submission, results: list, document: dict, folder: Pat
         parts.append(f"<h3 id='deliverable-{_e(result.key)}'>{_e(result.key)} · "
                      f"<span class='state-{_e(result.state)}'>{_e(result.state)}</span></h3>")
         if result.delivered and result.file:
-            parts.append(_contact_sheet_section(submission, result, folder, scratch, sheets))
+            parts.append(_contact_sheet_section(submission, result, folder, scratch, limits, sheets))
         parts.append(_findings_table(item.get("qc", [])))
     return "".join(parts)
 
@@ -527,10 +537,18 @@ def _shots_section(document: dict) -> str:
             + (f"<h3>Shot list as the producer wrote it</h3><ul>{producer}</ul>" if producer else ""))
 
 
+def _provenance_value(value) -> str:
+    """A list as one line; an earlier attempt (a dict) as how it ended and when."""
+    if not isinstance(value, list):
+        return str(value)
+    if any(isinstance(item, dict) for item in value):
+        return "; ".join(f"{item['message']} ({item.get('when') or 'unknown time'})" for item in value)
+    return ", ".join(value)
+
+
 def _provenance_section(document: dict) -> str:
     provenance = document["provenance"]
-    rows = [[_e(key.replace("_", " ")),
-             f"<span class='mono'>{_e(', '.join(value) if isinstance(value, list) else value)}</span>"]
+    rows = [[_e(key.replace("_", " ")), f"<span class='mono'>{_e(_provenance_value(value))}</span>"]
             for key, value in provenance.items() if value not in (None, "", [])]
     layout = document["source"]["audio_layout"]
     rows.insert(0, [_e("source master"), _e(document["source"]["master"])])
@@ -550,7 +568,7 @@ def report_html(submission, analysis, results: list, document: dict, config: Con
             f"<p class='note'>Asset <b>{_e(document['asset_id'])}</b> · made {_e(made)} · "
             f"pipeline {_e(document['provenance']['pipeline_version'])}</p>",
             _banner(document), _outputs_section(document),
-            _deliverables_section(submission, results, document, folder, scratch),
+            _deliverables_section(submission, results, document, folder, scratch, config.limits),
             _loudness_section(results, config), _subtitles_section(submission, analysis), _me_section(analysis),
             _shots_section(document), _descriptive_section(document["descriptive"]), _provenance_section(document)]
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"

@@ -46,7 +46,10 @@ def _profile_loudness(analysis: AudioAnalysis, config: Config, results: list[Del
 
 
 def sidecar_document(submission: Submission, analysis: AudioAnalysis, results: list[DeliverableResult],
-                     config: Config, started: datetime, run_id: str | None) -> dict:
+                     config: Config, started: datetime, run_id: str | None,
+                     earlier_attempts: list[dict] | None = None) -> dict:
+    """`earlier_attempts`: how each earlier attempt at this package ended (the lifecycle's record:
+    when, run_id, error, message), so a delivery says what it took."""
     source_sha256 = sha256_of(submission.package.master)  # once: a master can be tens of GB
     deliverables = [_finite(result.to_dict()) for result in results]
     return _finite({
@@ -78,7 +81,8 @@ def sidecar_document(submission: Submission, analysis: AudioAnalysis, results: l
                        "config_files": [Path(source).name for source in config.source],
                        "pipeline_version": __version__,
                        "ffmpeg_version": ffmpeg.capabilities().version, "flow_run_id": run_id,
-                       "started": started.isoformat(), "finished": datetime.now(UTC).isoformat()},
+                       "started": started.isoformat(), "finished": datetime.now(UTC).isoformat(),
+                       "attempts": 1 + len(earlier_attempts or []), "earlier_attempts": list(earlier_attempts or [])},
     })
 
 

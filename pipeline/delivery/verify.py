@@ -16,7 +16,7 @@ from pipeline.delivery.results import DeliverableResult, DeliverableState, Techn
 from pipeline.files import sha256_of
 from pipeline.intake.submission import Submission
 from pipeline.media.probe import MediaInfo, probe, sound_digest
-from pipeline.render.commands import render_timeout
+from pipeline.render.commands import RenderInputs, render_timeout
 from pipeline.render.conform import out_interlaced
 
 
@@ -26,14 +26,14 @@ def verify_outputs(submission: Submission, deliverables: list[Deliverable], outp
     packet, what the loudness trial encoded and measured (the render copies it in), that
     measurement; the others measured in one audio-only ffmpeg run (not one per file)."""
     by_key = {deliverable.key: deliverable for deliverable in deliverables}
-    timeout = render_timeout(submission.programme.duration_s, config)
-    pairs = {key: pair_loudness(path, config.profiles[by_key[key].profile], by_key[key], timeout)
+    limit = render_timeout(RenderInputs.of(submission), config, reads=len(outputs))
+    pairs = {key: pair_loudness(path, config.profiles[by_key[key].profile], by_key[key], limit)
              for key, path in outputs.items() if _measured_by_pair(by_key[key], config)}
     known = _known_loudness({key: path for key, path in outputs.items() if key not in pairs}, analysis)
     known |= {key: measured[by_key[key].sound.signal] for key, measured in pairs.items()}
     unknown = {key: path for key, path in outputs.items() if key not in known}
     if unknown:
-        known |= dict(zip(unknown, loudness.measure_files(list(unknown.values()), timeout_s=timeout)))
+        known |= dict(zip(unknown, loudness.measure_files(list(unknown.values()), limit=limit)))
     results = [verify_output(submission, by_key[key], path, config, measured=known[key]) for key, path in outputs.items()]
     for result in results:
         if result.key in pairs:  # each delivered pair's loudness, by the sound it carries
@@ -78,10 +78,10 @@ def verify_output(submission: Submission, deliverable: Deliverable, path: Path, 
         if profile.width and profile.height:
             frame_aspect = Fraction(profile.width, profile.height)
     problems += measured_problems(MasterFacts.of(submission), path, info,
-                                  timeout_s=render_timeout(info.duration_s, config), interlaced_delivery=interlaced,
+                                  limit=render_timeout(RenderInputs.of(submission), config), interlaced_delivery=interlaced,
                                   frame_aspect=frame_aspect)
     if measured is None:
-        measured = loudness.measure_file(path, timeout_s=render_timeout(info.duration_s, config))
+        measured = loudness.measure_file(path, limit=render_timeout(RenderInputs.of(submission), config))
     technical = technical_facts(path, info, deliverable.sound.roles)
     if deliverable.tracks:
         for stream, roles in zip(technical.audio, track_roles(deliverable, config.profiles[deliverable.profile])):

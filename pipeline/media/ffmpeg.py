@@ -2,9 +2,14 @@
 
 Every other module builds argument lists (pure functions, tested without ffmpeg) and hands them
 here. Each call: no shell, `-hide_banner -nostdin` and an explicit `-y`/`-n` added by the caller's
-builder, stderr always captured and read, return code checked, a timeout, and the whole process
-group killed on timeout, error or cancel (KeyboardInterrupt, a Prefect cancellation...). On Linux
-the kernel also kills each child when its parent dies, so not even a SIGKILLed run leaves one.
+builder, stderr always captured and read, return code checked, and the whole process group killed
+on error or cancel (KeyboardInterrupt, a Prefect cancellation...). On Linux the kernel also kills
+each child when its parent dies, so not even a SIGKILLed run leaves one.
+
+Every run is watched the same way (`TimeLimit`): this module adds `-progress` on a pipe of its own
+to the command, and kills a run whose progress has not moved for `stall_s` (it is stuck: frozen,
+deadlocked, waiting on a dead share), or that has run `ceiling_s` in all (pipeline/media/work.py
+grows that ceiling from the work). A run that is only slow, on a busy machine, is left to finish.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy
 
-from pipeline.errors import FFmpegError, FFmpegTimeout, ToolError
+from pipeline.errors import FFmpegError, FFmpegStalled, FFmpegTimeout, ToolError
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +57,30 @@ _running: set[subprocess.Popen] = set()
 _running_lock = threading.Lock()
 
 
+STALL_S = 300.0
+"""Seconds without progress after which a run is stuck: the default of `limits.stall_s`."""
+PROGRESS_PERIOD_S = 0.1
+"""How often ffmpeg reports progress: a short run still reports (and can be cancelled from its
+progress callback) before it ends, and a stall is seen within this of `stall_s`."""
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """When a run is killed: once its progress has not moved for `stall_s`, or once it has run
+    `ceiling_s` in all however it progresses (see pipeline/media/work.py)."""
+
+    stall_s: float
+    ceiling_s: float
+
+
+DEFAULT_LIMIT = TimeLimit(STALL_S, 600.0)
+"""For a call made without a config (a probe's sample of frames, a test): the default stall, and a
+fixed ceiling far above what such a short run takes."""
+
+
 @dataclass(frozen=True)
 class Progress:
-    """How far one ffmpeg run is, parsed from `-progress pipe:1`."""
+    """How far one ffmpeg run is, parsed from its `-progress` reports."""
 
     done_s: float
     total_s: float
@@ -130,14 +156,66 @@ def quote(command: list[str]) -> str:
     return shlex.join(command)
 
 
-def _parse_progress(lines: Iterator[str], total_s: float,
-                    on_progress: Callable[[Progress], None]) -> None:
-    for line in lines:
-        key, _, value = line.strip().partition("=")
-        if key == "out_time_us" and value.lstrip("-").isdigit():
-            on_progress(Progress(max(0, int(value)) / 1e6, total_s))
-        elif key == "progress" and value == "end":
-            on_progress(Progress(total_s, total_s))
+def clock(seconds: float) -> str:
+    """00:01:12.40: where a run is, as ffmpeg prints it."""
+    centiseconds = round(max(0.0, seconds) * 100)
+    minutes, rest = divmod(centiseconds, 6000)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}:{rest / 100:05.2f}"
+
+
+def _counter(value: str) -> int:
+    return int(value) if value.lstrip("-").isdigit() else -1  # "N/A" before the first output
+
+
+class _Watch:
+    """A run's progress, read from its `-progress` pipe: where it is, and when it last moved.
+
+    Progress is any advance of out_time_us, frame or total_size: one of them moves while ffmpeg
+    writes, even where another stands still (outputs written side by side, where out_time can
+    stand still while frames go on; a null muxer, whose size is N/A)."""
+
+    def __init__(self, stream, total_s: float):
+        self.stream = stream
+        self.total_s = total_s
+        self.started = self.moved = time.monotonic()
+        self.done_s = 0.0
+        self.killed: tuple[type[FFmpegTimeout], str] | None = None  # set by the watchdog, raised by the run
+        self._counters: tuple[int, ...] = (-1, -1, -1)
+        self._block: dict[str, str] = {}
+
+    def updates(self) -> Iterator[Progress]:
+        """Each progress report until the run ends (its end of the pipe closes)."""
+        for line in self.stream:
+            key, _, value = line.strip().partition("=")
+            if key != "progress":
+                self._block[key] = value
+                continue
+            counters = tuple(_counter(self._block.get(name, "")) for name in ("out_time_us", "frame", "total_size"))
+            if any(new > old for new, old in zip(counters, self._counters)):
+                self.moved = time.monotonic()
+                self._counters = tuple(max(new, old) for new, old in zip(counters, self._counters))
+            self.done_s = self.total_s if value == "end" else max(0, self._counters[0]) / 1e6
+            self._block = {}
+            yield Progress(self.done_s, self.total_s)
+
+    def where(self) -> str:
+        return clock(self.done_s) + (f" of {clock(self.total_s)}" if self.total_s > 0 else "")
+
+    def overdue(self, limit: TimeLimit, what: str) -> tuple[type[FFmpegTimeout], str] | None:
+        """The error to raise and why, when the run must be killed now."""
+        now = time.monotonic()
+        if now - self.moved >= limit.stall_s:
+            return FFmpegStalled, f"{what} made no progress for {_seconds(limit.stall_s)} at {self.where()} and was killed"
+        if now - self.started >= limit.ceiling_s:
+            return FFmpegTimeout, (f"{what} ran past its ceiling of {_seconds(limit.ceiling_s)} at {self.where()} "
+                                   "and was killed")
+        return None
+
+
+def watched(command: list[str], progress_fd: int) -> list[str]:
+    """`command` reporting its progress on `progress_fd`, and no status line on stderr."""
+    return [command[0], "-progress", f"pipe:{progress_fd}", "-stats_period", f"{PROGRESS_PERIOD_S:g}",
+            "-nostats", *command[1:]]
 
 
 _PR_SET_PDEATHSIG = 1
@@ -201,11 +279,16 @@ def ran_out_of_space(error: FFmpegError) -> bool:
     return _NO_SPACE in error.stderr_tail
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def _signal_group(process: subprocess.Popen) -> None:
+    """SIGKILL the run's process group (a SIGSTOPped process goes too)."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    _signal_group(process)
     process.wait()
 
 
@@ -215,25 +298,23 @@ def running_processes() -> list[int]:
         return [proc.pid for proc in _running if proc.poll() is None]
 
 
-def run(command: list[str], *, timeout_s: float, total_s: float = 0.0,
+def run(command: list[str], *, limit: TimeLimit, total_s: float = 0.0,
         on_progress: Callable[[Progress], None] | None = None,
         cwd: str | Path | None = None, what: str = "ffmpeg") -> RunResult:
-    """Run an argument list built elsewhere; raise FFmpegError with the stderr tail on failure.
-
-    With `on_progress`, the command must contain `-progress pipe:1` (see `progress_args`)."""
+    """Run an argument list built elsewhere, watched (see `TimeLimit`); raise FFmpegError with the
+    stderr tail on failure. `on_progress` hears each progress report, in this thread."""
     started = time.monotonic()
     stdout_lines: list[str] = []
-    with _supervised(command, timeout_s, text=True, cwd=cwd) as (process, stderr_lines, timed_out):
-        # Progress lines are handed to `on_progress`, not kept: a long render writes a dozen
-        # lines every half second, and memory must not grow with the master's length.
-        stdout = _tee(process.stdout, stdout_lines) if on_progress is None else iter(process.stdout)
-        if on_progress is not None:
-            _parse_progress(stdout, total_s, on_progress)
-        for _line in stdout:  # drain what is left (or everything, without a progress callback)
-            pass
+    with _supervised(command, limit, total_s, what, text=True, cwd=cwd) as (process, stderr_lines, watch):
+        drain = threading.Thread(target=lambda: stdout_lines.extend(process.stdout), daemon=True)
+        drain.start()
+        for progress in watch.updates():
+            if on_progress is not None:
+                on_progress(progress)
         process.wait()
+        drain.join(timeout=10)
     tail = "".join(stderr_lines).rstrip()
-    _raise_on_failure(command, process.returncode, tail, timed_out, timeout_s, what)
+    _raise_on_failure(command, process.returncode, tail, watch, what)
     return RunResult(command, "".join(stderr_lines.full), "".join(stdout_lines), time.monotonic() - started)
 
 
@@ -256,55 +337,63 @@ class _StderrLines(deque):
 
 
 @contextmanager
-def _supervised(command: list[str], timeout_s: float, *, text: bool, cwd: str | Path | None = None):
-    """Start `command` in its own process group (killable as a whole, and killed with us), read
-    its stderr in a thread, and kill the group on timeout, on any error and on cancel. Yields
-    (process, stderr lines, timed_out: a list that is non-empty once the time limit hit)."""
+def _supervised(command: list[str], limit: TimeLimit, total_s: float, what: str, *, text: bool,
+                cwd: str | Path | None = None):
+    """Start `command` in its own process group (killable as a whole, and killed with us), its
+    progress on a pipe of its own (its stdout stays the caller's: PCM, printed metadata), read its
+    stderr in a thread, and kill the group when the watch says so, on any error and on cancel.
+    Yields (process, stderr lines, watch: the progress, and why the watchdog killed the run)."""
     log.info("running: %s", quote(command))
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=text, errors="replace" if text else None,
-                               cwd=cwd, start_new_session=True, preexec_fn=_die_with_parent())
+    progress_read, progress_write = os.pipe()
+    try:
+        process = subprocess.Popen(watched(command, progress_write), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text,
+                                   errors="replace" if text else None, cwd=cwd, start_new_session=True,
+                                   pass_fds=(progress_write,), preexec_fn=_die_with_parent())
+    except BaseException:
+        os.close(progress_read)
+        raise
+    finally:
+        os.close(progress_write)  # the child holds the only writer: its end is the pipe's end
     with _running_lock:
         _running.add(process)
     stderr_lines = _StderrLines(keep_all=text)
     reader = threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True)
     reader.start()
-    timed_out: list[bool] = []
+    watch = _Watch(open(progress_read, encoding="ascii", errors="replace"), total_s)
+    finished = threading.Event()
 
-    def kill_on_timeout() -> None:
-        timed_out.append(True)
-        _kill_group(process)
+    def watchdog() -> None:
+        step = min(1.0, limit.stall_s / 10, limit.ceiling_s / 10)
+        while not finished.wait(step):
+            if (verdict := watch.overdue(limit, what)) is not None:
+                watch.killed = verdict
+                _signal_group(process)
+                return
 
-    watchdog = threading.Timer(timeout_s, kill_on_timeout)
-    watchdog.start()
+    threading.Thread(target=watchdog, daemon=True).start()
     try:
-        yield process, stderr_lines, timed_out
+        yield process, stderr_lines, watch
     except BaseException:
         _kill_group(process)  # cancel, an error in a callback, a reader that stopped: no ffmpeg left
         raise
     finally:
-        watchdog.cancel()
+        finished.set()
         reader.join(timeout=10)
+        watch.stream.close()
         with _running_lock:
             _running.discard(process)
 
 
-def _raise_on_failure(command: list[str], returncode: int | None, tail: str, timed_out: list[bool],
-                      timeout_s: float, what: str) -> None:
-    if timed_out:
-        raise FFmpegTimeout(command, returncode, tail,
-                            f"{what} ran past its limit of {_seconds(timeout_s)} and was killed")
+def _raise_on_failure(command: list[str], returncode: int | None, tail: str, watch: _Watch, what: str) -> None:
+    if watch.killed is not None:
+        error_type, reason = watch.killed
+        raise error_type(command, returncode, tail, reason)
     if returncode != 0:
         reason = f"{what} exited with code {returncode}"
         if returncode is not None and returncode < 0:
             reason = f"{what} was killed by signal {-returncode}"
         raise FFmpegError(command, returncode, tail, reason)
-
-
-def _tee(stream, sink: list[str]) -> Iterator[str]:
-    for line in stream:
-        sink.append(line)
-        yield line
 
 
 def base_args(overwrite: bool = True) -> list[str]:
@@ -331,21 +420,24 @@ def input_args(path: str | Path, *, seek_s: float | None = None,
     return args + ["-i", f"file:{Path(path).absolute()}"]
 
 
-def progress_args() -> list[str]:
-    # Progress every 0.1 s rather than ffmpeg's 0.5 s: a short render still reports (and can be
-    # cancelled from its progress callback) before it ends.
-    return ["-progress", "pipe:1", "-stats_period", "0.1", "-nostats"]
+def _follow(watch: _Watch) -> None:
+    """Keep a watch up to date when no one listens to its progress."""
+    try:
+        deque(watch.updates(), maxlen=0)
+    except (OSError, ValueError):  # the run ended and its pipe was closed under the reader
+        pass
 
 
-def stream_pcm(command: list[str], *, channels: int, chunk_frames: int, timeout_s: float,
-               what: str = "ffmpeg") -> Iterator[numpy.ndarray]:
+def stream_pcm(command: list[str], *, channels: int, chunk_frames: int, limit: TimeLimit,
+               total_s: float = 0.0, what: str = "ffmpeg") -> Iterator[numpy.ndarray]:
     """Run a command that writes raw float32 PCM to stdout and yield it in chunks of frames.
 
     Memory stays flat however long the input: only one chunk is held at a time."""
     import numpy as np
 
     chunk_bytes = chunk_frames * channels * 4
-    with _supervised(command, timeout_s, text=False) as (process, stderr_lines, timed_out):
+    with _supervised(command, limit, total_s, what, text=False) as (process, stderr_lines, watch):
+        threading.Thread(target=_follow, args=(watch,), daemon=True).start()
         while True:
             data = process.stdout.read(chunk_bytes)
             if not data:
@@ -354,4 +446,4 @@ def stream_pcm(command: list[str], *, channels: int, chunk_frames: int, timeout_
             yield np.frombuffer(data[:usable], dtype="<f4").reshape(-1, channels)
         process.wait()
     tail = b"".join(stderr_lines).decode("utf-8", "replace").rstrip()
-    _raise_on_failure(command, process.returncode, tail, timed_out, timeout_s, what)
+    _raise_on_failure(command, process.returncode, tail, watch, what)

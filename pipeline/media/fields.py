@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.media import ffmpeg
+from pipeline.media.ffmpeg import DEFAULT_LIMIT, TimeLimit
 
 FieldOrder = Literal["progressive", "tff", "bff", "unknown"]
 FieldOrderSource = Literal["stream", "measured", "unknown"]
@@ -77,8 +78,8 @@ def parse_idet(stderr: str) -> FieldCount:
 
 
 def measure_fields(path: str | Path, *, start_s: float = 0.0, frames: int = SAMPLE_FRAMES,
-                   demuxer: str | None = None, timeout_s: float = 120.0) -> FieldCount:
+                   demuxer: str | None = None, limit: TimeLimit = DEFAULT_LIMIT) -> FieldCount:
     """Run idet on a sample of the picture."""
     result = ffmpeg.run(idet_command(path, start_s=start_s, frames=frames, demuxer=demuxer),
-                        timeout_s=timeout_s, what="field detection")
+                        limit=limit, what="field detection")
     return parse_idet(result.stderr)

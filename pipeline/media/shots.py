@@ -27,7 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pipeline.errors import FFmpegError
-from pipeline.media import ffmpeg
+from pipeline.media import ffmpeg, work
+from pipeline.media.ffmpeg import DEFAULT_LIMIT, TimeLimit
 from pipeline.media.timecode import format_timecode, shifted_timecode
 
 log = logging.getLogger(__name__)
@@ -116,12 +117,13 @@ def shots_from_cuts(starts: list[float], start_s: float, end_s: float, fps: floa
 
 
 def detect_cuts(master: Path, start_s: float, duration_s: float, settings, thumbnails: Path | None = None,
-                demuxer: str | None = None, fast_decode: bool = False) -> tuple[list[float], float]:
+                demuxer: str | None = None, fast_decode: bool = False,
+                limit: TimeLimit = DEFAULT_LIMIT) -> tuple[list[float], float]:
     """The programme-relative times of the frames that start a shot (the first frame included
     for the `scene` method), and the seconds the run took. Thumbnails into `thumbnails`."""
     command = detection_command(master, start_s, duration_s, settings.method, settings.threshold_of_method,
                                 settings.width, thumbnails, demuxer, fast_decode)
-    result = ffmpeg.run(command, timeout_s=60 + duration_s * 4, what="shot detection")
+    result = ffmpeg.run(command, limit=limit, what="shot detection")
     return cut_times(result.stdout), result.seconds
 
 
@@ -156,7 +158,8 @@ def find_shots(submission, deliver_dir: Path | None, config, results=()) -> list
     with tempfile.TemporaryDirectory(prefix=".shots-", dir=deliver_dir.parent if deliver_dir else None) as scratch:
         scratch_dir = Path(scratch) if deliver_dir is not None else None
         try:
-            starts, seconds = detect_cuts(source, seek_s, programme.duration_s, settings, scratch_dir, demuxer, ours)
+            starts, seconds = detect_cuts(source, seek_s, programme.duration_s, settings, scratch_dir, demuxer, ours,
+                                          _search_limit(submission, config))
         except FFmpegError as error:
             log.warning("%s: no shot list: %s", submission.asset_id, error.reason)
             return []
@@ -164,6 +167,13 @@ def find_shots(submission, deliver_dir: Path | None, config, results=()) -> list
         if scratch_dir is not None and deliver_dir is not None:
             names = list(_keep_thumbnails(scratch_dir, deliver_dir, submission.asset_id))
     return _shot_list(submission, settings, starts, names, source.name, seconds)
+
+
+def _search_limit(submission, config) -> TimeLimit:
+    """One decode of the programme's picture (at the master's size: a bound for a delivered file)."""
+    video = submission.media.video
+    frames = submission.programme.duration_s * float(submission.media.picture.fps)
+    return work.time_limit(config.limits, frames, [work.Picture("decode", video.width, video.height)])
 
 
 def _shot_list(submission, settings, starts: list[float], names: list[str | None], searched: str,

@@ -30,7 +30,7 @@ from pipeline.audio.layouts import merged_audio
 from pipeline.audio.loudness import GainPlan
 from pipeline.config import Config, OutputProfile
 from pipeline.deliverables import Deliverable, Sound, clean_picture_in, full_mix
-from pipeline.media import ffmpeg
+from pipeline.media import ffmpeg, work
 from pipeline.media.probe import VideoInfo
 from pipeline.render.conform import conform_filters, decoded_size, frame_size, picture_size
 from pipeline.render.outputs import (
@@ -417,7 +417,7 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     all_chains = video_chains + sound.chains + track_chains
     if all_chains:
         command += ["-filter_complex", ";".join(all_chains)]
-    command += output_args + ffmpeg.progress_args()
+    command += output_args  # the runner adds its own -progress pipe
     return render
 
 
@@ -469,8 +469,22 @@ def _keyframe_args(times: list[float] | None, fps) -> list[str]:
     return ["-force_key_frames:v", ",".join(f"{start:.6f}" for start in starts)]
 
 
-def render_timeout(duration_s: float, config: Config) -> float:
-    return config.limits.render_timeout_floor_s + duration_s * config.limits.render_timeout_factor
+def render_timeout(inputs: RenderInputs, config: Config, encodes: list[Deliverable] | None = None,
+                   reads: int = 1) -> ffmpeg.TimeLimit:
+    """The limits of a run over the programme that reads the master's picture `reads` times (a
+    pass over its sound reads every picture packet too) and encodes the picture of each of
+    `encodes` (at the larger of the master's size and the profile's exact size: a bound)."""
+    video = inputs.video
+    size = (video.width, video.height) if video is not None else (1920, 1080)
+    pictures = [work.Picture("decode", *size)] * reads
+    for spec in encodes or []:
+        if spec.picture == "copy-clean":
+            continue
+        profile = config.profiles[spec.profile]
+        exact = (profile.width or 0, profile.height or 0)
+        pictures.append(work.Picture(profile.video_codec, *max(size, exact, key=lambda wh: wh[0] * wh[1])))
+    frames = inputs.duration_s * (float(video.fps) if video is not None and video.fps else 25.0)
+    return work.time_limit(config.limits, frames, pictures)
 
 
 def prepare_work_dir(work_dir: Path, font_dirs: Sequence[Path] = ()) -> None:

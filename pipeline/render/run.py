@@ -86,11 +86,11 @@ def render_deliverables(submission: Submission, analysis: AnalysedSound, specs: 
                                        encoded_sound=encoded_sound, shots=_shot_branch(config, work_dir, deliver_dir))
     _log_conform(submission, specs, config)
     with named_faults(deliver_dir, submission.package.master):
-        ffmpeg.run(render_plan.command, timeout_s=render_timeout(submission.programme.duration_s, config),
+        ffmpeg.run(render_plan.command, limit=render_timeout(RenderInputs.of(submission), config, specs),
                    total_s=submission.programme.duration_s, on_progress=on_progress, cwd=work_dir, what="render")
     for key, command in render_plan.mux_commands.items():  # the stream-copy versions, in order
         with named_faults(deliver_dir):
-            ffmpeg.run(command, timeout_s=render_timeout(submission.programme.duration_s, config) / 4,
+            ffmpeg.run(command, limit=render_timeout(RenderInputs.of(submission), config),
                        what=f"{key} mux")
     for used in [*render_plan.scratch_files, *encoded_sound.values()]:
         used.unlink(missing_ok=True)

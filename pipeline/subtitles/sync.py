@@ -24,6 +24,7 @@ import numpy as np
 from pipeline.audio.layouts import dialogue_pan, mix_pan, routing_graph
 from pipeline.config import SubtitleRules
 from pipeline.media import ffmpeg
+from pipeline.media.ffmpeg import TimeLimit
 from pipeline.subtitles import Finding, SubtitleTrack, format_timecode
 
 log = logging.getLogger(__name__)
@@ -169,9 +170,9 @@ def _offset_finding(track: SubtitleTrack, source: str, offset: float, limit: flo
                    "of the master")
 
 
-def measure_speech(command: list[str], source: str, timeout_s: float) -> SpeechActivity:
+def measure_speech(command: list[str], source: str, limit: TimeLimit) -> SpeechActivity:
     """Run the decode of `speech_command` and keep only the 100 Hz voice activity."""
-    chunks = ffmpeg.stream_pcm(command, channels=1, chunk_frames=CHUNK_FRAMES, timeout_s=timeout_s,
+    chunks = ffmpeg.stream_pcm(command, channels=1, chunk_frames=CHUNK_FRAMES, limit=limit,
                                what="subtitle sync analysis")
     return SpeechActivity(source, voice_activity(energy_envelope(chunks)))
 
