@@ -10,7 +10,6 @@ stream copy).
 from __future__ import annotations
 
 import dataclasses
-from fractions import Fraction
 
 from pipeline.audio.layouts import me_source
 from pipeline.audio.signals import profile_signal
@@ -49,12 +48,13 @@ def in_profile(deliverable: Deliverable, name: str, profile: OutputProfile,
     """`deliverable` in the profile `name`; a reason when it cannot be made; None when it would be
     another deliverable of the profile again (a soft-subtitle-only version in a container
     without soft subtitles is the clean master). `own_gain`: the profile has a loudness target
-    of its own, so its sounds are its own signals ("mix@mezzanine"), gained apart."""
+    of its own, so its sounds are its own signals ("mix@mezzanine"), gained apart. A profile that
+    speeds the programme up (a speed frame rate conversion) has its own signals too: its sound
+    is time-stretched (pipeline/render/commands.py)."""
     video = submission.media.video
-    if profile.frame_rate != "any" and Fraction(profile.frame_rate) != Fraction(video.fps).limit_denominator(1001):
-        return (f"the {name} profile is {profile.frame_rate} frames/s and the master "
-                f"{float(video.fps):g}: a frame rate conversion is not made; deliver a master at "
-                f"{profile.frame_rate} frames/s or leave {deliverable.version} out of {name} ([outputs])")
+    refusal = profile.conversion_refusal(video.fps, name)
+    if refusal is not None:
+        return f"{refusal}, or leave {deliverable.version} out of {name} ([outputs])"
     soft = deliverable.soft_subtitles and profile.soft_subtitles
     if deliverable.picture == "copy-clean" and deliverable.soft_subtitles and not soft:
         return None
@@ -62,7 +62,7 @@ def in_profile(deliverable: Deliverable, name: str, profile: OutputProfile,
                           own=deliverable.sound)
     if isinstance(tracks, str):
         return f"{tracks} ({name} profile)"
-    if own_gain:
+    if own_gain or profile.speed_factor(video.fps) != 1:  # a time-stretched sound is the profile's own
         tracks = tuple(None if sound is None else dataclasses.replace(sound, signal=profile_signal(sound.signal, name))
                        for sound in tracks)
     first = next(sound for sound in tracks if sound is not None)

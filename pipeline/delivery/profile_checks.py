@@ -10,17 +10,18 @@ figure asked; any problem fails the deliverable.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
 
 from pipeline.audio import loudness
 from pipeline.audio.signals import base_signal
-from pipeline.config import OutputProfile, bit_rate_of
+from pipeline.config import OutputProfile, bit_rate_of, rate_family
 from pipeline.deliverables import Deliverable
 from pipeline.delivery import qc
 from pipeline.media.probe import VideoInfo
-from pipeline.render.conform import frame_size, out_field_order, out_interlaced
+from pipeline.render.conform import frame_size, out_field_order, out_interlaced, output_rate
 from pipeline.render.outputs import MPEG2_LEVELS
 
 BIT_RATE_TOLERANCE = 0.05
@@ -46,6 +47,7 @@ class ReadBack:
     """Measured: the picture's packets in bits over its duration."""
     audio: list[tuple[str, int, int]]
     """(codec, channels, sample rate) of each audio stream."""
+    frame_rate: Fraction | None = None
 
 
 def read_back(path: Path) -> ReadBack:
@@ -64,7 +66,8 @@ def read_back(path: Path) -> ReadBack:
         frame_s = 1 / float(stream.average_rate or 25)
         duration = (max(times) - min(times) + frame_s) if times else 0.0
         return ReadBack(container.format.name, context.name, context.profile, int(context.level or 0),
-                        context.pix_fmt, (context.width, context.height), size * 8 / duration if duration else 0.0, audio)
+                        context.pix_fmt, (context.width, context.height), size * 8 / duration if duration else 0.0, audio,
+                        Fraction(stream.average_rate) if stream.average_rate else None)
 
 
 def profile_problems(name: str, profile: OutputProfile, deliverable: Deliverable, path: Path,
@@ -99,6 +102,9 @@ def profile_problems(name: str, profile: OutputProfile, deliverable: Deliverable
 def _rate_and_fields(profile: OutputProfile, read: ReadBack, master: VideoInfo,
                      output: VideoInfo | None) -> list[str]:
     problems = []
+    rate = output_rate(master, profile)
+    if profile.fixed_rate is not None and read.frame_rate is not None and rate_family(read.frame_rate) != rate:
+        problems.append(f"{float(read.frame_rate):g} frames/s, not the {profile.frame_rate} its profile asks")
     if profile.bit_rate:
         wanted = bit_rate_of(profile.bit_rate)
         if abs(read.video_bit_rate / wanted - 1) > BIT_RATE_TOLERANCE:

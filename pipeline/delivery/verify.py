@@ -68,12 +68,13 @@ def verify_output(submission: Submission, deliverable: Deliverable, path: Path, 
     """Read a finished output back: it must have its streams and the programme's duration.
     `measured`: its loudness when already measured (`verify_outputs`)."""
     info = probe(path)
-    frame = submission.media.picture.frame_s
+    master = MasterFacts.of(submission, config.profiles[deliverable.profile])
+    frame = max(submission.media.picture.frame_s, info.video.frame_s if info.video else 0.0)
     problems = []
     if info.video is None or not info.audio:
         problems.append("missing its video or audio stream")
-    if abs(info.duration_s - submission.programme.duration_s) > frame * 1.5:
-        problems.append(f"lasts {info.duration_s:.3f} s instead of {submission.programme.duration_s:.3f} s")
+    if abs(info.duration_s - master.delivered_duration_s) > frame * 1.5:
+        problems.append(f"lasts {info.duration_s:.3f} s instead of {master.delivered_duration_s:.3f} s")
     interlaced, frame_aspect = False, None
     if submission.media.video is not None:
         profile = config.profiles[deliverable.profile]
@@ -82,7 +83,7 @@ def verify_output(submission: Submission, deliverable: Deliverable, path: Path, 
         interlaced = out_interlaced(submission.media.video, profile)  # its field flags are checked there
         if profile.width and profile.height:
             frame_aspect = Fraction(profile.width, profile.height)
-    problems += measured_problems(MasterFacts.of(submission), path, info,
+    problems += measured_problems(master, path, info,
                                   timeout_s=render_timeout(info.duration_s, config), interlaced_delivery=interlaced,
                                   frame_aspect=frame_aspect)
     if measured is None:

@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import matplotlib
@@ -29,6 +30,7 @@ import matplotlib
 from pipeline.audio.encoding import audio_codec_args, same_encoding, sound_file_suffix
 from pipeline.audio.layouts import merged_audio
 from pipeline.audio.loudness import GainPlan
+from pipeline.audio.signals import signal_profile
 from pipeline.config import Config, OutputProfile
 from pipeline.deliverables import Deliverable, Sound, clean_picture_in, full_mix
 from pipeline.media import ffmpeg
@@ -253,15 +255,17 @@ def _video_graph(inputs: RenderInputs, pictures: list[tuple[str, str | None]], c
             if language is None:
                 labels_of[(name, None)] = label
             else:
-                chains.append(f"[{label}]{burn_in_filter(language)}[burn_{label}]")
+                speed = config.profiles[name].speed_factor(inputs.video.fps)
+                chains.append(f"[{label}]{burn_in_filter(language, speed)}[burn_{label}]")
                 labels_of[(name, language)] = f"burn_{label}"
     return chains, labels_of, bool(shot_filters)
 
 
-def _audio_graph(inputs: RenderInputs, gain: GainPlan, copies: dict[Sound, int],
-                 sample_rate: int) -> tuple[list[str], dict[str, Iterator[str]]]:
+def _audio_graph(inputs: RenderInputs, gain: GainPlan, copies: dict[Sound, int], sample_rate: int,
+                 speeds: Mapping[str, Fraction]) -> tuple[list[str], dict[str, Iterator[str]]]:
     """Each sound (the mix, the M&E...) routed from the master's channels with the same gain (a
-    profile's own sounds, "mix@mezzanine", with that profile's), and split into as many copies
+    profile's own sounds, "mix@mezzanine", with that profile's), time-stretched where its
+    profile speeds the programme up (`speeds`: signal -> factor), and split into as many copies
     as outputs take. Returns the chains and signal -> its copies' labels, in the order taken."""
     if not copies:
         return [], {}
@@ -271,11 +275,26 @@ def _audio_graph(inputs: RenderInputs, gain: GainPlan, copies: dict[Sound, int],
     labels: dict[str, Iterator[str]] = {}
     for sound, count in copies.items():
         names = [f"{sound.signal}{i}" for i in range(count)]
-        gain_chain = ",".join(gain.for_signal(sound.signal).filters())
+        gain_chain = ",".join(gain.for_signal(sound.signal).filters() + tempo_filters(speeds.get(sound.signal, 1)))
         chains.append(f"[pre_{sound.signal}]pan={sound.pan(inputs.roles)},{gain_chain},"
                       f"asplit={count}{''.join(f'[{label}]' for label in names)}")
         labels[sound.signal] = iter(names)
     return chains, labels
+
+
+def tempo_filters(speed: Fraction | int) -> list[str]:
+    """The sound of a programme played `speed` times as fast, its pitch kept. `atempo` (WSOLA)
+    rather than `rubberband`: on a 1 kHz tone stretched 23.976 -> 25 atempo keeps the tone at
+    1000 Hz with its noise and distortion 70 dB down; rubberband's defaults moved it to 997 Hz
+    with them 19 dB down, and its best settings (smooth transients, long window) reached 57 dB
+    (benchmarks/bench_rate_conversion.py measures both again)."""
+    return [] if speed == 1 else [f"atempo={float(speed):.8f}"]
+
+
+def _silence_of(tracks: tuple[Sound | None, ...]) -> Sound:
+    """What a silent pair is made of: the file's first sound at zero gain, exactly as long (and
+    as stretched) as the file's other sounds."""
+    return next((sound for sound in tracks if sound is not None), full_mix(None))
 
 
 @dataclass
@@ -313,11 +332,13 @@ def _sound_sources(inputs: RenderInputs, gain: GainPlan, config: Config, plan: _
                     copied.setdefault(sound.signal, first_input + len(copied))  # type: ignore[union-attr]
             continue
         for sound in tracks:
-            source = sound or full_mix(None)  # a silent pair is the mix at zero gain: exactly as long
+            source = sound or _silence_of(tracks)
             sounds.setdefault(source.signal, source)
             counts[source.signal] = counts.get(source.signal, 0) + 1
+    speeds = {signal: config.profiles[name].speed_factor(inputs.video.fps)
+              for signal in sounds if (name := signal_profile(signal)) is not None}
     chains, labels = _audio_graph(inputs, gain, {sounds[signal]: count for signal, count in counts.items()},
-                                  config.sample_rate)
+                                  config.sample_rate, speeds)
     input_args = [arg for signal in copied for arg in ffmpeg.input_args(encoded[signal])]
     return _Sound(copied, labels, chains), input_args
 
@@ -333,7 +354,7 @@ def _track_args(spec: Deliverable, profile: OutputProfile, sound: _Sound, copies
         if copies:
             maps += ["-map", f"{sound.copied[track.signal]}:a:0"]  # type: ignore[union-attr]
             continue
-        label = next(sound.graph["mix" if track is None else track.signal])
+        label = next(sound.graph[(track or _silence_of(tracks_of(spec))).signal])
         pair = f"{name}_p{position}"
         chain = f"[{label}]" + ("volume=0," if track is None else "")
         if profile.audio.tracks == "mono":

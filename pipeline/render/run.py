@@ -57,6 +57,17 @@ def estimate_output_bytes(submission: Submission, specs: list[Deliverable], conf
     return int(per_second * submission.programme.duration_s)
 
 
+def _timecode_for(submission: Submission, spec: Deliverable, config: Config) -> list[str]:
+    """Every output starts at the master's timecode plus the programme start (a tmcd track), as
+    its own frame rate labels that instant (a frame rate conversion, pipeline.media.timecode)."""
+    profile = config.profiles[spec.profile]
+    if not profile.timecode:
+        return []
+    converted = profile.rate_conversion(submission.fps) is not None
+    return timecode_args(submission.media.start_timecode, submission.programme.start_s, submission.fps,
+                         profile.fixed_rate if converted else None)
+
+
 def _metadata_for(submission: Submission, spec: Deliverable, config: Config) -> list[str]:
     profile = config.profiles[spec.profile]
     tags = container_tags(submission.descriptive, submission.asset_id, spec)
@@ -75,10 +86,8 @@ def render_deliverables(submission: Submission, analysis: AnalysedSound, specs: 
     ensure_free_space(deliver_dir, estimate_output_bytes(submission, specs, config) + config.limits.min_free_bytes)
     prepare_work_dir(work_dir)
     soft_tracks = _write_subtitle_scripts(submission, specs, work_dir, config)
-    # Every output starts at the master's timecode plus the programme start (a tmcd track).
-    timecode = timecode_args(submission.media.start_timecode, submission.programme.start_s, submission.fps)
-    metadata = {spec.key: _metadata_for(submission, spec, config)
-                + (timecode if config.profiles[spec.profile].timecode else []) for spec in specs}
+    metadata = {spec.key: _metadata_for(submission, spec, config) + _timecode_for(submission, spec, config)
+                for spec in specs}
     encoded_sound = {label: path for label, path in analysis.encoded_sound.items() if path.exists()}
     render_plan = build_render_command(RenderInputs.of(submission), specs, analysis.gain, config, deliver_dir,
                                        submission.asset_id, metadata, subtitle_files=soft_tracks,
@@ -127,19 +136,23 @@ def _contact_sheet_times(submission: Submission, specs: list[Deliverable]) -> di
 def _write_subtitle_scripts(submission: Submission, specs: list[Deliverable], work_dir: Path,
                             config: Config) -> dict[str, Path]:
     """The ASS script of each burned language, and the SRT of each soft subtitle track (the
-    frame-snapped cues in programme time), in the work dir. Returns language -> SRT file."""
+    frame-snapped cues in programme time), in the work dir. Returns language -> SRT file.
+    A profile playing the programme faster (a speed conversion) burns a script of its own, its
+    cue times scaled."""
     soft_tracks: dict[str, Path] = {}
     scripts: set[str] = set()
     for spec in specs:
         if spec.subtitle_language is None:
             continue
         track = submission.subtitles[spec.subtitle_language]
-        if spec.burns and spec.burns not in scripts:
-            # one script per language, sized for the first profile burning it (libass scales
-            # it to every other picture, which has the same display aspect)
-            scripts.add(spec.burns)
+        speed = config.profiles[spec.profile].speed_factor(submission.fps)
+        script = subtitle_script_name(spec.burns, speed) if spec.burns else None
+        if script and script not in scripts:
+            # one script per language and speed, sized for the first profile burning it (libass
+            # scales it to every other picture, which has the same display aspect)
+            scripts.add(script)
             size = frame_size(submission.media.picture, config.profiles[spec.profile])
-            subtitles.write_ass(track, work_dir / subtitle_script_name(spec.burns),
+            subtitles.write_ass(track.played_faster(float(speed)), work_dir / script,
                                 config.subtitles.style, size[0], size[1], config.subtitles.rules.max_lines)
         if spec.soft_subtitles:
             soft_tracks[spec.subtitle_language] = work_dir / f"subtitles-{spec.subtitle_language}.srt"
