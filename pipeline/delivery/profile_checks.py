@@ -17,6 +17,7 @@ import av
 
 from pipeline.audio import loudness
 from pipeline.audio.signals import base_signal
+from pipeline.audio.sounds import Sound
 from pipeline.config import OutputProfile, bit_rate_of, rate_family
 from pipeline.deliverables import Deliverable
 from pipeline.delivery import qc
@@ -118,34 +119,51 @@ def _rate_and_fields(profile: OutputProfile, read: ReadBack, master: VideoInfo,
     return problems
 
 
+def delivered_tracks(profile: OutputProfile, deliverable: Deliverable) -> list[tuple[Sound | None, int]]:
+    """Each sound of the file with its first audio stream: a sound takes one stream (stereo
+    tracks: a pair or a 6-channel 5.1), or one per channel (mono tracks)."""
+    placed, stream = [], 0
+    for sound in deliverable.tracks:
+        placed.append((sound, stream))
+        channels = 2 if sound is None else sound.channels
+        stream += channels if profile.audio.tracks == "mono" else 1
+    return placed
+
+
 def _track_problems(profile: OutputProfile, deliverable: Deliverable, read: ReadBack) -> list[str]:
-    channels = 1 if profile.audio.tracks == "mono" else 2
-    count = len(deliverable.tracks) * (2 if channels == 1 else 1)
-    wanted = (profile.audio.codec, channels, profile.audio.sample_rate)
+    mono = profile.audio.tracks == "mono"
+    wanted = [(profile.audio.codec, 1 if mono else 2 if sound is None else sound.channels, profile.audio.sample_rate)
+              for sound in deliverable.tracks
+              for _ in range((2 if sound is None else sound.channels) if mono else 1)]
     problems = []
-    if len(read.audio) != count:
-        problems.append(f"{len(read.audio)} audio tracks, not {count}")
-    for index, track in enumerate(read.audio):
-        if track != wanted:
+    if len(read.audio) != len(wanted):
+        problems.append(f"{len(read.audio)} audio tracks, not {len(wanted)}")
+    for index, (track, asked) in enumerate(zip(read.audio, wanted)):
+        if track != asked:
             problems.append(f"audio track {index + 1} is {track[0]} {track[1]} ch {track[2]} Hz, not "
-                            f"{wanted[0]} {wanted[1]} ch {wanted[2]} Hz")
+                            f"{asked[0]} {asked[1]} ch {asked[2]} Hz")
     return problems
 
 
 def pair_loudness(path: Path, profile: OutputProfile, deliverable: Deliverable,
                   timeout_s: float) -> dict[str, loudness.Loudness]:
-    """The loudness of each sound pair of the file (signal -> measured; silent pairs left out),
-    measured in one audio-only run."""
+    """The loudness of each sound of the file (signal -> measured; silent pairs left out),
+    measured in one audio-only run; a 5.1 sound as 5.1 (BS.1770: the LFE left out, the
+    surrounds weighted)."""
     graph, labels, signals = [], [], {}
-    for position, sound in enumerate(deliverable.tracks):
+    for position, (sound, first) in enumerate(delivered_tracks(profile, deliverable)):
         if sound is None:
             continue
         label = f"pair{position}"  # a plain name: a meter's label is part of its instance name
         signals[label] = sound.signal
+        layout = "5.1" if sound.channels == 6 else "stereo"
+        relabel = f"pan={layout}|" + "|".join(f"c{index}=c{index}" for index in range(sound.channels))
         if profile.audio.tracks == "mono":
-            graph.append(f"[0:a:{2 * position}][0:a:{2 * position + 1}]amerge=inputs=2[{label}]")
+            inputs = "".join(f"[0:a:{first + index}]" for index in range(sound.channels))
+            graph.append(f"{inputs}amerge=inputs={sound.channels}" + (f",{relabel}" if sound.channels == 6 else "")
+                         + f"[{label}]")
         else:
-            graph.append(f"[0:a:{position}]anull[{label}]")
+            graph.append(f"[0:a:{first}]" + (relabel if sound.channels == 6 else "anull") + f"[{label}]")
         labels.append(label)
     measured = loudness.measure_signals(loudness.measure_signals_command(path, graph, labels), labels, timeout_s)
     return {signals[label]: value for label, value in measured.items()}

@@ -14,6 +14,7 @@ from pipeline.deliverables import Deliverable
 from pipeline.delivery.measure import MasterFacts, measured_problems
 from pipeline.delivery.profile_checks import pair_loudness, profile_problems, track_roles
 from pipeline.delivery.results import DeliverableResult, DeliverableState, TechnicalFacts
+from pipeline.delivery.surround import surround_problems
 from pipeline.files import sha256_of
 from pipeline.intake.submission import Submission
 from pipeline.media.probe import MediaInfo, probe, sound_digest
@@ -80,6 +81,8 @@ def verify_output(submission: Submission, deliverable: Deliverable, path: Path, 
         profile = config.profiles[deliverable.profile]
         problems += profile_problems(deliverable.profile, profile, deliverable, path, submission.media.video,
                                      info.video)
+        problems += surround_problems(master, path, profile, deliverable, submission.media.audio,
+                                      list(submission.layout.roles), timeout_s=render_timeout(info.duration_s, config))
         interlaced = out_interlaced(submission.media.video, profile)  # its field flags are checked there
         if profile.width and profile.height:
             frame_aspect = Fraction(profile.width, profile.height)

@@ -28,7 +28,7 @@ from pathlib import Path
 import matplotlib
 
 from pipeline.audio.encoding import audio_codec_args, same_encoding, sound_file_suffix
-from pipeline.audio.layouts import merged_audio
+from pipeline.audio.layouts import SURROUND_ORDER, merged_audio
 from pipeline.audio.loudness import GainPlan
 from pipeline.audio.signals import signal_profile
 from pipeline.config import Config, OutputProfile
@@ -345,9 +345,9 @@ def _sound_sources(inputs: RenderInputs, gain: GainPlan, config: Config, plan: _
 
 def _track_args(spec: Deliverable, profile: OutputProfile, sound: _Sound, copies: bool,
                 name: str) -> tuple[list[str], list[str]]:
-    """The maps of one output's tracks, and the chains that make them: a stereo track maps its
-    copy of the sound; a mono allocation splits each pair (channelsplit); silence is the mix
-    at zero gain."""
+    """The maps of one output's tracks, and the chains that make them: a stereo (or 6-channel)
+    track maps its copy of the sound; a mono allocation splits each sound into its channels
+    (channelsplit: a pair, or a 5.1 in L R C LFE Ls Rs order); silence is a sound at zero gain."""
     maps: list[str] = []
     chains: list[str] = []
     for position, track in enumerate(tracks_of(spec)):
@@ -357,9 +357,11 @@ def _track_args(spec: Deliverable, profile: OutputProfile, sound: _Sound, copies
         label = next(sound.graph[(track or _silence_of(tracks_of(spec))).signal])
         pair = f"{name}_p{position}"
         chain = f"[{label}]" + ("volume=0," if track is None else "")
-        if profile.audio.tracks == "mono":
-            chains.append(f"{chain}channelsplit=channel_layout=stereo[{pair}l][{pair}r]")
-            maps += ["-map", f"[{pair}l]", "-map", f"[{pair}r]"]
+        if profile.audio.tracks == "mono":  # one track per channel: l r, or l r c lfe ls rs
+            names = SURROUND_ORDER if track is not None and track.channels == 6 else SURROUND_ORDER[:2]
+            layout = "5.1" if len(names) == 6 else "stereo"
+            chains.append(f"{chain}channelsplit=channel_layout={layout}" + "".join(f"[{pair}{n}]" for n in names))
+            maps += [arg for n in names for arg in ("-map", f"[{pair}{n}]")]
         elif track is None:
             chains.append(f"{chain}anull[{pair}]")
             maps += ["-map", f"[{pair}]"]

@@ -50,7 +50,7 @@ def estimate_output_bytes(submission: Submission, specs: list[Deliverable], conf
     per_second = 0.0
     for spec in specs:
         profile = config.profiles[spec.profile]
-        channels = 2 * len(tracks_of(spec))
+        channels = sum(2 if track is None else track.channels for track in tracks_of(spec))
         per_second += bytes_per_second(submission.media.picture, profile, channels)
         if spec.picture == "copy-clean":
             per_second += 48_000 if profile.audio.lossy else channels * profile.audio.sample_rate * 3
