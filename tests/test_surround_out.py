@@ -15,6 +15,7 @@ import pytest
 from pipeline.config import load_config
 from pipeline.deliverables.profiles import track_sounds
 from pipeline.delivery.measure import MasterFacts
+from pipeline.delivery.report import sound_summary
 from pipeline.delivery.surround import order_problems, surround_problems
 from pipeline.intake.submission import check_submission
 from pipeline.media.ffmpeg import ffmpeg_binary
@@ -143,3 +144,16 @@ def test_a_16_track_broadcast_file_carries_both_stereo_and_both_5_1_sounds_in_or
     roles = [stream["roles"] for stream in result.technical.audio]
     assert roles[4:10] == [[f"mix_{name}"] for name in ("l", "r", "c", "lfe", "ls", "rs")]
     assert roles[10:] == [[f"me_{name}"] for name in ("l", "r", "c", "lfe", "ls", "rs")]
+
+
+def test_the_qc_report_names_each_5_1_sound_on_its_one_line_summary():
+    def track(roles, layout="mono"):
+        return {"codec": "pcm_s24le", "channels": len(roles), "channel_layout": layout, "sample_rate": 48000,
+                "roles": roles}
+
+    r123 = [track([role]) for role in ("mix_l", "mix_r", "me_l", "me_r")] + [
+        track([f"{sound}_{name}"]) for sound in ("mix", "me") for name in ("l", "r", "c", "lfe", "ls", "rs")]
+    assert sound_summary(r123) == "16 x PCM 24-bit mono: 1-2 full mix, 3-4 M&E, 5-10 5.1 full mix, 11-16 5.1 M&E"
+    mezzanine = [track(["mix_l", "mix_r", "mix_c", "mix_lfe", "mix_ls", "mix_rs"], "5.1"),
+                 track(["me_l", "me_r"], "stereo")]
+    assert sound_summary(mezzanine) == "2 tracks (PCM 24-bit 5.1, PCM 24-bit stereo): 1 5.1 full mix, 2 M&E"

@@ -355,18 +355,26 @@ def sound_summary(audio: list[dict]) -> str:
     if not audio:
         return "no sound"
     kinds = list(dict.fromkeys(track_kind(stream) for stream in audio))
-    sounds = [track_sound(stream.get("roles") or []) for stream in audio]
+    roles = [list(stream.get("roles") or []) for stream in audio]
     if len(audio) == 1:
-        return f"{kinds[0]}: {sounds[0]}"
+        return f"{kinds[0]}: {_surround_named(roles[0], track_sound(roles[0]))}"
     head = f"{len(audio)} x {kinds[0]}" if len(kinds) == 1 else f"{len(audio)} tracks ({', '.join(kinds)})"
-    runs: list[list] = []  # [first track, last track, sound]
-    for number, sound in enumerate(sounds, 1):
-        if runs and runs[-1][2] == sound:
+    runs: list[list] = []  # [first track, last track, sound, roles so far]
+    for number, (sound, track) in enumerate(zip(map(track_sound, roles), roles), 1):
+        # the same sound goes on, unless a channel comes again (a stereo mix, then the 5.1 mix)
+        if runs and runs[-1][2] == sound and not set(track) & set(runs[-1][3]) - {"mute"}:
             runs[-1][1] = number
+            runs[-1][3] += track
         else:
-            runs.append([number, number, sound])
-    return head + ": " + ", ".join(f"{first}-{last} {sound}" if last > first else f"{first} {sound}"
-                                   for first, last, sound in runs)
+            runs.append([number, number, sound, list(track)])
+    return head + ": " + ", ".join(
+        f"{first}-{last} {_surround_named(run_roles, sound)}" if last > first else f"{first} {_surround_named(run_roles, sound)}"
+        for first, last, sound, run_roles in runs)
+
+
+def _surround_named(roles: list[str], sound: str) -> str:
+    """'5.1 full mix' for the tracks of a 5.1 sound (its centre, LFE and surrounds among them)."""
+    return f"5.1 {sound}" if any(role.endswith(("_c", "_lfe", "_ls", "_rs")) for role in roles) else sound
 
 
 def _track_text(number: int, stream: dict) -> str:
