@@ -43,6 +43,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_render.py
 	$(BIN)/python benchmarks/bench_me_memory.py
 	$(BIN)/python benchmarks/bench_shots.py
+	$(BIN)/python benchmarks/bench_rate_conversion.py
 
 clean:
 	rm -rf out .pytest_cache build
