@@ -10,25 +10,28 @@ check the files."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
 import pytest
 
 from pipeline.config import load_config
+from pipeline.deliverables.profiles import in_profiles
 from pipeline.errors import MetadataError
 from pipeline.intake.metadata import load_descriptive
 from pipeline.media.ffmpeg import ffmpeg_binary
 from pipeline.media.timecode import converted_timecode
-from pipeline.render.commands import tempo_filters
+from pipeline.render.commands import build_render_command, tempo_filters
 from pipeline.render.conform import conform_filters, output_rate
 from pipeline.sequence import render_package
 from tests.media import audio_of
 from tests.subtitle_masters import luma_frames, srt
-from tests.test_render_plan import PRORES_1080
+from tests.test_render_plan import GAIN, PRORES_1080, SPECS, _inputs
 
 CONFIG = load_config()
 BROADCAST = CONFIG.profiles["broadcast"]
@@ -167,6 +170,11 @@ def test_a_23_976_master_is_sped_up_to_25_in_broadcast_and_keeps_its_rate_on_the
     assert (rate, frames, timecode, top_first) == (25, 60, "10:00:00:00", True)  # every frame, at 25
     by_key = {item.key: item for item in report.deliverables}
     assert by_key["master-clean_broadcast"].technical.duration_s == pytest.approx(2.4, abs=0.04)
+    sidecar = {item["key"]: item for item in json.loads(report.metadata_file.read_text())["deliverables"]}
+    conversion = sidecar["master-clean_broadcast"]["frame_rate_conversion"]
+    assert conversion == {"method": "speed", "from_fps": "24000/1001", "to_fps": "25/1", "speed": 1.042708,
+                          "duration_s": pytest.approx(2.4, abs=0.002), "start_timecode": "10:00:00:00"}
+    assert "frame_rate_conversion" not in sidecar["master-clean"]  # the web file keeps the master's rate
     _check_sync_and_pitch(files["master-clean_broadcast"], 0.04)
     web_rate, web_frames, _, _ = _read(files["master-clean"])
     assert (web_rate, web_frames) == (FILM, 60)
@@ -199,3 +207,29 @@ def test_a_package_chooses_its_own_method_and_a_wrong_one_is_refused_with_the_ch
         load_descriptive(tmp_path / "metadata.yaml")
     assert "'fast' is not a frame rate conversion" in str(caught.value)
     assert "write one of speed, blend, motion, refuse" in str(caught.value)
+
+
+def test_a_sped_up_profile_takes_its_own_stretched_sound_burn_script_and_soft_subtitles(tmp_path):
+    """A mezzanine at 25 fps beside the web file, from a 23.976 master: the web file keeps the
+    master's sound and subtitles; the mezzanine's sound is its own signal, stretched, and its
+    burned and soft subtitles come from files with the cue times scaled."""
+    path = tmp_path / "mezzanine25.toml"
+    path.write_text('[profiles.mezzanine]\nframe_rate = "25"\n[outputs]\nprofiles = ["web", "mezzanine"]\n')
+    config = load_config(path)
+    film = _video(FILM)
+    submission = SimpleNamespace(media=SimpleNamespace(video=film), descriptive=SimpleNamespace(language="en"),
+                                 layout=SimpleNamespace(roles=["mix_l", "mix_r", "me_l", "me_r"]))
+    specs = [dataclasses.replace(spec, soft_subtitles=True) if spec.subtitle_language == "en" else spec
+             for spec in SPECS]
+    deliverables, failures = in_profiles(specs, {}, submission, config)
+    assert not failures
+    mezzanine = next(item for item in deliverables if item.key == "master-clean_mezzanine")
+    assert [sound.signal for sound in mezzanine.carried] == ["mix@mezzanine", "me@mezzanine"]
+    soft = {"en": tmp_path / "subtitles-en.srt", "en-x1001-960": tmp_path / "subtitles-en-x1001-960.srt"}
+    plan = build_render_command(_inputs(tmp_path / "show.mov", film), deliverables, GAIN, config, tmp_path, "show",
+                                {}, subtitle_files=soft)
+    graph = plan.command[plan.command.index("-filter_complex") + 1]
+    assert "pan=stereo|c0=c0|c1=c1,volume=-2.00dB,atempo=1.04270833" in graph  # the mezzanine's mix
+    assert "pan=stereo|c0=c0|c1=c1,volume=-2.00dB,asplit" in graph  # the web's, as it was
+    assert "ass=filename=subtitles-fr-x1001-960.ass" in graph and "ass=filename=subtitles-fr.ass" in graph
+    assert f"file:{soft['en-x1001-960']}" in plan.command and f"file:{soft['en']}" in plan.command

@@ -9,7 +9,7 @@ from pathlib import Path
 from pipeline.analysis import AudioAnalysis
 from pipeline.audio import loudness
 from pipeline.audio.signals import base_signal
-from pipeline.config import Config
+from pipeline.config import Config, OutputProfile, rate_family
 from pipeline.deliverables import Deliverable
 from pipeline.delivery.measure import MasterFacts, measured_problems
 from pipeline.delivery.profile_checks import pair_loudness, profile_problems, track_roles
@@ -97,7 +97,20 @@ def verify_output(submission: Submission, deliverable: Deliverable, path: Path, 
             stream["roles"] = roles
     state = DeliverableState.FAILED if problems else DeliverableState.DELIVERED
     return DeliverableResult(deliverable.key, state, path.name, "; ".join(problems) or None, technical,
-                             measured.to_dict(), short_term=measured.short_term, deliverable=deliverable)
+                             measured.to_dict(), short_term=measured.short_term, deliverable=deliverable,
+                             conversion=conversion_facts(submission, config.profiles[deliverable.profile], master))
+
+
+def conversion_facts(submission: Submission, profile: OutputProfile, master: MasterFacts) -> dict:
+    """How a file came to another frame rate than the master, for the sidecar (empty: it did not)."""
+    video = submission.media.video
+    method = profile.rate_conversion(video.fps) if video is not None else None
+    if video is None or method in (None, "refuse") or profile.fixed_rate is None:
+        return {}
+    source, target = rate_family(video.fps), profile.fixed_rate
+    return {"method": method, "from_fps": f"{source.numerator}/{source.denominator}",
+            "to_fps": f"{target.numerator}/{target.denominator}", "speed": round(master.speed, 6),
+            "duration_s": round(master.delivered_duration_s, 3), "start_timecode": master.timecode}
 
 
 CHANNEL_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}

@@ -43,6 +43,7 @@ from pipeline.render.outputs import (
     container_args,
     forces_keyframes,
     soft_subtitle_args,
+    soft_subtitle_key,
     video_codec_args,
 )
 from pipeline.subtitles.fonts import font_files as burn_font_files
@@ -386,8 +387,8 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     international version) is muxed afterwards from its profile's clean file and, where its
     sound differs from that file's, a file of its own sound (`RenderPlan.mux_commands`).
 
-    `subtitle_files`: language -> the frame-snapped SRT (programme time) of each deliverable with
-    a soft subtitle track; each is one more input, muxed as mov_text. `cores`: how many the
+    `subtitle_files`: language (`soft_subtitle_key`) -> the frame-snapped SRT (programme time) of
+    each deliverable with a soft subtitle track; each is one more input, muxed as mov_text. `cores`: how many the
     encodes share (default: those this process may use). `keyframes`: deliverable key -> times
     (programme seconds) whose frames must be keyframes in its encoded picture. `encoded_sound`:
     signal -> the sound the loudness trial encoded, copied into every file of a profile that
@@ -402,9 +403,10 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     soft_inputs: dict[str, int] = {}
     soft_args: list[str] = []
     for spec in plan.written:
-        if spec.soft_subtitles and spec.subtitle_language in (subtitle_files or {}):
+        soft_key = _soft_key(spec, inputs, config)
+        if spec.soft_subtitles and soft_key in (subtitle_files or {}):
             soft_inputs[spec.key] = 1 + len(soft_inputs)
-            soft_args += ffmpeg.input_args((subtitle_files or {})[spec.subtitle_language])
+            soft_args += ffmpeg.input_args((subtitle_files or {})[soft_key])
     sound, sound_inputs = _sound_sources(inputs, gain, config, plan, encoded, 1 + len(soft_inputs))
     command = ffmpeg.base_args() + ffmpeg.input_args(inputs.master, seek_s=inputs.start_s,
                                                      duration_s=inputs.duration_s, demuxer=inputs.demuxer)
@@ -476,12 +478,18 @@ def _muxed_versions(inputs: RenderInputs, plan: _Outputs, specs: list[Deliverabl
         tracks_file = None
         if tracks_of(spec) != tracks_of(clean):  # type: ignore[arg-type]
             tracks_file = sound_files[_sound_file_key(spec, profile)]
-        subtitle = subtitle_files.get(spec.subtitle_language or "") if spec.soft_subtitles else None
+        subtitle = subtitle_files.get(_soft_key(spec, inputs, config)) if spec.soft_subtitles else None
         render.mux_commands[spec.key] = build_copy_command(
             paths[clean.key], paths[spec.key], metadata.get(spec.key, []), profile,  # type: ignore[union-attr]
             tracks_file=tracks_file, subtitle_source=subtitle)
         render.outputs[spec.key] = paths[spec.key]
     return output_args
+
+
+def _soft_key(spec: Deliverable, inputs: RenderInputs, config: Config) -> str:
+    """The SRT (`subtitle_files` key) of a deliverable's soft subtitle track, at its profile's speed."""
+    speed = config.profiles[spec.profile].speed_factor(inputs.video.fps)
+    return soft_subtitle_key(spec.subtitle_language or "", speed)
 
 
 def _keyframe_args(times: list[float] | None, fps) -> list[str]:

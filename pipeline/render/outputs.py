@@ -86,6 +86,12 @@ def burn_in_filter(language: str, speed: Fraction = Fraction(1)) -> str:
     return f"ass=filename={subtitle_script_name(language, speed)}:fontsdir={FONTS_LINK}:shaping=complex"
 
 
+def soft_subtitle_key(language: str, speed: Fraction = Fraction(1)) -> str:
+    """Which SRT a soft subtitle track takes: the language's, or at another `speed` (a profile that
+    plays the programme faster) the one with its cue times scaled."""
+    return language if speed == 1 else f"{language}-x{speed.numerator}-{speed.denominator}"
+
+
 def subtitle_script_name(language: str, speed: Fraction = Fraction(1)) -> str:
     """The ASS script of a language, one per speed its pictures play at."""
     return f"subtitles-{language}.ass" if speed == 1 else f"subtitles-{language}-x{speed.numerator}-{speed.denominator}.ass"

@@ -30,7 +30,7 @@ from pipeline.render.commands import (
 )
 from pipeline.render.conform import conform_notes, frame_size
 from pipeline.render.keyframes import thumbnail_times
-from pipeline.render.outputs import bytes_per_second, subtitle_script_name
+from pipeline.render.outputs import bytes_per_second, soft_subtitle_key, subtitle_script_name
 from pipeline.render.tags import audio_stream_tags, container_tags, metadata_args, subtitle_stream_tags
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,8 @@ def _contact_sheet_times(submission: Submission, specs: list[Deliverable]) -> di
 def _write_subtitle_scripts(submission: Submission, specs: list[Deliverable], work_dir: Path,
                             config: Config) -> dict[str, Path]:
     """The ASS script of each burned language, and the SRT of each soft subtitle track (the
-    frame-snapped cues in programme time), in the work dir. Returns language -> SRT file.
+    frame-snapped cues in programme time), in the work dir. Returns language (`soft_subtitle_key`)
+    -> SRT file.
     A profile playing the programme faster (a speed conversion) burns a script of its own, its
     cue times scaled."""
     soft_tracks: dict[str, Path] = {}
@@ -155,8 +156,9 @@ def _write_subtitle_scripts(submission: Submission, specs: list[Deliverable], wo
             subtitles.write_ass(track.played_faster(float(speed)), work_dir / script,
                                 config.subtitles.style, size[0], size[1], config.subtitles.rules.max_lines)
         if spec.soft_subtitles:
-            soft_tracks[spec.subtitle_language] = work_dir / f"subtitles-{spec.subtitle_language}.srt"
-            subtitles.write_srt(track, soft_tracks[spec.subtitle_language])
+            key = soft_subtitle_key(spec.subtitle_language, speed)
+            soft_tracks[key] = work_dir / f"subtitles-{key}.srt"
+            subtitles.write_srt(track.played_faster(float(speed)), soft_tracks[key])
     return soft_tracks
 
 
