@@ -26,7 +26,7 @@ from pipeline.errors import MetadataError
 from pipeline.intake.metadata import load_descriptive
 from pipeline.media.ffmpeg import ffmpeg_binary
 from pipeline.media.timecode import converted_timecode
-from pipeline.render.commands import build_render_command, tempo_filters
+from pipeline.render.commands import SHOT_LABEL, ShotBranch, build_render_command, tempo_filters
 from pipeline.render.conform import conform_filters, output_rate
 from pipeline.sequence import render_package
 from tests.media import audio_of
@@ -236,3 +236,23 @@ def test_a_sped_up_profile_takes_its_own_stretched_sound_burn_script_and_soft_su
     assert "pan=stereo|c0=c0|c1=c1,volume=-2.00dB,asplit" in graph  # the web's, as it was
     assert "ass=filename=subtitles-fr-x1001-960.ass" in graph and "ass=filename=subtitles-fr.ass" in graph
     assert f"file:{soft['en-x1001-960']}" in plan.command and f"file:{soft['en']}" in plan.command
+
+
+def test_shots_are_found_on_a_picture_at_the_master_s_own_rate_or_on_the_master(tmp_path):
+    """The render finds the shots on a branch of its own decode; a sped-up picture has other
+    times, so the branch is taken from the web picture, and when every profile converts there
+    is none (the shot list then reads the master)."""
+    shots = ShotBranch("scale=240:-2,metadata=print:file=cuts.txt", tmp_path / "shot-%04d.jpg")
+    film = _inputs(tmp_path / "show.mov", _video(FILM))
+    submission = SimpleNamespace(media=SimpleNamespace(video=film.video), descriptive=SimpleNamespace(language="en"),
+                                 layout=SimpleNamespace(roles=film.roles))
+    for profiles, branch_from_web in ((["broadcast", "web"], True), (["broadcast"], False)):
+        config = load_config(profiles=profiles)
+        deliverables, _ = in_profiles(SPECS, {}, submission, config)
+        plan = build_render_command(film, deliverables, GAIN, config, tmp_path, "show", {}, shots=shots)
+        chains = plan.command[plan.command.index("-filter_complex") + 1].split(";")
+        assert plan.detects_shots is branch_from_web
+        if branch_from_web:
+            source = next(chain for chain in chains if chain.endswith(f"[{SHOT_LABEL}]")).split("]")[0] + "]"
+            conform = next(chain for chain in chains if source in chain.split("split=")[-1])
+            assert "setpts" not in conform and "fps=25/1" not in conform

@@ -234,7 +234,8 @@ def _video_graph(inputs: RenderInputs, pictures: list[tuple[str, str | None]], c
     """From the one decode of the master to one label per encoded picture: (profile, None) for a
     profile's clean picture, (profile, language) per burned language. Profiles whose conform is
     the same share it; each distinct conform runs once and is split. With `shot_filters`, one
-    more branch of the first conform to SHOT_LABEL. Returns the chains, the labels and whether
+    more branch of the first conform that keeps the master's frame rate to SHOT_LABEL (none when
+    every profile converts it). Returns the chains, the labels and whether
     the shot branch is in them."""
     groups: dict[str, list[tuple[str, str | None]]] = {}
     for name, language in pictures:
@@ -242,15 +243,19 @@ def _video_graph(inputs: RenderInputs, pictures: list[tuple[str, str | None]], c
         groups.setdefault(chain, []).append((name, language))
     if not groups:
         return [], {}, False
+    # the shots are found on a picture with the master's own frames and times: not a converted one
+    shot_index = next((index for index, needed in enumerate(groups.values())
+                       if not any(config.profiles[name].rate_conversion(inputs.video.fps) for name, _ in needed)), None)
+    shot_filters = shot_filters if shot_index is not None else None
     sources = ["0:v"] if len(groups) == 1 else [f"vsrc{index}" for index in range(len(groups))]
     chains = [] if len(groups) == 1 else [f"[0:v]split={len(groups)}" + "".join(f"[{label}]" for label in sources)]
     labels_of: dict[tuple[str, str | None], str] = {}
     for index, (chain, needed) in enumerate(groups.items()):
         prefix = "v" if index == 0 else f"p{index}v"
-        branches = len(needed) + (1 if shot_filters and index == 0 else 0)
+        branches = len(needed) + (1 if shot_filters and index == shot_index else 0)
         labels = [f"{prefix}{count}" for count in range(branches)]
         chains.append(f"[{sources[index]}]{chain},split={branches}" + "".join(f"[{label}]" for label in labels))
-        if shot_filters and index == 0:
+        if shot_filters and index == shot_index:
             chains.append(f"[{labels[-1]}]{shot_filters}[{SHOT_LABEL}]")
         for (name, language), label in zip(needed, labels):
             if language is None:
