@@ -123,7 +123,9 @@ def _contact_sheet_section(submission, result, folder: Path, scratch: Path, shee
     technical = result.technical
     if technical is None or not technical.video:
         return "<p class='note'>No picture to show.</p>"
-    cues = _cue_midpoints(submission, result.deliverable.subtitle_language if result.deliverable else None)
+    speed = result.conversion.get("speed", 1.0)  # a sped-up file shows each cue earlier
+    cues = [time / speed for time in
+            _cue_midpoints(submission, result.deliverable.subtitle_language if result.deliverable else None)]
     times = thumbnail_times(technical.duration_s, cues)
     deliverable = result.deliverable
     shared = (deliverable.profile, tuple(times)) if deliverable and deliverable.picture != "burn" else None

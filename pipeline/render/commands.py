@@ -437,7 +437,7 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
             picture = (["-map", f"0:{inputs.video.index}", "-c:v", "copy"] if (spec.profile, spec.burns) not in labels
                        else ["-map", f"[{labels[(spec.profile, spec.burns)]}]"]
                        + video_codec_args(profile, inputs.video, threads)
-                       + (_keyframe_args((keyframes or {}).get(spec.key), inputs.video.fps)
+                       + (_keyframe_args((keyframes or {}).get(spec.key), _delivered_fps(inputs, profile))
                           if forces_keyframes(profile) else []))
             output_args += (picture + audio + metadata.get(spec.key, []) + container_args(profile)
                             + [str(paths[spec.key])])
@@ -489,6 +489,12 @@ def _muxed_versions(inputs: RenderInputs, plan: _Outputs, specs: list[Deliverabl
             tracks_file=tracks_file, subtitle_source=subtitle)
         render.outputs[spec.key] = paths[spec.key]
     return output_args
+
+
+def _delivered_fps(inputs: RenderInputs, profile: OutputProfile) -> Fraction:
+    """The frame rate a profile's file has where it converts the master's, else the master's."""
+    converted = profile.rate_conversion(inputs.video.fps) is not None and profile.fixed_rate is not None
+    return profile.fixed_rate if converted else inputs.video.fps  # type: ignore[return-value]
 
 
 def _soft_key(spec: Deliverable, inputs: RenderInputs, config: Config) -> str:

@@ -91,7 +91,7 @@ def render_deliverables(submission: Submission, analysis: AnalysedSound, specs: 
     encoded_sound = {label: path for label, path in analysis.encoded_sound.items() if path.exists()}
     render_plan = build_render_command(RenderInputs.of(submission), specs, analysis.gain, config, deliver_dir,
                                        submission.asset_id, metadata, subtitle_files=soft_tracks,
-                                       keyframes=_contact_sheet_times(submission, specs),
+                                       keyframes=_contact_sheet_times(submission, specs, config),
                                        encoded_sound=encoded_sound, shots=_shot_branch(config, work_dir, deliver_dir))
     _log_conform(submission, specs, config)
     with named_faults(deliver_dir, submission.package.master):
@@ -120,16 +120,17 @@ def _log_conform(submission: Submission, specs: list[Deliverable], config: Confi
                      else "encoded: " + "; ".join(blockers))
 
 
-def _contact_sheet_times(submission: Submission, specs: list[Deliverable]) -> dict[str, list[float]]:
+def _contact_sheet_times(submission: Submission, specs: list[Deliverable], config: Config) -> dict[str, list[float]]:
     """Where the QC report will cut each deliverable's frames (pipeline.delivery.report), for the render to
     make them keyframes: cutting a frame then decodes that frame, not everything since the
     keyframe before (up to 10 s of picture at x264's default keyint). Without this, the report's
     frames cost a tenth of the render's CPU on a 1080p minute."""
     times = {}
     for spec in specs:
+        speed = float(config.profiles[spec.profile].speed_factor(submission.fps))  # a sped-up file: earlier
         track = submission.subtitles.get(spec.subtitle_language) if spec.subtitle_language else None
-        cues = [(cue.start_ms + cue.end_ms) / 2000 for cue in track.cues] if track else []
-        times[spec.key] = thumbnail_times(submission.programme.duration_s, cues)
+        cues = [(cue.start_ms + cue.end_ms) / 2000 / speed for cue in track.cues] if track else []
+        times[spec.key] = thumbnail_times(submission.programme.duration_s / speed, cues)
     return times
 
 
