@@ -119,7 +119,7 @@ def _rate_filters(video: VideoInfo, profile: OutputProfile) -> list[str]:
     """The frame rate conversion, at the delivered size (empty: none). An interlaced profile
     converted to from fields of their own gets twice its rate, woven into fields top first."""
     method = rate_conversion(video, profile)
-    if method is None:
+    if method in (None, "refuse"):  # a refused profile has no file to make
         return []
     target = profile.fixed_rate
     assert target is not None
