@@ -22,6 +22,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.deliverables.profiles import in_profiles
+from pipeline.delivery.profile_checks import profile_problems
 from pipeline.errors import MetadataError
 from pipeline.intake.metadata import load_descriptive
 from pipeline.media.ffmpeg import ffmpeg_binary
@@ -256,3 +257,14 @@ def test_shots_are_found_on_a_picture_at_the_master_s_own_rate_or_on_the_master(
             source = next(chain for chain in chains if chain.endswith(f"[{SHOT_LABEL}]")).split("]")[0] + "]"
             conform = next(chain for chain in chains if source in chain.split("split=")[-1])
             assert "setpts" not in conform and "fps=25/1" not in conform
+
+
+@pytest.mark.ffmpeg
+def test_a_broadcast_file_left_at_the_master_s_rate_fails_its_profile(tmp_path):
+    """QC holds a converted file to the profile's rate: one at the master's 23.976 is named."""
+    unconverted = tmp_path / "unconverted.mxf"
+    subprocess.run([ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi",
+                    "-i", "testsrc2=size=1920x1080:rate=24000/1001:duration=0.25", "-c:v", "mpeg2video",
+                    "-pix_fmt", "yuv422p", "-f", "mxf", str(unconverted)], check=True, capture_output=True, timeout=120)
+    problems = profile_problems("broadcast", BROADCAST, SPECS[0], unconverted, _video(FILM), None)
+    assert "23.976 frames/s, not the 25 its profile asks" in problems
