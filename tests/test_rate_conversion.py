@@ -22,6 +22,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.deliverables.profiles import in_profiles
+from pipeline.delivery.measure import pitch_ratio
 from pipeline.delivery.profile_checks import profile_problems
 from pipeline.errors import MetadataError
 from pipeline.intake.metadata import load_descriptive
@@ -268,3 +269,17 @@ def test_a_broadcast_file_left_at_the_master_s_rate_fails_its_profile(tmp_path):
                     "-pix_fmt", "yuv422p", "-f", "mxf", str(unconverted)], check=True, capture_output=True, timeout=120)
     problems = profile_problems("broadcast", BROADCAST, SPECS[0], unconverted, _video(FILM), None)
     assert "23.976 frames/s, not the 25 its profile asks" in problems
+
+
+def test_qc_tells_a_time_stretched_sound_from_one_merely_played_faster():
+    """The pitch check of a sped-up file lines up the long-term spectra of the master's sound
+    and the file's: a stretch keeps them in place, a plain speed-up moves them 4.3 % up."""
+    rate, rng = 8000, np.random.default_rng(7)
+    times = np.arange(4 * rate) / rate
+
+    def chord(scale: float) -> np.ndarray:
+        return sum(np.sin(2 * np.pi * hz * scale * times + rng.uniform(0, 6)) for hz in (196, 247, 294, 440, 1000))
+
+    assert pitch_ratio(chord(1), chord(1)) == 1.0
+    assert pitch_ratio(chord(1), chord(float(25 / FILM))) == pytest.approx(1.0427, abs=0.002)
+    assert pitch_ratio(rng.standard_normal(4 * rate), rng.standard_normal(4 * rate)) in (None, 1.0)  # noise: no evidence

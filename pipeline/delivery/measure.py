@@ -200,6 +200,67 @@ def stretched_offset(reference: np.ndarray, delivered: np.ndarray, speed: float)
     return sound_offset(squeezed - squeezed.mean(), output - output.mean(), rate=ENVELOPE_RATE)
 
 
+PITCH_TOLERANCE = 0.01
+"""A time-stretched sound keeps its pitch within 1 % (a speed-up without the stretch is 4.3 % sharp)."""
+PITCH_BAND_HZ = (80.0, 3500.0)
+LOG_STEP = 0.0005
+"""The log-frequency grid the two spectra are compared on: 0.05 % a step."""
+
+
+def _log_spectrum(sound: np.ndarray, rate: int) -> np.ndarray:
+    """The sound's average magnitude spectrum (dB, 8192-sample Hann windows) on a log-frequency grid."""
+    size = 8192
+    frames = [sound[start:start + size] for start in range(0, len(sound) - size + 1, size // 2)] or [
+        np.pad(sound, (0, max(0, size - len(sound))))]
+    power = np.mean([np.abs(np.fft.rfft(frame * np.hanning(size))) ** 2 for frame in frames], axis=0)
+    frequencies = np.fft.rfftfreq(size, 1 / rate)
+    grid = np.exp(np.arange(np.log(PITCH_BAND_HZ[0]), np.log(PITCH_BAND_HZ[1]), LOG_STEP))
+    return 10 * np.log10(np.interp(grid, frequencies, power) + 1e-12)
+
+
+def pitch_ratio(reference: np.ndarray, delivered: np.ndarray, rate: int = SYNC_RATE) -> float | None:
+    """How much higher the delivered sound sits than the reference (1.0: the same pitch), from the
+    shift that best lines up their log-frequency spectra (within +/- 10 %); None for silence."""
+    if len(reference) < rate // 4 or len(delivered) < rate // 4:
+        return None
+    master, output = _log_spectrum(reference, rate), _log_spectrum(delivered, rate)
+    master, output = master - master.mean(), output - output.mean()
+    if not (master.any() and output.any()):
+        return None
+    reach = int(np.log(1.1) / LOG_STEP)
+    scores = [_likeness(master[max(0, -shift):len(master) - max(0, shift)],
+                        output[max(0, shift):len(output) - max(0, -shift)]) for shift in range(-reach, reach + 1)]
+    best = int(np.argmax(scores))
+    if scores[best] < MIN_CORRELATION:
+        return None
+    if scores[best] - scores[reach] < PITCH_EVIDENCE:  # a flat spectrum (noise) lines up anywhere
+        return 1.0
+    return float(np.exp((best - reach) * LOG_STEP))
+
+
+PITCH_EVIDENCE = 0.05
+"""How much better a shifted spectrum must line up than the unshifted one to count as a pitch change."""
+
+
+def _likeness(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    return float(np.dot(a, b) / (np.sqrt(np.dot(a, a) * np.dot(b, b)) or 1.0))
+
+
+def pitch_problem(master: MasterFacts, path: Path, output: MediaInfo, *, timeout_s: float = 120.0) -> str | None:
+    """A sped-up file's sound must keep the master's pitch (time-stretched, not played faster)."""
+    if master.speed == 1 or not output.audio:
+        return None
+    window = min(SYNC_WINDOW_S, master.duration_s)
+    reference = _master_sound(tuple(sound_command(master.path, start_s=master.start_s, duration_s=window,
+                                                  demuxer=master.demuxer)), timeout_s)
+    ratio = pitch_ratio(reference, _sound(tuple(sound_command(path, duration_s=window / master.speed)), timeout_s))
+    if ratio is None or abs(ratio - 1) <= PITCH_TOLERANCE:
+        return None
+    return (f"sound {abs(ratio - 1):.1%} {'sharp' if ratio > 1 else 'flat'} of the master's pitch "
+            f"(at most {PITCH_TOLERANCE:.0%}): it was sped up, not time-stretched")
+
+
 def timecode_problem(output: MediaInfo, expected: str | None) -> str | None:
     """The output's start timecode: the master's, shifted by the programme start."""
     if expected is None or output.start_timecode == expected:
@@ -218,5 +279,6 @@ def measured_problems(master: MasterFacts, path: Path, output: MediaInfo, *, tim
                                                                measure_content=master.had_fields)
     problems = [aspect_problem(output, frame_aspect or master.display_aspect), combing,
                 sync_problem(master, path, output, timeout_s=timeout_s),
+                pitch_problem(master, path, output, timeout_s=timeout_s),
                 timecode_problem(output, master.timecode)]
     return [problem for problem in problems if problem]
