@@ -177,6 +177,7 @@ def test_a_23_976_master_is_sped_up_to_25_in_broadcast_and_keeps_its_rate_on_the
     assert conversion == {"method": "speed", "from_fps": "24000/1001", "to_fps": "25/1", "speed": 1.042708,
                           "duration_s": pytest.approx(2.4, abs=0.002), "start_timecode": "10:00:00:00"}
     assert "frame_rate_conversion" not in sidecar["master-clean"]  # the web file keeps the master's rate
+    assert "23.976 -&gt; 25 fps by speed (x1.0427" in (report.folder / "rates_qc.html").read_text()
     timing = (report.folder / "rates_broadcast.en.srt").read_text().splitlines()[1]  # the broadcast file's cues
     assert timing.startswith("00:00:00,48") and (report.folder / "rates.en.srt").read_text().splitlines()[1].startswith(
         "00:00:00,50")

@@ -23,6 +23,7 @@ import logging
 import math
 import tempfile
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -386,6 +387,15 @@ def _track_text(number: int, stream: dict) -> str:
     return ", ".join(part for part in parts if part)
 
 
+def conversion_text(conversion: dict) -> str:
+    """'23.976 -> 25 fps by speed (x1.0427, sound time-stretched), starts 10:00:00:00'."""
+    rates = " -> ".join(f"{float(Fraction(conversion[key])):.3f}".rstrip("0").rstrip(".") for key in ("from_fps", "to_fps"))
+    how = (f"speed (x{conversion['speed']:.4f}, sound time-stretched)" if conversion["method"] == "speed"
+           else f"{conversion['method']} (duration kept)")
+    start = f", starts {conversion['start_timecode']}" if conversion.get("start_timecode") else ""
+    return f"{rates} fps by {how}{start}"
+
+
 def _file_details(item: dict) -> str:
     """Everything read back from the file, for the technician who opens the cell's details."""
     technical = item["technical"]
@@ -397,6 +407,8 @@ def _file_details(item: dict) -> str:
               or "none")]
     if technical.get("subtitle_streams"):
         facts.append(("subtitles", f"{technical['subtitle_streams']} soft track(s)"))
+    if item.get("frame_rate_conversion"):
+        facts.append(("frame rate", _e(conversion_text(item["frame_rate_conversion"]))))
     facts.append(("sha256", f"<span class='mono'>{_e(technical.get('sha256'))}</span>"))
     return "<dl>" + "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts) + "</dl>"
 
