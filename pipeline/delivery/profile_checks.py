@@ -189,7 +189,8 @@ def track_findings(deliverable: Deliverable, result_loudness: dict, analysis, ta
 
 def track_roles(deliverable: Deliverable, profile: OutputProfile) -> list[list[str]]:
     """The channel roles of each audio stream of a profile file, for the sidecar: a mono track
-    each channel of a pair (mix_l, then mix_r...), a stereo track its pair; silence is `mute`."""
+    each channel of a sound (mix_l, then mix_r...; a 5.1 in L R C LFE Ls Rs order), a stereo
+    or 6-channel track its sound's; silence is `mute`."""
     pairs = [list(sound.roles) if sound is not None else ["mute", "mute"] for sound in deliverable.tracks]
     if profile.audio.tracks == "mono":
         return [[role] for pair in pairs for role in pair]

@@ -177,7 +177,7 @@ def _trimmed(inputs: RenderInputs) -> bool:
 
 
 def tracks_of(spec: Deliverable) -> tuple[Sound | None, ...]:
-    """The stereo pairs of a deliverable's file, in order (None: a silent pair)."""
+    """The sounds of a deliverable's file, in order: stereo pairs or 5.1 (None: a silent pair)."""
     return spec.tracks or (spec.sound,)
 
 
