@@ -27,6 +27,7 @@ from pipeline.delivery.profile_checks import profile_problems
 from pipeline.errors import MetadataError
 from pipeline.intake.metadata import load_descriptive
 from pipeline.media.ffmpeg import ffmpeg_binary
+from pipeline.media.probe import probe
 from pipeline.media.timecode import converted_timecode
 from pipeline.render.commands import SHOT_LABEL, ShotBranch, build_render_command, tempo_filters
 from pipeline.render.conform import conform_filters, output_rate
@@ -284,3 +285,27 @@ def test_qc_tells_a_time_stretched_sound_from_one_merely_played_faster():
     assert pitch_ratio(chord(1), chord(1)) == 1.0
     assert pitch_ratio(chord(1), chord(float(25 / FILM))) == pytest.approx(1.0427, abs=0.002)
     assert pitch_ratio(rng.standard_normal(4 * rate), rng.standard_normal(4 * rate)) in (None, 1.0)  # noise: no evidence
+
+
+@pytest.mark.ffmpeg
+def test_a_29_97_interlaced_master_becomes_25_fps_fields_woven_from_the_converted_picture(tmp_path):
+    package = tmp_path / "package"
+    package.mkdir()
+    subprocess.run([ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=60000/1001:duration=2",
+                    "-f", "lavfi", "-i", "sine=f=440:r=48000:d=2", "-f", "lavfi", "-i", "sine=f=220:r=48000:d=2",
+                    "-map", "0:v", "-map", "1:a", "-map", "1:a", "-map", "2:a", "-map", "2:a",
+                    "-vf", "tinterlace=mode=interleave_top,setfield=tff", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-flags", "+ildct+ilme", "-x264opts", "tff=1", "-c:a", "pcm_s16le", "-timecode", "01:00:00;00",
+                    str(package / "show.mov")], check=True, capture_output=True, timeout=120)
+    master = probe(package / "show.mov").video
+    assert master is not None and master.field_order == "tff"
+    assert "interlace=scan=tff" in conform_filters(master, BROADCAST)  # 59.94p from the fields, 50p, woven
+    (package / "metadata.yaml").write_text("title: Fields\nasset_id: fields\naudio_layout: mix-me\n")
+    (tmp_path / "fast.toml").write_text('[profiles.web]\npreset = "ultrafast"\ncrf = 23\n'
+                                        '[outputs]\nprofiles = ["broadcast"]\n[shots]\nenabled = false\n')
+    report = render_package(package, tmp_path / "out", load_config(tmp_path / "fast.toml"))
+    assert report.exit_code == 0, [(item.key, item.reason) for item in report.failed]
+    rate, frames, timecode, top_first = _read(report.folder / "fields_master-clean_broadcast.mxf")
+    assert (rate, timecode, top_first) == (25, "01:00:00:00", True)
+    assert frames == pytest.approx(2 * 25, abs=1)
