@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_shots.py
 	$(BIN)/python benchmarks/bench_work_cost.py
 	$(BIN)/python benchmarks/bench_uhd_memory.py
+	$(BIN)/python benchmarks/bench_rate_conversion.py
 
 clean:
 	rm -rf out .pytest_cache build

@@ -112,8 +112,9 @@ def _plan_loudness(inputs: RenderInputs, sounds: list[Sound], config: Config, li
         plan = replace(plan, profiles=own)
     if not by_signal:
         return plan, {}  # every sound goes out with a profile's own gain: nothing to confirm here
-    if own:
-        signals = {signal: sound.pan for signal, sound in profile_gains.ordered(by_signal, reference).items()}
+    stereo = _stereo(profile_gains.ordered(by_signal, reference))
+    if own or len(stereo) != len(signals):  # the trial encodes the stereo sounds of [loudness]'s gain
+        signals = {signal: sound.pan for signal, sound in stereo.items()}
         graph = routing_graph(inputs.audio_streams, inputs.roles, signals, config.sample_rate)
     lossy = config.lossy_profile()
     trial_profile = config.profiles[lossy] if lossy else PCM_TRIAL
@@ -128,11 +129,18 @@ def _plan_loudness(inputs: RenderInputs, sounds: list[Sound], config: Config, li
     return plan, files if tried and tried[-1] == plan.filters() else {}
 
 
+def _stereo(sounds: dict[str, Sound]) -> dict[str, Sound]:
+    """The stereo sounds, those a trial encodes: a 5.1 sound takes its stereo sibling's gain, and
+    an AAC trial would fold it to two channels (its own loudness is measured on the delivered
+    file, BS.1770 with the LFE left out)."""
+    return {signal: sound for signal, sound in sounds.items() if sound.channels == 2}
+
+
 def _settle_profile(inputs: RenderInputs, profile: str, plan: GainPlan, target: LoudnessConfig,
                     group: dict[str, Sound], config: Config, limit: TimeLimit, sound_folder: Path) -> GainPlan:
     """A profile's own plan, confirmed on a PCM trial where it must be (a limiter, or peaks near
     the ceiling): its files are PCM, so the gain alone needs none."""
-    signals = {signal: sound.pan for signal, sound in group.items()}
+    signals = {signal: sound.pan for signal, sound in _stereo(group).items()}
     graph = routing_graph(inputs.audio_streams, inputs.roles, signals, config.sample_rate)
     files = {signal: sound_folder / f"{profile}-{signal}.mov" for signal in signals}
     return loudness.settle_plan(plan, target, lambda candidate: _trial_encode(inputs, graph, files, candidate,

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import tomllib
+from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -63,6 +64,19 @@ def bit_rate_of(text: str) -> int:
     return int(float(text[:-1] if text[-1:] in "kMG" else text) * scale)
 
 
+RateConversion = Literal["auto", "speed", "blend", "motion", "refuse"]
+"""How a profile brings a master at another frame rate to its own (`OutputProfile.frame_rate_conversion`)."""
+
+SPEED_LIMIT = 0.05
+"""The most a `speed` conversion changes the duration by (23.976 -> 25 is 4.3 %): beyond it the
+programme's length and the sound's tempo change too much to pass for the same programme."""
+
+
+def rate_family(fps: Fraction | float) -> Fraction:
+    """A frame rate as its family names it (23.976... as 24000/1001)."""
+    return Fraction(fps).limit_denominator(1001)
+
+
 SAMPLE_RATE = 48000
 """Every profile's sound, and so every routing of the master's sound, is at 48 kHz."""
 LOSSY_AUDIO = ("aac",)
@@ -80,12 +94,16 @@ class ProfileAudio(_Strict):
     sample_rate: Literal[48000] = 48000
     tracks: Literal["mono", "stereo"] = "stereo"
     """mono: one mono track per channel (a pair per sound); stereo: one stereo track per sound."""
-    allocation: list[Literal["version", "mix", "me", "silent"]] = Field(["mix"], min_length=1, max_length=8)
+    allocation: list[Literal["version", "mix", "me", "mix51", "me51", "silent"]] = Field(
+        ["mix"], min_length=1, max_length=8)
     """The sounds in track order, a stereo pair each: ["mix", "me", "silent", "silent"] is
     tracks 1-2 full mix, 3-4 M&E, 5-8 silent, in every version. "version": the version's own
-    sound (the full mix, the M&E in the international version), as the web profile carries it."""
+    sound (the full mix, the M&E in the international version), as the web profile carries it.
+    "mix51", "me51": the master's 5.1 mix or M&E, six channels (L R C LFE Ls Rs): six mono
+    tracks, or one 6-channel track (["mix", "me", "mix51", "me51"] in mono is EBU R 123's 16)."""
     without_me: Literal["fail", "drop"] = "fail"
-    """A master with no M&E: the deliverable is not made (fail), or its M&E pair is left out (drop)."""
+    """A master without a sound the allocation names (an M&E, a 5.1): the deliverable is not
+    made (fail), or that sound is left out (drop)."""
 
     @property
     def lossy(self) -> bool:
@@ -97,6 +115,8 @@ class ProfileAudio(_Strict):
             raise ValueError("the first pair must be a sound (version, mix or me), not silent")
         if self.lossy and self.tracks != "stereo":
             raise ValueError(f"tracks: {self.codec} tracks are stereo; mono tracks are PCM")
+        if self.lossy and {"mix51", "me51"} & set(self.allocation):
+            raise ValueError(f"allocation: {self.codec} tracks are stereo; a 5.1 sound goes out as PCM")
         return self
 
 
@@ -129,8 +149,14 @@ class OutputProfile(_Strict):
     """interlaced: an interlaced master keeps its fields; a progressive one goes out as PsF (each
     frame coded as two fields, flagged with `field_order`). as-master: the master's own scan."""
     field_order: Literal["tff", "bff"] = "tff"
-    frame_rate: Literal["25", "30000/1001", "24", "50", "any"] = "any"
-    """A fixed rate: a master at another rate cannot be delivered in this profile (no rate conversion)."""
+    frame_rate: Literal["25", "30000/1001", "24", "24000/1001", "50", "60000/1001", "any"] = "any"
+    """A fixed rate: a master at another rate is converted (`frame_rate_conversion`)."""
+    frame_rate_conversion: RateConversion = "auto"
+    """How a master at another rate than `frame_rate` is brought to it (pipeline/render/conform.py):
+    speed (every frame kept, played faster or slower, the sound time-stretched with its pitch
+    kept: 23.976/24 <-> 25), blend (the duration kept, neighbouring frames blended), motion (the
+    duration kept, motion-compensated frames), refuse (no file in this profile). auto: speed
+    where the rates differ by under 5 %, else blend. metadata.yaml may override it per package."""
     deinterlace: Literal["double-rate", "same-rate"] = "double-rate"
     """An interlaced master in a progressive profile: one frame per field (50i -> 50p, the motion
     kept) or one per frame (50i -> 25p)."""
@@ -149,6 +175,41 @@ class OutputProfile(_Strict):
     """The loudness this profile's files are held to where it differs from [loudness] (a US
     mezzanine at ATSC A/85's -24 LKFS beside web files at -23 LUFS): the keys given overlay
     [loudness] one by one (`Config.loudness_for`). None: [loudness]."""
+
+    @property
+    def fixed_rate(self) -> Fraction | None:
+        """The profile's frame rate; None: the master's own."""
+        return None if self.frame_rate == "any" else Fraction(self.frame_rate)
+
+    def rate_conversion(self, fps: Fraction | float) -> str | None:
+        """How a master at `fps` reaches this profile's frame rate: "speed", "blend", "motion",
+        or "refuse" (`conversion_refusal` says why); None: no conversion."""
+        target, source = self.fixed_rate, rate_family(fps)
+        if target is None or target == source:
+            return None
+        if self.frame_rate_conversion == "auto":
+            return "speed" if abs(target / source - 1) < SPEED_LIMIT else "blend"
+        if self.frame_rate_conversion == "speed" and abs(target / source - 1) >= SPEED_LIMIT:
+            return "refuse"
+        return self.frame_rate_conversion
+
+    def speed_factor(self, fps: Fraction | float) -> Fraction:
+        """How much faster this profile's file plays the programme than a master at `fps`:
+        25 / 23.976 = 1.0427 for a speed conversion, 1 for any other file."""
+        if self.rate_conversion(fps) != "speed":
+            return Fraction(1)
+        return self.fixed_rate / rate_family(fps)  # type: ignore[operator]
+
+    def conversion_refusal(self, fps: Fraction | float, name: str) -> str | None:
+        """Why a master at `fps` cannot go out at this profile's frame rate; None: it can."""
+        if self.rate_conversion(fps) != "refuse":
+            return None
+        rates = f"the {name} profile is {self.frame_rate} frames/s and the master {float(fps):g}"
+        if self.frame_rate_conversion == "speed":
+            return (f"{rates}: a speed conversion would change the duration by more than {SPEED_LIMIT:.0%}; "
+                    "set frame_rate_conversion to blend or motion")
+        return (f"{rates} and frame_rate_conversion is refuse: deliver a master at {self.frame_rate} "
+                "frames/s, or set frame_rate_conversion (speed, blend, motion)")
 
     @model_validator(mode="after")
     def _codec_can(self) -> OutputProfile:
@@ -483,6 +544,15 @@ class Config(_Strict):
         for override in (self.outputs.master_clean, self.outputs.international, self.outputs.subtitled):
             names += override.profiles if override else []
         return list(dict.fromkeys(names))
+
+    def with_rate_conversion(self, method: RateConversion | None) -> Config:
+        """This config with every profile converting frame rates by `method` (a package's
+        `frame_rate_conversion` in metadata.yaml); None: unchanged."""
+        if method is None:
+            return self
+        profiles = {name: profile.model_copy(update={"frame_rate_conversion": method})
+                    for name, profile in self.profiles.items()}
+        return self.model_copy(update={"profiles": profiles})
 
     def digest(self) -> str:
         """A hash of everything that changes the deliverables (not where they were read from)."""

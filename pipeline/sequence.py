@@ -84,6 +84,7 @@ def render_package(package_dir: str | Path, out_dir: str | Path, config: Config,
     attempts at this package ended (the night's retries), recorded in the sidecar's provenance."""
     started = datetime.now(UTC)
     submission = run_step("check package", check_submission, package_dir, config)
+    config = config.with_rate_conversion(submission.descriptive.frame_rate_conversion)  # the package's own choice
     analysis = run_step("analyse audio", analyse_audio, submission, config)
     delivery_plan = plan_delivery(submission, analysis, config)
     out_dir = Path(out_dir)

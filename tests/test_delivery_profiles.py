@@ -100,7 +100,7 @@ def test_an_interlaced_master_keeps_its_fields_in_the_broadcast_profile(tmp_path
     ('[profiles.broadcast]\nbit_rate = "400M"\n', "profiles.broadcast", "over what mpeg2video allows"),
     ('[profiles.broadcast]\nwidth = 3840\nheight = 2160\n', "profiles.broadcast", "up to 1920x1152"),
     ('[profiles.broadcast.audio]\nallocation = ["mix", "dialogue"]\n', "profiles.broadcast.audio.allocation.1",
-     "'mix', 'me' or 'silent'"),
+     "'mix', 'me', 'mix51', 'me51' or 'silent'"),
     ('[profiles.mezzanine]\nbit_rate = "100M"\n', "profiles.mezzanine", "ProRes has no bit rate"),
     ('[outputs]\nprofiles = ["web", "dvd"]\n', "-", "no profile 'dvd' (allowed: web, broadcast, mezzanine)"),
     ('[outputs.international]\nprofiles = ["playout"]\n', "-", "outputs.international.profiles"),
@@ -130,7 +130,8 @@ def test_each_version_goes_out_in_the_profiles_of_outputs_and_its_own_override(t
     assert [item.filename("show") for item in deliverables if item.key == "master-clean_mezzanine"] == [
         "show_master-clean_mezzanine.mov"]
     thirty = dataclasses.replace(PRORES_1080, fps=Fraction(30000, 1001))
-    _, failures = in_profiles(SPECS, {}, _submission(thirty), load_config(profiles=["broadcast"]))
+    path.write_text('[profiles.broadcast]\nframe_rate_conversion = "refuse"\n')
+    _, failures = in_profiles(SPECS, {}, _submission(thirty), load_config(path, profiles=["broadcast"]))
     assert "the broadcast profile is 25 frames/s and the master 29.97" in failures["master-clean_broadcast"]
 
 

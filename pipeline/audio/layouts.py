@@ -246,6 +246,23 @@ def _sound_channels(roles: list[str], sound: str) -> dict[str, int]:
     return found
 
 
+def surround_pan(roles: list[str], sound: str) -> str | None:
+    """`pan` arguments of the master's 5.1 mix or M&E ('mix', 'me') as it is, six channels L R C
+    LFE Ls Rs; None when the master has no 5.1 of it."""
+    channels = _sound_channels(roles, sound)
+    if not all(name in channels for name in SURROUND_ORDER):
+        return None
+    return "5.1|" + "|".join(f"c{out}=c{channels[name]}" for out, name in enumerate(SURROUND_ORDER))
+
+
+def mix51_pan(roles: list[str]) -> str | None:
+    return surround_pan(roles, "mix")
+
+
+def me51_pan(roles: list[str]) -> str | None:
+    return surround_pan(roles, "me")
+
+
 def sound_terms(roles: list[str], sound: str) -> Terms | None:
     """The stereo mix or M&E ('mix', 'me'): the stereo pair where the master has one (lo/ro
     beside a 5.1, or l/r alone), else the BS.775 downmix of the 5.1; None without either."""

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pipeline.audio import loudness
 from pipeline.audio.loudness import GainPlan, Loudness
 from pipeline.audio.signals import base_signal, signal_profile
-from pipeline.audio.sounds import Sound
+from pipeline.audio.sounds import Sound, stereo_sibling
 from pipeline.config import Config, LoudnessConfig
 
 
@@ -26,6 +26,11 @@ def gain_groups(sounds: list[Sound]) -> dict[str | None, dict[str, Sound]]:
     groups: dict[str | None, dict[str, Sound]] = {}
     for sound in sounds:
         groups.setdefault(signal_profile(sound.signal), {}).setdefault(base_signal(sound.signal), sound)
+    for group in groups.values():  # a 5.1 sound takes its stereo sibling's gain: measured even if no file carries it
+        for sound in list(group.values()):
+            sibling = stereo_sibling(sound)
+            if sibling is not None:
+                group.setdefault(base_signal(sibling.signal), sibling)
     return groups
 
 

@@ -42,8 +42,8 @@ class Deliverable:
     """Also carries `subtitle_language` as a soft subtitle track (mov_text) a viewer can switch."""
     profile: str = "web"
     tracks: tuple[Sound | None, ...] = ()
-    """The sounds of the file, a stereo pair each in track order (None: a silent pair), from the
-    profile's allocation. Empty: the one stereo sound `sound`."""
+    """The sounds of the file in track order, a stereo pair each or a 5.1 (None: a silent pair),
+    from the profile's allocation. Empty: the one stereo sound `sound`."""
     profile_in_key: bool = False
     """The profile's name is part of the key and the file name (`OutputProfile.profile_in_names`)."""
     container: str = "mp4"

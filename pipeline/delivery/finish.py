@@ -55,7 +55,10 @@ def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: P
         if not result.delivered and result.file:
             (deliver_dir / result.file).unlink(missing_ok=True)  # only verified files are published
             result.file = None
-    write_subtitle_sidecars(submission, deliver_dir, config.subtitles.sidecar_formats)
+    sped_up = {profile: speed for profile in {result.deliverable.profile for result in results
+                                              if result.delivered and result.deliverable is not None}
+               if (speed := config.profiles[profile].speed_factor(submission.fps)) != 1}
+    write_subtitle_sidecars(submission, deliver_dir, config.subtitles.sidecar_formats, sped_up)
     for result in results:
         result.qc = [finding.to_dict() for finding in deliverable_findings(submission, analysis, result, config)]
     shot_list = shots.find_shots(submission, deliver_dir, config, results)

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.config import OutputProfile
 from pipeline.media import ffmpeg
 from pipeline.media.ffmpeg import DEFAULT_LIMIT, TimeLimit
 from pipeline.media.fields import measure_fields
 from pipeline.media.probe import MediaInfo
-from pipeline.media.timecode import shifted_timecode
+from pipeline.media.timecode import delivered_timecode
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ class MasterFacts:
     fps: float
     timecode: str | None
     """The timecode the outputs' first frame must carry (master's start + programme start)."""
+    speed: float = 1.0
+    """How much faster the output plays the programme than the master (a speed frame rate
+    conversion): its duration and sound are the master's divided by it."""
     had_fields: bool = False
     """The master is interlaced, or its stream did not say it was progressive: its outputs are
     measured for combing. (idet takes fine moving detail in a small progressive picture, such
@@ -60,14 +64,24 @@ class MasterFacts:
     progressive, whose picture conform leaves as it is, is not measured.)"""
 
     @classmethod
-    def of(cls, submission) -> MasterFacts:
+    def of(cls, submission, profile: OutputProfile | None = None) -> MasterFacts:
+        """What an output of `submission` in `profile` is measured against: at the profile's
+        frame rate, the start timecode is its label of the same instant and a speed conversion
+        shortens the programme (pipeline.media.timecode, OutputProfile.speed_factor)."""
         video = submission.media.video
         start = submission.programme.start_s
-        timecode = submission.media.start_timecode
+        converted = profile is not None and profile.rate_conversion(video.fps) is not None
+        out_fps = profile.fixed_rate if converted and profile is not None else None
+        speed = float(profile.speed_factor(video.fps)) if profile is not None else 1.0
         return cls(Path(submission.package.master), submission.media.container, start,
                    submission.programme.duration_s, video.display_aspect, float(video.fps),
-                   shifted_timecode(timecode, start, video.fps) if timecode else None,
+                   delivered_timecode(submission.media.start_timecode, start, video.fps, out_fps), speed=speed,
                    had_fields=video.field_order != "progressive" or video.field_order_source != "stream")
+
+    @property
+    def delivered_duration_s(self) -> float:
+        """The programme's length in an output (shorter when sped up)."""
+        return self.duration_s / self.speed
 
 
 def aspect_problem(output: MediaInfo, expected: Fraction) -> str | None:
@@ -120,11 +134,11 @@ def _master_sound(command: tuple[str, ...], limit: TimeLimit) -> np.ndarray:
     return _sound(command, limit)  # measured once for all the outputs of a master
 
 
-def sound_offset(reference: np.ndarray, delivered: np.ndarray) -> float | None:
+def sound_offset(reference: np.ndarray, delivered: np.ndarray, rate: int = SYNC_RATE) -> float | None:
     """Seconds the delivered sound lags the reference (negative: early), from the peak of
-    their cross-correlation; None when they are too unlike to tell."""
+    their cross-correlation; None when they are too unlike to tell. `rate`: samples a second."""
     length = min(len(reference), len(delivered))
-    if length < SYNC_RATE // 4:
+    if length < rate // 4:
         return None
     a = reference[:length].astype(np.float64)
     b = delivered[:length].astype(np.float64)
@@ -133,32 +147,119 @@ def sound_offset(reference: np.ndarray, delivered: np.ndarray) -> float | None:
         return None
     size = 1 << int(np.ceil(np.log2(2 * length)))
     correlation = np.fft.irfft(np.fft.rfft(b, size) * np.conj(np.fft.rfft(a, size)), size)
-    search = int(SYNC_SEARCH_S * SYNC_RATE)
+    search = min(int(SYNC_SEARCH_S * rate), length - 1)
     lags = np.concatenate([np.arange(0, search + 1), np.arange(-search, 0)])
     values = np.concatenate([correlation[:search + 1], correlation[-search:]])
     best = int(np.argmax(values))
     if values[best] / energy < MIN_CORRELATION:
         return None
-    return float(lags[best]) / SYNC_RATE
+    return float(lags[best]) / rate
 
 
 def sync_problem(master: MasterFacts, path: Path, output: MediaInfo, *, limit: TimeLimit = DEFAULT_LIMIT) -> str | None:
-    """Where the output's sound sits against its picture, compared with the master's."""
+    """Where the output's sound sits against its picture, compared with the master's. A sound
+    time-stretched for a speed conversion is placed by its envelope (`stretched_offset`) and
+    held to one frame of the output."""
     if not output.audio:
         return None
     window = min(SYNC_WINDOW_S, master.duration_s)
     reference = _master_sound(tuple(sound_command(master.path, start_s=master.start_s, duration_s=window,
                                                   demuxer=master.demuxer)), limit)
-    delivered = _sound(tuple(sound_command(path, duration_s=window)), limit)
-    offset = sound_offset(reference, delivered)
+    delivered = _sound(tuple(sound_command(path, duration_s=window / master.speed)), limit)
+    if master.speed != 1:
+        offset = stretched_offset(reference, delivered, master.speed)
+        tolerance = output.video.frame_s if output.video is not None else 0.04
+    else:
+        offset = sound_offset(reference, delivered)
+        tolerance = 0.001 + AUDIO_FRAME_SAMPLES / (output.audio[0].sample_rate or 48000)
     if offset is None:
         log.info("%s: sound too unlike the master's to measure its sync", path.name)
         return None
-    tolerance = 0.001 + AUDIO_FRAME_SAMPLES / (output.audio[0].sample_rate or 48000)
     if abs(offset) <= tolerance:
         return None
     return (f"sound {abs(offset) * 1000:.1f} ms {'late' if offset > 0 else 'early'} against the picture "
             f"compared with the master (tolerance {tolerance * 1000:.1f} ms)")
+
+
+ENVELOPE_RATE = 1000
+"""Envelope samples per second for the sync of a time-stretched sound: 1 ms resolution."""
+
+
+def envelope(sound: np.ndarray, rate: int = SYNC_RATE) -> np.ndarray:
+    """The sound's level over time (RMS over 10 ms, every 1 ms): what a time stretch keeps in
+    place while it changes the waveform."""
+    hop, width = rate // ENVELOPE_RATE, rate // 100
+    power = np.convolve(sound.astype(np.float64) ** 2, np.ones(width) / width, mode="same")
+    return np.sqrt(power[::hop])
+
+
+def stretched_offset(reference: np.ndarray, delivered: np.ndarray, speed: float) -> float | None:
+    """Seconds the delivered sound lags the master's played `speed` times as fast, from their
+    envelopes (the master's squeezed in time by `speed`); None when they are too unlike."""
+    master, output = envelope(reference), envelope(delivered)
+    squeezed = np.interp(np.arange(0, len(master) / speed) * speed, np.arange(len(master)), master)
+    return sound_offset(squeezed - squeezed.mean(), output - output.mean(), rate=ENVELOPE_RATE)
+
+
+PITCH_TOLERANCE = 0.01
+"""A time-stretched sound keeps its pitch within 1 % (a speed-up without the stretch is 4.3 % sharp)."""
+PITCH_BAND_HZ = (80.0, 3500.0)
+LOG_STEP = 0.0005
+"""The log-frequency grid the two spectra are compared on: 0.05 % a step."""
+
+
+def _log_spectrum(sound: np.ndarray, rate: int) -> np.ndarray:
+    """The sound's average magnitude spectrum (dB, 8192-sample Hann windows) on a log-frequency grid."""
+    size = 8192
+    frames = [sound[start:start + size] for start in range(0, len(sound) - size + 1, size // 2)] or [
+        np.pad(sound, (0, max(0, size - len(sound))))]
+    power = np.mean([np.abs(np.fft.rfft(frame * np.hanning(size))) ** 2 for frame in frames], axis=0)
+    frequencies = np.fft.rfftfreq(size, 1 / rate)
+    grid = np.exp(np.arange(np.log(PITCH_BAND_HZ[0]), np.log(PITCH_BAND_HZ[1]), LOG_STEP))
+    return 10 * np.log10(np.interp(grid, frequencies, power) + 1e-12)
+
+
+def pitch_ratio(reference: np.ndarray, delivered: np.ndarray, rate: int = SYNC_RATE) -> float | None:
+    """How much higher the delivered sound sits than the reference (1.0: the same pitch), from the
+    shift that best lines up their log-frequency spectra (within +/- 10 %); None for silence."""
+    if len(reference) < rate // 4 or len(delivered) < rate // 4:
+        return None
+    master, output = _log_spectrum(reference, rate), _log_spectrum(delivered, rate)
+    master, output = master - master.mean(), output - output.mean()
+    if not (master.any() and output.any()):
+        return None
+    reach = int(np.log(1.1) / LOG_STEP)
+    scores = [_likeness(master[max(0, -shift):len(master) - max(0, shift)],
+                        output[max(0, shift):len(output) - max(0, -shift)]) for shift in range(-reach, reach + 1)]
+    best = int(np.argmax(scores))
+    if scores[best] < MIN_CORRELATION:
+        return None
+    if scores[best] - scores[reach] < PITCH_EVIDENCE:  # a flat spectrum (noise) lines up anywhere
+        return 1.0
+    return float(np.exp((best - reach) * LOG_STEP))
+
+
+PITCH_EVIDENCE = 0.05
+"""How much better a shifted spectrum must line up than the unshifted one to count as a pitch change."""
+
+
+def _likeness(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    return float(np.dot(a, b) / (np.sqrt(np.dot(a, a) * np.dot(b, b)) or 1.0))
+
+
+def pitch_problem(master: MasterFacts, path: Path, output: MediaInfo, *, limit: TimeLimit = DEFAULT_LIMIT) -> str | None:
+    """A sped-up file's sound must keep the master's pitch (time-stretched, not played faster)."""
+    if master.speed == 1 or not output.audio:
+        return None
+    window = min(SYNC_WINDOW_S, master.duration_s)
+    reference = _master_sound(tuple(sound_command(master.path, start_s=master.start_s, duration_s=window,
+                                                  demuxer=master.demuxer)), limit)
+    ratio = pitch_ratio(reference, _sound(tuple(sound_command(path, duration_s=window / master.speed)), limit))
+    if ratio is None or abs(ratio - 1) <= PITCH_TOLERANCE:
+        return None
+    return (f"sound {abs(ratio - 1):.1%} {'sharp' if ratio > 1 else 'flat'} of the master's pitch "
+            f"(at most {PITCH_TOLERANCE:.0%}): it was sped up, not time-stretched")
 
 
 def timecode_problem(output: MediaInfo, expected: str | None) -> str | None:
@@ -179,5 +280,6 @@ def measured_problems(master: MasterFacts, path: Path, output: MediaInfo, *, lim
                                                                measure_content=master.had_fields)
     problems = [aspect_problem(output, frame_aspect or master.display_aspect), combing,
                 sync_problem(master, path, output, limit=limit),
+                pitch_problem(master, path, output, limit=limit),
                 timecode_problem(output, master.timecode)]
     return [problem for problem in problems if problem]

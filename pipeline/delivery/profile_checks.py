@@ -10,18 +10,20 @@ figure asked; any problem fails the deliverable.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
 
 from pipeline.audio import loudness
 from pipeline.audio.signals import base_signal
-from pipeline.config import OutputProfile, bit_rate_of
+from pipeline.audio.sounds import Sound
+from pipeline.config import OutputProfile, bit_rate_of, rate_family
 from pipeline.deliverables import Deliverable
 from pipeline.delivery import qc
 from pipeline.media.ffmpeg import TimeLimit
 from pipeline.media.probe import VideoInfo
-from pipeline.render.conform import frame_size, out_field_order, out_interlaced
+from pipeline.render.conform import frame_size, out_field_order, out_interlaced, output_rate
 from pipeline.render.outputs import MPEG2_LEVELS
 
 BIT_RATE_TOLERANCE = 0.05
@@ -47,6 +49,7 @@ class ReadBack:
     """Measured: the picture's packets in bits over its duration."""
     audio: list[tuple[str, int, int]]
     """(codec, channels, sample rate) of each audio stream."""
+    frame_rate: Fraction | None = None
 
 
 def read_back(path: Path) -> ReadBack:
@@ -65,7 +68,8 @@ def read_back(path: Path) -> ReadBack:
         frame_s = 1 / float(stream.average_rate or 25)
         duration = (max(times) - min(times) + frame_s) if times else 0.0
         return ReadBack(container.format.name, context.name, context.profile, int(context.level or 0),
-                        context.pix_fmt, (context.width, context.height), size * 8 / duration if duration else 0.0, audio)
+                        context.pix_fmt, (context.width, context.height), size * 8 / duration if duration else 0.0, audio,
+                        Fraction(stream.average_rate) if stream.average_rate else None)
 
 
 def profile_problems(name: str, profile: OutputProfile, deliverable: Deliverable, path: Path,
@@ -100,6 +104,9 @@ def profile_problems(name: str, profile: OutputProfile, deliverable: Deliverable
 def _rate_and_fields(profile: OutputProfile, read: ReadBack, master: VideoInfo,
                      output: VideoInfo | None) -> list[str]:
     problems = []
+    rate = output_rate(master, profile)
+    if profile.fixed_rate is not None and read.frame_rate is not None and rate_family(read.frame_rate) != rate:
+        problems.append(f"{float(read.frame_rate):g} frames/s, not the {profile.frame_rate} its profile asks")
     if profile.bit_rate:
         wanted = bit_rate_of(profile.bit_rate)
         if abs(read.video_bit_rate / wanted - 1) > BIT_RATE_TOLERANCE:
@@ -113,34 +120,51 @@ def _rate_and_fields(profile: OutputProfile, read: ReadBack, master: VideoInfo,
     return problems
 
 
+def delivered_tracks(profile: OutputProfile, deliverable: Deliverable) -> list[tuple[Sound | None, int]]:
+    """Each sound of the file with its first audio stream: a sound takes one stream (stereo
+    tracks: a pair or a 6-channel 5.1), or one per channel (mono tracks)."""
+    placed, stream = [], 0
+    for sound in deliverable.tracks:
+        placed.append((sound, stream))
+        channels = 2 if sound is None else sound.channels
+        stream += channels if profile.audio.tracks == "mono" else 1
+    return placed
+
+
 def _track_problems(profile: OutputProfile, deliverable: Deliverable, read: ReadBack) -> list[str]:
-    channels = 1 if profile.audio.tracks == "mono" else 2
-    count = len(deliverable.tracks) * (2 if channels == 1 else 1)
-    wanted = (profile.audio.codec, channels, profile.audio.sample_rate)
+    mono = profile.audio.tracks == "mono"
+    wanted = [(profile.audio.codec, 1 if mono else 2 if sound is None else sound.channels, profile.audio.sample_rate)
+              for sound in deliverable.tracks
+              for _ in range((2 if sound is None else sound.channels) if mono else 1)]
     problems = []
-    if len(read.audio) != count:
-        problems.append(f"{len(read.audio)} audio tracks, not {count}")
-    for index, track in enumerate(read.audio):
-        if track != wanted:
+    if len(read.audio) != len(wanted):
+        problems.append(f"{len(read.audio)} audio tracks, not {len(wanted)}")
+    for index, (track, asked) in enumerate(zip(read.audio, wanted)):
+        if track != asked:
             problems.append(f"audio track {index + 1} is {track[0]} {track[1]} ch {track[2]} Hz, not "
-                            f"{wanted[0]} {wanted[1]} ch {wanted[2]} Hz")
+                            f"{asked[0]} {asked[1]} ch {asked[2]} Hz")
     return problems
 
 
 def pair_loudness(path: Path, profile: OutputProfile, deliverable: Deliverable,
                   limit: TimeLimit) -> dict[str, loudness.Loudness]:
-    """The loudness of each sound pair of the file (signal -> measured; silent pairs left out),
-    measured in one audio-only run."""
+    """The loudness of each sound of the file (signal -> measured; silent pairs left out),
+    measured in one audio-only run; a 5.1 sound as 5.1 (BS.1770: the LFE left out, the
+    surrounds weighted)."""
     graph, labels, signals = [], [], {}
-    for position, sound in enumerate(deliverable.tracks):
+    for position, (sound, first) in enumerate(delivered_tracks(profile, deliverable)):
         if sound is None:
             continue
         label = f"pair{position}"  # a plain name: a meter's label is part of its instance name
         signals[label] = sound.signal
+        layout = "5.1" if sound.channels == 6 else "stereo"
+        relabel = f"pan={layout}|" + "|".join(f"c{index}=c{index}" for index in range(sound.channels))
         if profile.audio.tracks == "mono":
-            graph.append(f"[0:a:{2 * position}][0:a:{2 * position + 1}]amerge=inputs=2[{label}]")
+            inputs = "".join(f"[0:a:{first + index}]" for index in range(sound.channels))
+            graph.append(f"{inputs}amerge=inputs={sound.channels}" + (f",{relabel}" if sound.channels == 6 else "")
+                         + f"[{label}]")
         else:
-            graph.append(f"[0:a:{position}]anull[{label}]")
+            graph.append(f"[0:a:{first}]" + (relabel if sound.channels == 6 else "anull") + f"[{label}]")
         labels.append(label)
     measured = loudness.measure_signals(loudness.measure_signals_command(path, graph, labels), labels, limit)
     return {signals[label]: value for label, value in measured.items()}
@@ -166,7 +190,8 @@ def track_findings(deliverable: Deliverable, result_loudness: dict, analysis, ta
 
 def track_roles(deliverable: Deliverable, profile: OutputProfile) -> list[list[str]]:
     """The channel roles of each audio stream of a profile file, for the sidecar: a mono track
-    each channel of a pair (mix_l, then mix_r...), a stereo track its pair; silence is `mute`."""
+    each channel of a sound (mix_l, then mix_r...; a 5.1 in L R C LFE Ls Rs order), a stereo
+    or 6-channel track its sound's; silence is `mute`."""
     pairs = [list(sound.roles) if sound is not None else ["mute", "mute"] for sound in deliverable.tracks]
     if profile.audio.tracks == "mono":
         return [[role] for pair in pairs for role in pair]

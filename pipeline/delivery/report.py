@@ -23,6 +23,7 @@ import logging
 import math
 import tempfile
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -132,7 +133,9 @@ def _contact_sheet_section(submission, result, folder: Path, scratch: Path, limi
     technical = result.technical
     if technical is None or not technical.video:
         return "<p class='note'>No picture to show.</p>"
-    cues = _cue_midpoints(submission, result.deliverable.subtitle_language if result.deliverable else None)
+    speed = result.conversion.get("speed", 1.0)  # a sped-up file shows each cue earlier
+    cues = [time / speed for time in
+            _cue_midpoints(submission, result.deliverable.subtitle_language if result.deliverable else None)]
     times = thumbnail_times(technical.duration_s, cues)
     deliverable = result.deliverable
     shared = (deliverable.profile, tuple(times)) if deliverable and deliverable.picture != "burn" else None
@@ -364,18 +367,26 @@ def sound_summary(audio: list[dict]) -> str:
     if not audio:
         return "no sound"
     kinds = list(dict.fromkeys(track_kind(stream) for stream in audio))
-    sounds = [track_sound(stream.get("roles") or []) for stream in audio]
+    roles = [list(stream.get("roles") or []) for stream in audio]
     if len(audio) == 1:
-        return f"{kinds[0]}: {sounds[0]}"
+        return f"{kinds[0]}: {_surround_named(roles[0], track_sound(roles[0]))}"
     head = f"{len(audio)} x {kinds[0]}" if len(kinds) == 1 else f"{len(audio)} tracks ({', '.join(kinds)})"
-    runs: list[list] = []  # [first track, last track, sound]
-    for number, sound in enumerate(sounds, 1):
-        if runs and runs[-1][2] == sound:
+    runs: list[list] = []  # [first track, last track, sound, roles so far]
+    for number, (sound, track) in enumerate(zip(map(track_sound, roles), roles), 1):
+        # the same sound goes on, unless a channel comes again (a stereo mix, then the 5.1 mix)
+        if runs and runs[-1][2] == sound and not set(track) & set(runs[-1][3]) - {"mute"}:
             runs[-1][1] = number
+            runs[-1][3] += track
         else:
-            runs.append([number, number, sound])
-    return head + ": " + ", ".join(f"{first}-{last} {sound}" if last > first else f"{first} {sound}"
-                                   for first, last, sound in runs)
+            runs.append([number, number, sound, list(track)])
+    return head + ": " + ", ".join(
+        f"{first}-{last} {_surround_named(run_roles, sound)}" if last > first else f"{first} {_surround_named(run_roles, sound)}"
+        for first, last, sound, run_roles in runs)
+
+
+def _surround_named(roles: list[str], sound: str) -> str:
+    """'5.1 full mix' for the tracks of a 5.1 sound (its centre, LFE and surrounds among them)."""
+    return f"5.1 {sound}" if any(role.endswith(("_c", "_lfe", "_ls", "_rs")) for role in roles) else sound
 
 
 def _track_text(number: int, stream: dict) -> str:
@@ -383,6 +394,15 @@ def _track_text(number: int, stream: dict) -> str:
              f"{stream.get('channel_layout') or stream['channels']}", "/".join(stream.get("roles") or [])]
     parts += [f"'{stream['title']}'" if stream.get("title") else "", stream.get("language") or ""]
     return ", ".join(part for part in parts if part)
+
+
+def conversion_text(conversion: dict) -> str:
+    """'23.976 -> 25 fps by speed (x1.0427, sound time-stretched), starts 10:00:00:00'."""
+    rates = " -> ".join(f"{float(Fraction(conversion[key])):.3f}".rstrip("0").rstrip(".") for key in ("from_fps", "to_fps"))
+    how = (f"speed (x{conversion['speed']:.4f}, sound time-stretched)" if conversion["method"] == "speed"
+           else f"{conversion['method']} (duration kept)")
+    start = f", starts {conversion['start_timecode']}" if conversion.get("start_timecode") else ""
+    return f"{rates} fps by {how}{start}"
 
 
 def _file_details(item: dict) -> str:
@@ -396,6 +416,8 @@ def _file_details(item: dict) -> str:
               or "none")]
     if technical.get("subtitle_streams"):
         facts.append(("subtitles", f"{technical['subtitle_streams']} soft track(s)"))
+    if item.get("frame_rate_conversion"):
+        facts.append(("frame rate", _e(conversion_text(item["frame_rate_conversion"]))))
     facts.append(("sha256", f"<span class='mono'>{_e(technical.get('sha256'))}</span>"))
     return "<dl>" + "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts) + "</dl>"
 

@@ -47,6 +47,9 @@ class DeliverableResult:
     """The short-term loudness curve, for the QC report only: too long for the JSON sidecar."""
     deliverable: Deliverable | None = field(default=None, repr=False)
     """What was planned (None for a version that could not even be planned)."""
+    conversion: dict = field(default_factory=dict)
+    """A file at another frame rate than the master: the method, the rates, the speed, and the
+    duration and start timecode they give it (empty: the master's rate)."""
 
     @property
     def delivered(self) -> bool:
@@ -55,7 +58,8 @@ class DeliverableResult:
     def to_dict(self) -> dict:
         data = {"key": self.key, "state": str(self.state), "file": self.file, "reason": self.reason,
                 "technical": self.technical.to_dict() if self.technical else None,
-                "loudness": self.loudness, "seconds": self.seconds, "qc": self.qc}
+                "loudness": self.loudness, "seconds": self.seconds, "qc": self.qc,
+                "frame_rate_conversion": self.conversion}
         return {key: value for key, value in data.items() if value not in (None, {}, "")}
 
 

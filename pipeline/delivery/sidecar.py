@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 
 from pipeline import __version__, subtitles
@@ -18,15 +19,21 @@ from pipeline.media import ffmpeg
 
 
 def write_subtitle_sidecars(submission: Submission, deliver_dir: Path,
-                            formats: Sequence[str] = ("srt", "vtt")) -> list[str]:
-    """Each language's subtitles in each of `formats` (keys of subtitles.SIDECAR_FORMATS)."""
+                            formats: Sequence[str] = ("srt", "vtt"),
+                            speeds: Mapping[str, Fraction] | None = None) -> list[str]:
+    """Each language's subtitles in each of `formats` (keys of subtitles.SIDECAR_FORMATS), and
+    for each profile that plays the programme faster (`speeds`: profile -> speed, a speed frame
+    rate conversion) the same with the cue times scaled, `<asset_id>_<profile>.<lang>.srt`."""
     written = []
-    for language, track in sorted(submission.subtitles.items()):
-        for name in formats:
-            suffix, writer = subtitles.SIDECAR_FORMATS[name]
-            path = deliver_dir / f"{submission.asset_id}.{language}{suffix}"
-            writer(track, path)
-            written.append(path.name)
+    timings = {submission.asset_id: 1.0} | {f"{submission.asset_id}_{profile}": float(speed)
+                                            for profile, speed in sorted((speeds or {}).items())}
+    for stem, speed in timings.items():
+        for language, track in sorted(submission.subtitles.items()):
+            for name in formats:
+                suffix, writer = subtitles.SIDECAR_FORMATS[name]
+                path = deliver_dir / f"{stem}.{language}{suffix}"
+                writer(track.played_faster(speed), path)
+                written.append(path.name)
     return written
 
 

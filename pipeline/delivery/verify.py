@@ -8,11 +8,12 @@ from pathlib import Path
 from pipeline.analysis import AudioAnalysis
 from pipeline.audio import loudness
 from pipeline.audio.signals import base_signal
-from pipeline.config import Config
+from pipeline.config import Config, OutputProfile, rate_family
 from pipeline.deliverables import Deliverable
 from pipeline.delivery.measure import MasterFacts, measured_problems
 from pipeline.delivery.profile_checks import pair_loudness, profile_problems, track_roles
 from pipeline.delivery.results import DeliverableResult, DeliverableState, TechnicalFacts
+from pipeline.delivery.surround import surround_problems
 from pipeline.files import sha256_of
 from pipeline.intake.submission import Submission
 from pipeline.media.probe import MediaInfo, probe, sound_digest
@@ -63,21 +64,24 @@ def verify_output(submission: Submission, deliverable: Deliverable, path: Path, 
     """Read a finished output back: it must have its streams and the programme's duration.
     `measured`: its loudness when already measured (`verify_outputs`)."""
     info = probe(path)
-    frame = submission.media.picture.frame_s
+    master = MasterFacts.of(submission, config.profiles[deliverable.profile])
+    frame = max(submission.media.picture.frame_s, info.video.frame_s if info.video else 0.0)
     problems = []
     if info.video is None or not info.audio:
         problems.append("missing its video or audio stream")
-    if abs(info.duration_s - submission.programme.duration_s) > frame * 1.5:
-        problems.append(f"lasts {info.duration_s:.3f} s instead of {submission.programme.duration_s:.3f} s")
+    if abs(info.duration_s - master.delivered_duration_s) > frame * 1.5:
+        problems.append(f"lasts {info.duration_s:.3f} s instead of {master.delivered_duration_s:.3f} s")
     interlaced, frame_aspect = False, None
     if submission.media.video is not None:
         profile = config.profiles[deliverable.profile]
         problems += profile_problems(deliverable.profile, profile, deliverable, path, submission.media.video,
                                      info.video)
+        problems += surround_problems(master, path, profile, deliverable, submission.media.audio,
+                                      list(submission.layout.roles), limit=render_timeout(RenderInputs.of(submission), config))
         interlaced = out_interlaced(submission.media.video, profile)  # its field flags are checked there
         if profile.width and profile.height:
             frame_aspect = Fraction(profile.width, profile.height)
-    problems += measured_problems(MasterFacts.of(submission), path, info,
+    problems += measured_problems(master, path, info,
                                   limit=render_timeout(RenderInputs.of(submission), config), interlaced_delivery=interlaced,
                                   frame_aspect=frame_aspect)
     if measured is None:
@@ -88,7 +92,20 @@ def verify_output(submission: Submission, deliverable: Deliverable, path: Path, 
             stream["roles"] = roles
     state = DeliverableState.FAILED if problems else DeliverableState.DELIVERED
     return DeliverableResult(deliverable.key, state, path.name, "; ".join(problems) or None, technical,
-                             measured.to_dict(), short_term=measured.short_term, deliverable=deliverable)
+                             measured.to_dict(), short_term=measured.short_term, deliverable=deliverable,
+                             conversion=conversion_facts(submission, config.profiles[deliverable.profile], master))
+
+
+def conversion_facts(submission: Submission, profile: OutputProfile, master: MasterFacts) -> dict:
+    """How a file came to another frame rate than the master, for the sidecar (empty: it did not)."""
+    video = submission.media.video
+    method = profile.rate_conversion(video.fps) if video is not None else None
+    if video is None or method in (None, "refuse") or profile.fixed_rate is None:
+        return {}
+    source, target = rate_family(video.fps), profile.fixed_rate
+    return {"method": method, "from_fps": f"{source.numerator}/{source.denominator}",
+            "to_fps": f"{target.numerator}/{target.denominator}", "speed": round(master.speed, 6),
+            "duration_s": round(master.delivered_duration_s, 3), "start_timecode": master.timecode}
 
 
 CHANNEL_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}

@@ -34,7 +34,7 @@ import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, field_validator, model_validator
@@ -293,6 +293,9 @@ def _split_commas(text: str) -> list[str]:
     return [word.strip() for word in text.split(",") if word.strip()]
 
 
+RATE_CONVERSIONS = ("speed", "blend", "motion", "refuse")
+
+
 class Descriptive(BaseModel):
     """The descriptive metadata of docs/design.md section 3. Unknown fields are kept as extras.
 
@@ -320,6 +323,9 @@ class Descriptive(BaseModel):
     programme_end: int | float | str | None = None
     subtitle_start_timecode: str | None = None
     """The timecode the subtitle files are timed from (HH:MM:SS:FF), when the master has none."""
+    frame_rate_conversion: Literal["speed", "blend", "motion", "refuse"] | None = None
+    """How this package reaches a profile's other frame rate, instead of the profile's own
+    `frame_rate_conversion` (docs/configuration.md "Delivery profiles")."""
 
     _source: Path | None = PrivateAttr(default=None)
 
@@ -349,6 +355,17 @@ class Descriptive(BaseModel):
         text = _as_text(value)
         if text is None or not text.strip():
             return None
+        return text.strip()
+
+    @field_validator("frame_rate_conversion", mode="before")
+    @classmethod
+    def _read_conversion(cls, value: object) -> str | None:
+        text = _as_text(value)
+        if text is None or not text.strip():
+            return None
+        if text.strip() not in RATE_CONVERSIONS:
+            raise _FieldProblem(f"'{text}' is not a frame rate conversion",
+                                f"write one of {', '.join(RATE_CONVERSIONS)}")
         return text.strip()
 
     @field_validator("asset_id", mode="before")
@@ -414,8 +431,10 @@ class Descriptive(BaseModel):
         return self._source
 
     def to_json_dict(self) -> dict[str, Any]:
-        """Every field, unknown ones included, as JSON values (dates as YYYY-MM-DD)."""
-        return self.model_dump(mode="json")
+        """Every field, unknown ones included, as JSON values (dates as YYYY-MM-DD). A package
+        that leaves the frame rate conversion to its profiles says nothing of it."""
+        unsaid = {"frame_rate_conversion"} if self.frame_rate_conversion is None else set()
+        return self.model_dump(mode="json", exclude=unsaid)
 
     def programme_bounds_s(self, fps: float) -> tuple[float | None, float | None]:
         """(start, end) in seconds from the master's first frame; None where not given.

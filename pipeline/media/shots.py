@@ -133,6 +133,8 @@ def _picture_to_search(submission, results, deliver_dir: Path | None) -> tuple[P
     master's), else the master itself between the programme's bounds."""
     for result in results:
         clean = result.deliverable is not None and result.deliverable.picture == "encode"
+        if getattr(result, "conversion", None):
+            continue  # at another frame rate than the master: other frames, or other times
         if clean and result.delivered and result.file and result.technical and deliver_dir is not None:
             path = deliver_dir / result.file
             if path.is_file():

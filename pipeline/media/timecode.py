@@ -117,7 +117,35 @@ def shifted_timecode(timecode: str, seconds: float, fps: Fraction | float) -> st
     return format_timecode(start + round(seconds * float(fps)), fps, drop_frame)
 
 
-def timecode_args(timecode: str | None, programme_start_s: float, fps: Fraction | float) -> list[str]:
-    """Output options writing the first frame's timecode (MP4/MOV: a `tmcd` track)."""
+def converted_timecode(timecode: str, fps: Fraction | float, target_fps: Fraction | float) -> str | None:
+    """The label at `target_fps` of the instant `timecode` names at `fps` (a frame rate
+    conversion). A drop-frame label keeps to the clock, so its instant is its frame count at the
+    true rate (01:00:00;00 at 29.97 is 3599.996 s, 01:00:00:00 at 25); a non-drop label reads
+    its own counting (10:00:00:00 at 23.976 stays 10:00:00:00 at 25, as a speed conversion keeps
+    a programme's start). Drop-frame stays drop-frame only where the target rate has it."""
+    frames = timecode_frames(timecode, fps)
+    label = Timecode.parse(timecode)
+    if frames is None or label is None:
+        return None
+    drop = label.separator in ";," and bool(_dropped_per_minute(fps, True))
+    seconds = Fraction(frames) / Fraction(fps) if drop else Fraction(frames, _nominal(fps))
+    target_drop = drop and bool(_dropped_per_minute(target_fps, True))
+    per_second = Fraction(target_fps) if target_drop else Fraction(_nominal(target_fps))
+    return format_timecode(round(seconds * per_second), target_fps, target_drop)
+
+
+def delivered_timecode(timecode: str | None, programme_start_s: float, fps: Fraction | float,
+                       out_fps: Fraction | float | None = None) -> str | None:
+    """The label of a deliverable's first frame: the master's start timecode plus the programme
+    start, converted to `out_fps` when the deliverable has another frame rate."""
     label = shifted_timecode(timecode, programme_start_s, fps) if timecode else None
+    if label is None or out_fps is None or Fraction(out_fps) == Fraction(fps):
+        return label
+    return converted_timecode(label, fps, out_fps)
+
+
+def timecode_args(timecode: str | None, programme_start_s: float, fps: Fraction | float,
+                  out_fps: Fraction | float | None = None) -> list[str]:
+    """Output options writing the first frame's timecode (MP4/MOV: a `tmcd` track)."""
+    label = delivered_timecode(timecode, programme_start_s, fps, out_fps)
     return ["-timecode", label] if label else []

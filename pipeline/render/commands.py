@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import matplotlib
 
 from pipeline.audio.encoding import audio_codec_args, same_encoding, sound_file_suffix
-from pipeline.audio.layouts import merged_audio
+from pipeline.audio.layouts import SURROUND_ORDER, merged_audio
 from pipeline.audio.loudness import GainPlan
+from pipeline.audio.signals import signal_profile
 from pipeline.config import Config, OutputProfile
 from pipeline.deliverables import Deliverable, Sound, clean_picture_in, full_mix
 from pipeline.media import ffmpeg, work
@@ -40,6 +42,7 @@ from pipeline.render.outputs import (
     container_args,
     forces_keyframes,
     soft_subtitle_args,
+    soft_subtitle_key,
     video_codec_args,
 )
 from pipeline.subtitles.fonts import font_files as burn_font_files
@@ -171,7 +174,7 @@ def _trimmed(inputs: RenderInputs) -> bool:
 
 
 def tracks_of(spec: Deliverable) -> tuple[Sound | None, ...]:
-    """The stereo pairs of a deliverable's file, in order (None: a silent pair)."""
+    """The sounds of a deliverable's file, in order: stereo pairs or 5.1 (None: a silent pair)."""
     return spec.tracks or (spec.sound,)
 
 
@@ -228,7 +231,8 @@ def _video_graph(inputs: RenderInputs, pictures: list[tuple[str, str | None]], c
     """From the one decode of the master to one label per encoded picture: (profile, None) for a
     profile's clean picture, (profile, language) per burned language. Profiles whose conform is
     the same share it; each distinct conform runs once and is split. With `shot_filters`, one
-    more branch of the first conform to SHOT_LABEL. Returns the chains, the labels and whether
+    more branch of the first conform that keeps the master's frame rate to SHOT_LABEL (none when
+    every profile converts it). Returns the chains, the labels and whether
     the shot branch is in them."""
     groups: dict[str, list[tuple[str, str | None]]] = {}
     for name, language in pictures:
@@ -236,29 +240,35 @@ def _video_graph(inputs: RenderInputs, pictures: list[tuple[str, str | None]], c
         groups.setdefault(chain, []).append((name, language))
     if not groups:
         return [], {}, False
+    # the shots are found on a picture with the master's own frames and times: not a converted one
+    shot_index = next((index for index, needed in enumerate(groups.values())
+                       if not any(config.profiles[name].rate_conversion(inputs.video.fps) for name, _ in needed)), None)
+    shot_filters = shot_filters if shot_index is not None else None
     sources = ["0:v"] if len(groups) == 1 else [f"vsrc{index}" for index in range(len(groups))]
     chains = [] if len(groups) == 1 else [f"[0:v]split={len(groups)}" + "".join(f"[{label}]" for label in sources)]
     labels_of: dict[tuple[str, str | None], str] = {}
     for index, (chain, needed) in enumerate(groups.items()):
         prefix = "v" if index == 0 else f"p{index}v"
-        branches = len(needed) + (1 if shot_filters and index == 0 else 0)
+        branches = len(needed) + (1 if shot_filters and index == shot_index else 0)
         labels = [f"{prefix}{count}" for count in range(branches)]
         chains.append(f"[{sources[index]}]{chain},split={branches}" + "".join(f"[{label}]" for label in labels))
-        if shot_filters and index == 0:
+        if shot_filters and index == shot_index:
             chains.append(f"[{labels[-1]}]{shot_filters}[{SHOT_LABEL}]")
         for (name, language), label in zip(needed, labels):
             if language is None:
                 labels_of[(name, None)] = label
             else:
-                chains.append(f"[{label}]{burn_in_filter(language)}[burn_{label}]")
+                speed = config.profiles[name].speed_factor(inputs.video.fps)
+                chains.append(f"[{label}]{burn_in_filter(language, speed)}[burn_{label}]")
                 labels_of[(name, language)] = f"burn_{label}"
     return chains, labels_of, bool(shot_filters)
 
 
-def _audio_graph(inputs: RenderInputs, gain: GainPlan, copies: dict[Sound, int],
-                 sample_rate: int) -> tuple[list[str], dict[str, Iterator[str]]]:
+def _audio_graph(inputs: RenderInputs, gain: GainPlan, copies: dict[Sound, int], sample_rate: int,
+                 speeds: Mapping[str, Fraction]) -> tuple[list[str], dict[str, Iterator[str]]]:
     """Each sound (the mix, the M&E...) routed from the master's channels with the same gain (a
-    profile's own sounds, "mix@mezzanine", with that profile's), and split into as many copies
+    profile's own sounds, "mix@mezzanine", with that profile's), time-stretched where its
+    profile speeds the programme up (`speeds`: signal -> factor), and split into as many copies
     as outputs take. Returns the chains and signal -> its copies' labels, in the order taken."""
     if not copies:
         return [], {}
@@ -268,11 +278,26 @@ def _audio_graph(inputs: RenderInputs, gain: GainPlan, copies: dict[Sound, int],
     labels: dict[str, Iterator[str]] = {}
     for sound, count in copies.items():
         names = [f"{sound.signal}{i}" for i in range(count)]
-        gain_chain = ",".join(gain.for_signal(sound.signal).filters())
+        gain_chain = ",".join(gain.for_signal(sound.signal).filters() + tempo_filters(speeds.get(sound.signal, 1)))
         chains.append(f"[pre_{sound.signal}]pan={sound.pan(inputs.roles)},{gain_chain},"
                       f"asplit={count}{''.join(f'[{label}]' for label in names)}")
         labels[sound.signal] = iter(names)
     return chains, labels
+
+
+def tempo_filters(speed: Fraction | int) -> list[str]:
+    """The sound of a programme played `speed` times as fast, its pitch kept. `atempo` (WSOLA)
+    rather than `rubberband`: on a 1 kHz tone stretched 23.976 -> 25 atempo keeps the tone at
+    1000 Hz with its noise and distortion 70 dB down; rubberband's defaults moved it to 997 Hz
+    with them 19 dB down, and its best settings (smooth transients, long window) reached 57 dB
+    (benchmarks/bench_rate_conversion.py measures both again)."""
+    return [] if speed == 1 else [f"atempo={float(speed):.8f}"]
+
+
+def _silence_of(tracks: tuple[Sound | None, ...]) -> Sound:
+    """What a silent pair is made of: the file's first sound at zero gain, exactly as long (and
+    as stretched) as the file's other sounds."""
+    return next((sound for sound in tracks if sound is not None), full_mix(None))
 
 
 @dataclass
@@ -310,32 +335,36 @@ def _sound_sources(inputs: RenderInputs, gain: GainPlan, config: Config, plan: _
                     copied.setdefault(sound.signal, first_input + len(copied))  # type: ignore[union-attr]
             continue
         for sound in tracks:
-            source = sound or full_mix(None)  # a silent pair is the mix at zero gain: exactly as long
+            source = sound or _silence_of(tracks)
             sounds.setdefault(source.signal, source)
             counts[source.signal] = counts.get(source.signal, 0) + 1
+    speeds = {signal: config.profiles[name].speed_factor(inputs.video.fps)
+              for signal in sounds if (name := signal_profile(signal)) is not None}
     chains, labels = _audio_graph(inputs, gain, {sounds[signal]: count for signal, count in counts.items()},
-                                  config.sample_rate)
+                                  config.sample_rate, speeds)
     input_args = [arg for signal in copied for arg in ffmpeg.input_args(encoded[signal])]
     return _Sound(copied, labels, chains), input_args
 
 
 def _track_args(spec: Deliverable, profile: OutputProfile, sound: _Sound, copies: bool,
                 name: str) -> tuple[list[str], list[str]]:
-    """The maps of one output's tracks, and the chains that make them: a stereo track maps its
-    copy of the sound; a mono allocation splits each pair (channelsplit); silence is the mix
-    at zero gain."""
+    """The maps of one output's tracks, and the chains that make them: a stereo (or 6-channel)
+    track maps its copy of the sound; a mono allocation splits each sound into its channels
+    (channelsplit: a pair, or a 5.1 in L R C LFE Ls Rs order); silence is a sound at zero gain."""
     maps: list[str] = []
     chains: list[str] = []
     for position, track in enumerate(tracks_of(spec)):
         if copies:
             maps += ["-map", f"{sound.copied[track.signal]}:a:0"]  # type: ignore[union-attr]
             continue
-        label = next(sound.graph["mix" if track is None else track.signal])
+        label = next(sound.graph[(track or _silence_of(tracks_of(spec))).signal])
         pair = f"{name}_p{position}"
         chain = f"[{label}]" + ("volume=0," if track is None else "")
-        if profile.audio.tracks == "mono":
-            chains.append(f"{chain}channelsplit=channel_layout=stereo[{pair}l][{pair}r]")
-            maps += ["-map", f"[{pair}l]", "-map", f"[{pair}r]"]
+        if profile.audio.tracks == "mono":  # one track per channel: l r, or l r c lfe ls rs
+            names = SURROUND_ORDER if track is not None and track.channels == 6 else SURROUND_ORDER[:2]
+            layout = "5.1" if len(names) == 6 else "stereo"
+            chains.append(f"{chain}channelsplit=channel_layout={layout}" + "".join(f"[{pair}{n}]" for n in names))
+            maps += [arg for n in names for arg in ("-map", f"[{pair}{n}]")]
         elif track is None:
             chains.append(f"{chain}anull[{pair}]")
             maps += ["-map", f"[{pair}]"]
@@ -360,8 +389,8 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     international version) is muxed afterwards from its profile's clean file and, where its
     sound differs from that file's, a file of its own sound (`RenderPlan.mux_commands`).
 
-    `subtitle_files`: language -> the frame-snapped SRT (programme time) of each deliverable with
-    a soft subtitle track; each is one more input, muxed as mov_text. `cores`: how many the
+    `subtitle_files`: language (`soft_subtitle_key`) -> the frame-snapped SRT (programme time) of
+    each deliverable with a soft subtitle track; each is one more input, muxed as mov_text. `cores`: how many the
     encodes share (default: those this process may use). `keyframes`: deliverable key -> times
     (programme seconds) whose frames must be keyframes in its encoded picture. `encoded_sound`:
     signal -> the sound the loudness trial encoded, copied into every file of a profile that
@@ -376,9 +405,10 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     soft_inputs: dict[str, int] = {}
     soft_args: list[str] = []
     for spec in plan.written:
-        if spec.soft_subtitles and spec.subtitle_language in (subtitle_files or {}):
+        soft_key = _soft_key(spec, inputs, config)
+        if spec.soft_subtitles and soft_key in (subtitle_files or {}):
             soft_inputs[spec.key] = 1 + len(soft_inputs)
-            soft_args += ffmpeg.input_args((subtitle_files or {})[spec.subtitle_language])
+            soft_args += ffmpeg.input_args((subtitle_files or {})[soft_key])
     sound, sound_inputs = _sound_sources(inputs, gain, config, plan, encoded, 1 + len(soft_inputs))
     command = ffmpeg.base_args() + ffmpeg.input_args(inputs.master, seek_s=inputs.start_s,
                                                      duration_s=inputs.duration_s, demuxer=inputs.demuxer)
@@ -404,7 +434,7 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
             picture = (["-map", f"0:{inputs.video.index}", "-c:v", "copy"] if (spec.profile, spec.burns) not in labels
                        else ["-map", f"[{labels[(spec.profile, spec.burns)]}]"]
                        + video_codec_args(profile, inputs.video, threads)
-                       + (_keyframe_args((keyframes or {}).get(spec.key), inputs.video.fps)
+                       + (_keyframe_args((keyframes or {}).get(spec.key), _delivered_fps(inputs, profile))
                           if forces_keyframes(profile) else []))
             output_args += (picture + audio + metadata.get(spec.key, []) + container_args(profile)
                             + [str(paths[spec.key])])
@@ -450,12 +480,24 @@ def _muxed_versions(inputs: RenderInputs, plan: _Outputs, specs: list[Deliverabl
         tracks_file = None
         if tracks_of(spec) != tracks_of(clean):  # type: ignore[arg-type]
             tracks_file = sound_files[_sound_file_key(spec, profile)]
-        subtitle = subtitle_files.get(spec.subtitle_language or "") if spec.soft_subtitles else None
+        subtitle = subtitle_files.get(_soft_key(spec, inputs, config)) if spec.soft_subtitles else None
         render.mux_commands[spec.key] = build_copy_command(
             paths[clean.key], paths[spec.key], metadata.get(spec.key, []), profile,  # type: ignore[union-attr]
             tracks_file=tracks_file, subtitle_source=subtitle)
         render.outputs[spec.key] = paths[spec.key]
     return output_args
+
+
+def _delivered_fps(inputs: RenderInputs, profile: OutputProfile) -> Fraction:
+    """The frame rate a profile's file has where it converts the master's, else the master's."""
+    converted = profile.rate_conversion(inputs.video.fps) is not None and profile.fixed_rate is not None
+    return profile.fixed_rate if converted else inputs.video.fps  # type: ignore[return-value]
+
+
+def _soft_key(spec: Deliverable, inputs: RenderInputs, config: Config) -> str:
+    """The SRT (`subtitle_files` key) of a deliverable's soft subtitle track, at its profile's speed."""
+    speed = config.profiles[spec.profile].speed_factor(inputs.video.fps)
+    return soft_subtitle_key(spec.subtitle_language or "", speed)
 
 
 def _keyframe_args(times: list[float] | None, fps) -> list[str]:

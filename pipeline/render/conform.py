@@ -21,6 +21,16 @@ What a master can need, in the order the filters run:
   do is compute every size from the upright picture: a 2160x3840 portrait stored landscape
   with a 90 degree matrix is 1080x1920 at most in a 1920x1080 profile, never squeezed.
 
+- another frame rate than the profile's (`frame_rate`) -> converted as the profile's
+  `frame_rate_conversion` says, at the delivered size (after scaling): `speed` keeps every
+  frame and retimes it at the profile's rate (`setpts`, 23.976 -> 25 plays 4.3 % faster; the
+  sound is time-stretched to match, `speed_factor`); `blend` keeps the duration and blends
+  neighbouring frames (`framerate`); `motion` keeps it with motion-compensated frames
+  (`minterpolate`, far slower). An interlaced master is de-interlaced first (one frame per
+  field), and an interlaced profile gets its fields from the converted progressive picture:
+  converted to twice its rate and woven into fields (`interlace`, top field first), or, from a
+  progressive master, flagged as PsF as without a conversion.
+
 A progressive square-pixel master gets exactly what it always got: `setsar=1`, a `scale`
 when it is larger than the profile, and the pixel format. No pass is added over the picture.
 """
@@ -64,9 +74,20 @@ def picture_size(video: VideoInfo, profile: OutputProfile) -> tuple[int, int]:
     return size[0] - size[0] % 2, size[1] - size[1] % 2
 
 
+def rate_conversion(video: VideoInfo, profile: OutputProfile) -> str | None:
+    """How the master's picture reaches the profile's frame rate (`OutputProfile.rate_conversion`)."""
+    return profile.rate_conversion(video.fps)
+
+
+def speed_factor(video: VideoInfo, profile: OutputProfile) -> Fraction:
+    """How much faster the profile's file plays the programme than the master (1: same speed)."""
+    return profile.speed_factor(video.fps)
+
+
 def keeps_fields(video: VideoInfo, profile: OutputProfile) -> bool:
-    """An interlaced master goes out with its own fields (never de-interlaced) in an interlaced profile."""
-    return video.interlaced and profile.scan in ("interlaced", "as-master")
+    """An interlaced master goes out with its own fields (never de-interlaced) in an interlaced
+    profile, unless its rate is converted (that takes whole frames)."""
+    return video.interlaced and profile.scan in ("interlaced", "as-master") and rate_conversion(video, profile) is None
 
 
 def out_interlaced(video: VideoInfo, profile: OutputProfile) -> bool:
@@ -77,10 +98,41 @@ def out_field_order(video: VideoInfo, profile: OutputProfile) -> str:
     return video.field_order if profile.scan == "as-master" else profile.field_order
 
 
+def _double_rate(video: VideoInfo, profile: OutputProfile) -> bool:
+    """An interlaced master de-interlaced to one frame per field: as the profile asks, and always
+    before a blend or motion conversion (which then has every field's moment to work from)."""
+    if not video.interlaced or keeps_fields(video, profile):
+        return False
+    method = rate_conversion(video, profile)
+    return method in ("blend", "motion") or (method is None and profile.deinterlace == "double-rate")
+
+
 def output_rate(video: VideoInfo, profile: OutputProfile) -> Fraction:
-    """The delivered frame rate: twice the master's for a double-rate de-interlace."""
-    doubled = video.interlaced and not keeps_fields(video, profile) and profile.deinterlace == "double-rate"
-    return video.fps * 2 if doubled else video.fps
+    """The delivered frame rate: the profile's own where it has one, else the master's, twice it
+    for a double-rate de-interlace."""
+    if rate_conversion(video, profile) is not None:
+        return profile.fixed_rate  # type: ignore[return-value]
+    return video.fps * 2 if _double_rate(video, profile) else video.fps
+
+
+def _rate_filters(video: VideoInfo, profile: OutputProfile) -> list[str]:
+    """The frame rate conversion, at the delivered size (empty: none). An interlaced profile
+    converted to from fields of their own gets twice its rate, woven into fields top first."""
+    method = rate_conversion(video, profile)
+    if method in (None, "refuse"):  # a refused profile has no file to make
+        return []
+    target = profile.fixed_rate
+    assert target is not None
+    woven = out_interlaced(video, profile) and video.interlaced and method != "speed"
+    rate = target * 2 if woven else target
+    spelled = f"{rate.numerator}/{rate.denominator}"
+    if method == "speed":  # every frame kept, each at its place on the profile's clock
+        filters = [f"setpts=N*{rate.denominator}/({rate.numerator}*TB)", f"fps={spelled}"]
+    elif method == "motion":
+        filters = [f"minterpolate=fps={spelled}:mi_mode=mci"]
+    else:
+        filters = [f"framerate=fps={spelled}"]
+    return filters + ([f"interlace=scan={out_field_order(video, profile)}:lowpass=linear"] if woven else [])
 
 
 def _colour(name: str) -> str:
@@ -95,12 +147,12 @@ def conform_filters(video: VideoInfo, profile: OutputProfile, background: str = 
     filters: list[str] = []
     fields = keeps_fields(video, profile)
     if video.interlaced and not fields:
-        mode = "send_field" if profile.deinterlace == "double-rate" else "send_frame"
+        mode = "send_field" if _double_rate(video, profile) else "send_frame"
         filters.append(f"bwdif=mode={mode}:parity={video.field_order}:deint=all")
     if fields and video.field_order != out_field_order(video, profile):
         filters.append(f"fieldorder={out_field_order(video, profile)}")  # moves the picture one line
     if video.variable_rate:
-        rate = output_rate(video, profile)
+        rate = video.fps * 2 if _double_rate(video, profile) else video.fps
         filters.append(f"fps={rate.numerator}/{rate.denominator}")
     if video.alpha:
         filters.append("format=yuva444p,split[alpha_fg][alpha_fill];"
@@ -111,6 +163,7 @@ def conform_filters(video: VideoInfo, profile: OutputProfile, background: str = 
         filters.append(f"scale={picture[0]}:{picture[1]}:flags=lanczos" + (":interl=1" if fields else ""))
     if frame != picture:
         filters.append(f"pad={frame[0]}:{frame[1]}:(ow-iw)/2:(oh-ih)/2:black")
+    filters += _rate_filters(video, profile)
     filters += ["setsar=1", f"format={profile.pix_fmt}"]
     if out_interlaced(video, profile):
         filters.append(f"setfield={out_field_order(video, profile)}")
@@ -127,6 +180,11 @@ def conform_notes(video: VideoInfo, profile: OutputProfile, background: str = "b
         rate = output_rate(video, profile)
         notes.append(f"interlaced ({video.field_order}, {video.field_order_source}): de-interlaced "
                      f"with bwdif to {float(rate):g} fps progressive")
+    method = rate_conversion(video, profile)
+    if method not in (None, "refuse"):
+        notes.append(f"{float(video.fps):g} fps converted to {profile.frame_rate} by {method}"
+                     + (f" (played {float(speed_factor(video, profile)):.4f} times as fast, the sound "
+                        "time-stretched with its pitch kept)" if method == "speed" else " (duration kept)"))
     if video.variable_rate:
         notes.append(f"variable frame rate (average {float(video.average_fps or 0):.3f} fps): "
                      f"made constant at {float(video.fps):g} fps")

@@ -7,6 +7,7 @@ pipeline/audio/encoding.py."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 from pipeline.config import OutputProfile, bit_rate_of
@@ -77,14 +78,23 @@ def soft_subtitle_args(input_index: int | None) -> list[str]:
     return ["-map", f"{input_index}:s:0", "-c:s", "mov_text"]
 
 
-def burn_in_filter(language: str) -> str:
+def burn_in_filter(language: str, speed: Fraction = Fraction(1)) -> str:
     """The filter burning one language's ASS script (written into the work dir by the render)
-    into the picture, with the fonts linked there; HarfBuzz shaping for complex scripts."""
-    return f"ass=filename={subtitle_script_name(language)}:fontsdir={FONTS_LINK}:shaping=complex"
+    into the picture, with the fonts linked there; HarfBuzz shaping for complex scripts.
+    `speed`: the picture plays this much faster than the master (a speed conversion), so its
+    script is the one with the cue times scaled."""
+    return f"ass=filename={subtitle_script_name(language, speed)}:fontsdir={FONTS_LINK}:shaping=complex"
 
 
-def subtitle_script_name(language: str) -> str:
-    return f"subtitles-{language}.ass"
+def soft_subtitle_key(language: str, speed: Fraction = Fraction(1)) -> str:
+    """Which SRT a soft subtitle track takes: the language's, or at another `speed` (a profile that
+    plays the programme faster) the one with its cue times scaled."""
+    return language if speed == 1 else f"{language}-x{speed.numerator}-{speed.denominator}"
+
+
+def subtitle_script_name(language: str, speed: Fraction = Fraction(1)) -> str:
+    """The ASS script of a language, one per speed its pictures play at."""
+    return f"subtitles-{language}.ass" if speed == 1 else f"subtitles-{language}-x{speed.numerator}-{speed.denominator}.ass"
 
 
 def build_copy_command(picture_file: Path, output: Path, metadata: list[str], profile: OutputProfile,

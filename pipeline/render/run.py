@@ -30,7 +30,7 @@ from pipeline.render.commands import (
 )
 from pipeline.render.conform import conform_notes, frame_size
 from pipeline.render.keyframes import thumbnail_times
-from pipeline.render.outputs import bytes_per_second, subtitle_script_name
+from pipeline.render.outputs import bytes_per_second, soft_subtitle_key, subtitle_script_name
 from pipeline.render.tags import audio_stream_tags, container_tags, metadata_args, subtitle_stream_tags
 
 log = logging.getLogger(__name__)
@@ -50,11 +50,22 @@ def estimate_output_bytes(submission: Submission, specs: list[Deliverable], conf
     per_second = 0.0
     for spec in specs:
         profile = config.profiles[spec.profile]
-        channels = 2 * len(tracks_of(spec))
+        channels = sum(2 if track is None else track.channels for track in tracks_of(spec))
         per_second += bytes_per_second(submission.media.picture, profile, channels)
         if spec.picture == "copy-clean":
             per_second += 48_000 if profile.audio.lossy else channels * profile.audio.sample_rate * 3
     return int(per_second * submission.programme.duration_s)
+
+
+def _timecode_for(submission: Submission, spec: Deliverable, config: Config) -> list[str]:
+    """Every output starts at the master's timecode plus the programme start (a tmcd track), as
+    its own frame rate labels that instant (a frame rate conversion, pipeline.media.timecode)."""
+    profile = config.profiles[spec.profile]
+    if not profile.timecode:
+        return []
+    converted = profile.rate_conversion(submission.fps) is not None
+    return timecode_args(submission.media.start_timecode, submission.programme.start_s, submission.fps,
+                         profile.fixed_rate if converted else None)
 
 
 def _metadata_for(submission: Submission, spec: Deliverable, config: Config) -> list[str]:
@@ -75,14 +86,12 @@ def render_deliverables(submission: Submission, analysis: AnalysedSound, specs: 
     ensure_free_space(deliver_dir, estimate_output_bytes(submission, specs, config) + config.limits.min_free_bytes)
     prepare_work_dir(work_dir, config.subtitles.font_dirs)
     soft_tracks = _write_subtitle_scripts(submission, specs, work_dir, config)
-    # Every output starts at the master's timecode plus the programme start (a tmcd track).
-    timecode = timecode_args(submission.media.start_timecode, submission.programme.start_s, submission.fps)
-    metadata = {spec.key: _metadata_for(submission, spec, config)
-                + (timecode if config.profiles[spec.profile].timecode else []) for spec in specs}
+    metadata = {spec.key: _metadata_for(submission, spec, config) + _timecode_for(submission, spec, config)
+                for spec in specs}
     encoded_sound = {label: path for label, path in analysis.encoded_sound.items() if path.exists()}
     render_plan = build_render_command(RenderInputs.of(submission), specs, analysis.gain, config, deliver_dir,
                                        submission.asset_id, metadata, subtitle_files=soft_tracks,
-                                       keyframes=_contact_sheet_times(submission, specs),
+                                       keyframes=_contact_sheet_times(submission, specs, config),
                                        encoded_sound=encoded_sound, shots=_shot_branch(config, work_dir, deliver_dir))
     _log_conform(submission, specs, config)
     with named_faults(deliver_dir, submission.package.master):
@@ -111,40 +120,47 @@ def _log_conform(submission: Submission, specs: list[Deliverable], config: Confi
                      else "encoded: " + "; ".join(blockers))
 
 
-def _contact_sheet_times(submission: Submission, specs: list[Deliverable]) -> dict[str, list[float]]:
+def _contact_sheet_times(submission: Submission, specs: list[Deliverable], config: Config) -> dict[str, list[float]]:
     """Where the QC report will cut each deliverable's frames (pipeline.delivery.report), for the render to
     make them keyframes: cutting a frame then decodes that frame, not everything since the
     keyframe before (up to 10 s of picture at x264's default keyint). Without this, the report's
     frames cost a tenth of the render's CPU on a 1080p minute."""
     times = {}
     for spec in specs:
+        speed = float(config.profiles[spec.profile].speed_factor(submission.fps))  # a sped-up file: earlier
         track = submission.subtitles.get(spec.subtitle_language) if spec.subtitle_language else None
-        cues = [(cue.start_ms + cue.end_ms) / 2000 for cue in track.cues] if track else []
-        times[spec.key] = thumbnail_times(submission.programme.duration_s, cues)
+        cues = [(cue.start_ms + cue.end_ms) / 2000 / speed for cue in track.cues] if track else []
+        times[spec.key] = thumbnail_times(submission.programme.duration_s / speed, cues)
     return times
 
 
 def _write_subtitle_scripts(submission: Submission, specs: list[Deliverable], work_dir: Path,
                             config: Config) -> dict[str, Path]:
     """The ASS script of each burned language, and the SRT of each soft subtitle track (the
-    frame-snapped cues in programme time), in the work dir. Returns language -> SRT file."""
+    frame-snapped cues in programme time), in the work dir. Returns language (`soft_subtitle_key`)
+    -> SRT file.
+    A profile playing the programme faster (a speed conversion) burns a script of its own, its
+    cue times scaled."""
     soft_tracks: dict[str, Path] = {}
     scripts: set[str] = set()
     for spec in specs:
         if spec.subtitle_language is None:
             continue
         track = submission.subtitles[spec.subtitle_language]
-        if spec.burns and spec.burns not in scripts:
-            # one script per language, sized for the first profile burning it (libass scales
-            # it to every other picture, which has the same display aspect)
-            scripts.add(spec.burns)
+        speed = config.profiles[spec.profile].speed_factor(submission.fps)
+        script = subtitle_script_name(spec.burns, speed) if spec.burns else None
+        if script and script not in scripts:
+            # one script per language and speed, sized for the first profile burning it (libass
+            # scales it to every other picture, which has the same display aspect)
+            scripts.add(script)
             size = frame_size(submission.media.picture, config.profiles[spec.profile])
-            subtitles.write_ass(track, work_dir / subtitle_script_name(spec.burns),
+            subtitles.write_ass(track.played_faster(float(speed)), work_dir / script,
                                 config.subtitles.style, size[0], size[1], config.subtitles.rules.max_lines,
                                 config.subtitles.font_dirs)
         if spec.soft_subtitles:
-            soft_tracks[spec.subtitle_language] = work_dir / f"subtitles-{spec.subtitle_language}.srt"
-            subtitles.write_srt(track, soft_tracks[spec.subtitle_language])
+            key = soft_subtitle_key(spec.subtitle_language, speed)
+            soft_tracks[key] = work_dir / f"subtitles-{key}.srt"
+            subtitles.write_srt(track.played_faster(float(speed)), soft_tracks[key])
     return soft_tracks
 
 

@@ -66,7 +66,8 @@ def audio_stream_tags(spec: Deliverable, mono: bool = False) -> list[dict[str, s
     streams = []
     for sound in spec.tracks or (spec.sound,):
         title, language = ("Silent", "zxx") if sound is None else (sound.title, sound.language)
-        titles = [title] if not mono else [title, title] if sound is None else [f"{title} L", f"{title} R"]
+        channels = ("L", "R") if sound is None or sound.channels == 2 else ("L", "R", "C", "LFE", "Ls", "Rs")
+        titles = [title] if not mono else [title, title] if sound is None else [f"{title} {name}" for name in channels]
         streams += [{"language": stream_language(language), "title": each, "handler_name": each} for each in titles]
     return streams
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -134,6 +134,15 @@ class SubtitleTrack:
     """The encoding the source was read in (all output is UTF-8)."""
     notes: list[str] = field(default_factory=list)
     """What was normalised while reading or retiming, for the QC report."""
+
+    def played_faster(self, speed: float) -> SubtitleTrack:
+        """The cues of a programme played `speed` times as fast (a speed frame rate conversion,
+        23.976 -> 25: 1.0427), each at the same picture as before."""
+        if speed == 1:
+            return self
+        cues = [replace(cue, start_ms=round(cue.start_ms / speed), end_ms=round(cue.end_ms / speed))
+                for cue in self.cues]
+        return replace(self, cues=cues)
 
 
 @dataclass(frozen=True)
