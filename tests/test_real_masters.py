@@ -234,7 +234,7 @@ def test_contact_sheets_show_the_delivered_display_aspect(tmp_path, pal_render, 
     result = SimpleNamespace(key="master", file=pal_master.name, deliverable=None,
                              technical=technical_facts(pal_master, info))
     submission = SimpleNamespace(asset_id="pal", subtitles={})
-    html = contact_sheet_section(submission, result, pal_master.parent, tmp_path)
+    html = contact_sheet_section(submission, result, pal_master.parent, tmp_path, load_config().limits)
     sheet = Image.open(io.BytesIO(base64.b64decode(html.split("base64,")[1].split("'")[0])))
     assert sheet.size == (4 * THUMBNAIL_WIDTH, 2 * 136), "thumbnails sized from the 720x576 storage"
     ratios = [disc_ratio(tile) for tile in sheet_tiles(sheet, 8) if (tile[..., 0] > 160).any()]
