@@ -231,7 +231,7 @@ def test_contact_sheets_show_the_delivered_display_aspect(tmp_path, pal_render, 
         assert sheet.size == (4 * THUMBNAIL_WIDTH, 2 * 136)
     # The builder itself, on a file whose storage is not its shape: the anamorphic master.
     info = probe(pal_master)
-    result = SimpleNamespace(key="master", file=pal_master.name, deliverable=None,
+    result = SimpleNamespace(key="master", file=pal_master.name, deliverable=None, conversion={},
                              technical=technical_facts(pal_master, info))
     submission = SimpleNamespace(asset_id="pal", subtitles={})
     html = contact_sheet_section(submission, result, pal_master.parent, tmp_path, load_config().limits)
