@@ -56,6 +56,10 @@ class DeliverableResult:
         data = {"key": self.key, "state": str(self.state), "file": self.file, "reason": self.reason,
                 "technical": self.technical.to_dict() if self.technical else None,
                 "loudness": self.loudness, "seconds": self.seconds, "qc": self.qc}
+        if self.deliverable is not None and self.deliverable.textless:
+            data["picture"] = "textless"
+        if self.deliverable is not None and self.deliverable.picture_note:
+            data["picture_note"] = self.deliverable.picture_note
         return {key: value for key, value in data.items() if value not in (None, {}, "")}
 
 
