@@ -47,6 +47,8 @@ class DeliverableResult:
     """The short-term loudness curve, for the QC report only: too long for the JSON sidecar."""
     deliverable: Deliverable | None = field(default=None, repr=False)
     """What was planned (None for a version that could not even be planned)."""
+    textless_inserts: list[dict] = field(default_factory=list)
+    """Each textless insert as measured in this file (pipeline.delivery.textless_check)."""
 
     @property
     def delivered(self) -> bool:
@@ -60,6 +62,8 @@ class DeliverableResult:
             data["picture"] = "textless"
         if self.deliverable is not None and self.deliverable.picture_note:
             data["picture_note"] = self.deliverable.picture_note
+        if self.textless_inserts:
+            data["textless_inserts"] = self.textless_inserts
         return {key: value for key, value in data.items() if value not in (None, {}, "")}
 
 
