@@ -3,10 +3,11 @@
 An insert is the texted shot again without its text, so away from the text its picture is the
 texted shot's, frame for frame. A few frames of the insert, as delivered, are compared with the
 master's texted frames at the declared place and a few frames either way: the insert must match
-best where it was declared. The comparison is the median of the pixels' absolute differences
-(grey, small): the text covers less than half of a picture, so the median looks past it.
-An insert declared late or early, or the wrong shot, is an error naming the insert and the
-offset measured. A still shot matches everywhere alike and is left where it was declared.
+best where it was declared. What is compared is the change from one frame to the next (grey,
+small): a caption stands still, so it is not in the change, and the insert and the texted shot
+change alike exactly where they are the same moment. An insert declared late or early, or the
+wrong shot, is an error naming the insert and the offset measured. A still shot changes nowhere
+and is left where it was declared.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def _grey_frames_command(path: Path, first_s: float, count: int, fps: float) -> 
     of a 25i master gives one frame per master frame), small and grey as float32. Pure."""
     width, height = SIZE
     return (ffmpeg.base_args() + ffmpeg.input_args(path, seek_s=max(0.0, first_s))
-            + ["-map", "0:v:0", "-vf", f"fps={fps:.6f},scale={width}:{height}:flags=area,format=grayf32le",
+            + ["-map", "0:v:0", "-vf", f"setpts=PTS-STARTPTS,fps={fps:.6f},scale={width}:{height}:flags=area,"
+                                         "format=grayf32le",
                "-frames:v", str(count), "-f", "rawvideo", "pipe:1"])
 
 
@@ -75,8 +77,10 @@ def _grey_frames(path: Path, first_frame: int, count: int, fps: float, timeout_s
 
 
 def _samples(insert: TextlessInsert) -> list[int]:
-    """The insert's frames compared (offsets from its first), spread over it."""
-    return sorted({insert.frames * (2 * index + 1) // (2 * SAMPLES) for index in range(SAMPLES)})
+    """The insert's frames compared (offsets from its first), each with the frame after it, spread
+    over the insert."""
+    return sorted({min(insert.frames - 2, insert.frames * (2 * index + 1) // (2 * SAMPLES))
+                   for index in range(SAMPLES)})
 
 
 def _windows(insert: TextlessInsert) -> list[list[int]]:
@@ -90,29 +94,39 @@ MAX_SPAN = 250
 """The longest run of frames decoded to compare the samples of one insert at once."""
 
 
+def _change(frames: list[np.ndarray], index: int) -> np.ndarray | None:
+    """How the picture changes from frame `index` to the next: the text, which stands still, is
+    not in it, so the textless insert and the texted shot change alike."""
+    if not 0 <= index < len(frames) - 1:
+        return None
+    return frames[index + 1] - frames[index]
+
+
 def measure_insert(delivered: Path, master: Path, insert: TextlessInsert, programme_first: int, fps: float,
                    timeout_s: float) -> InsertMatch:
-    """Where `insert` matches the master's texted frames best in the delivered file."""
+    """Where `insert` matches the master's texted frames best in the delivered file: the change
+    from each sampled frame to the next, as delivered, against the texted shot's change at the
+    declared place and at each offset up to WINDOW frames either way."""
+    if insert.frames < 2:
+        return InsertMatch(insert.number, 0, 0.0, 0.0, insert.replaces)  # one frame does not move
     scores = np.zeros(2 * WINDOW + 1)
     for window in _windows(insert):
-        start, end = insert.replaces + window[0], insert.replaces + window[-1] + 1
+        start, end = insert.replaces + window[0], insert.replaces + window[-1] + 2
         shown = _grey_frames(delivered, start - programme_first, end - start, fps, timeout_s)
         first = max(0, start - WINDOW)
         texted = _grey_frames(master, first, end + WINDOW - first, fps, timeout_s)
         for sample in window:
-            at = insert.replaces + sample
-            if at - start >= len(shown):
-                continue
+            delivered_change = _change(shown, insert.replaces + sample - start)
             for offset in range(-WINDOW, WINDOW + 1):
-                index = at + offset - first
-                scores[offset + WINDOW] += (float(np.median(np.abs(shown[at - start] - texted[index])))
-                                            if 0 <= index < len(texted) else np.inf)
+                texted_change = _change(texted, insert.replaces + sample + offset - first)
+                scores[offset + WINDOW] += (np.inf if delivered_change is None or texted_change is None
+                                            else float(np.mean(np.abs(delivered_change - texted_change))))
     scores /= len(_samples(insert))
     best = int(np.argmin(scores))
     in_place = float(scores[WINDOW])
-    # In place unless another offset is clearly better: by a tenth, and half a grey level at least
-    # (an encode's noise), so a still shot, alike everywhere, stays where it was declared.
-    if scores[best] + max(0.5, 0.1 * in_place) >= in_place:
+    # In place unless another offset is clearly better (half the difference, and a fifth of a grey
+    # level at least: an encode's noise), so a still shot, alike everywhere, stays where declared.
+    if not (scores[best] < 0.5 * in_place and in_place - scores[best] > 0.2):
         best = WINDOW
     return InsertMatch(insert.number, best - WINDOW, float(scores[best]), in_place, insert.replaces)
 

@@ -1,0 +1,207 @@
+"""Textless material (docs/producers.md "Textless material"): the editor supplies the texted
+shots again without their text, and the textless and international versions go out on the
+textless picture, frame for frame, while the clean master and the subtitled versions keep the
+burned-in graphics.
+
+The masters are made here (tests/textless_masters.py): a programme of 100 frames with a red box
+"graphic" burned over programme frames 25-49 and 60-79, after 10 frames of line-up. Every
+delivered frame is compared with lossless references of the programme with and without the
+box: inside a replaced range the delivered picture must be the clean one, not the texted one,
+from its first frame to its last; outside, the programme's own frame, not a neighbour.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from pipeline.config import load_config
+from pipeline.errors import InputError
+from pipeline.intake.submission import check_submission
+from pipeline.media.ffmpeg import ffmpeg_binary
+from pipeline.media.probe import probe
+from pipeline.sequence import render_package
+from tests.media import audio_of
+from tests.textless_masters import (
+    GRAPHICS,
+    PROGRAMME,
+    RENDER_CONFIG,
+    box_difference,
+    frame_difference,
+    frames_of,
+    make_package,
+    make_references,
+)
+
+pytestmark = pytest.mark.ffmpeg
+
+
+@pytest.fixture(scope="module")
+def references(tmp_path_factory) -> tuple[np.ndarray, np.ndarray]:
+    texted, clean = make_references(tmp_path_factory.mktemp("references"))
+    return frames_of(texted), frames_of(clean)
+
+
+def _config(folder: Path, text: str = RENDER_CONFIG):
+    path = folder / "render.toml"
+    path.write_text(text)
+    return load_config(path)
+
+
+def _replaced(index: int) -> bool:
+    return any(start <= index < end for start, end in GRAPHICS)
+
+
+def _assert_textless_picture(path: Path, references) -> None:
+    """Inside every replaced range the clean picture, frame-exact at both edges; outside, the
+    programme's own frame; and the file ends at programme_end."""
+    texted, clean = references
+    delivered = frames_of(path)
+    assert len(delivered) == PROGRAMME
+    for index, frame in enumerate(delivered):
+        if _replaced(index):
+            assert box_difference(frame, clean[index]) < 5 < 60 < box_difference(frame, texted[index]), index
+        else:
+            assert box_difference(frame, texted[index]) < 5, index
+        neighbours = [frame_difference(frame, clean[other]) for other in (index - 1, index + 1) if 0 <= other < PROGRAMME]
+        assert frame_difference(frame, clean[index]) < min(neighbours), f"frame {index} is a neighbour's"
+
+
+def _assert_texted_picture(path: Path, references) -> None:
+    texted, _ = references
+    delivered = frames_of(path)
+    assert len(delivered) == PROGRAMME
+    for start, end in GRAPHICS:
+        for index in (start, (start + end) // 2, end - 1):
+            assert box_difference(delivered[index], texted[index]) < 5, index
+
+
+def _voice_share(path: Path) -> float:
+    """The share of the 700 Hz "voice" in the file's first sound."""
+    samples = audio_of(path)
+    spectrum = np.abs(np.fft.rfft(samples))
+    frequencies = np.fft.rfftfreq(len(samples), 1 / 16000)
+    voice = spectrum[(frequencies > 650) & (frequencies < 750)].sum()
+    return float(voice / spectrum.sum())
+
+
+def test_tail_inserts_make_the_textless_and_international_pictures_frame_exact(tmp_path, references):
+    package = make_package(tmp_path / "package", "tail",
+                           srts={"en": "1\n00:00:00,500 --> 00:00:03,000\nThe bridge reopened.\n"})
+    report = render_package(package, tmp_path / "out", _config(tmp_path))
+    assert {result.key: result.reason for result in report.deliverables if not result.delivered} == {}
+    folder = report.folder
+    for version in ("textless", "international"):
+        _assert_textless_picture(folder / f"textless-test_{version}.mp4", references)
+    for version in ("master-clean", "subtitled-en"):
+        _assert_texted_picture(folder / f"textless-test_{version}.mp4", references)
+    # The international sound is the M&E: no voice; the textless version has the full mix.
+    assert _voice_share(folder / "textless-test_international.mp4") < 0.01 < 0.3 < _voice_share(
+        folder / "textless-test_textless.mp4")
+    # The splice leaves the sound where it was: picture and sound start together, as in the clean master.
+    for version in ("textless", "international"):
+        info = probe(folder / f"textless-test_{version}.mp4")
+        assert abs(info.video.start_s - info.audio[0].start_s) <= 0.001 if info.video and info.audio else False
+
+    document = json.loads(report.metadata_file.read_text())
+    textless = document["source"]["textless"]
+    assert textless["versions"] == ["textless", "international"]
+    assert [(insert["replaces"], insert["from"], insert["duration"], insert["file"]) for insert in textless["inserts"]] \
+        == [("00:00:01:10", "00:00:04:10", "00:00:01:00", None), ("00:00:02:20", "00:00:05:10", "00:00:00:20", None)]
+    entries = {item["key"]: item for item in document["deliverables"]}
+    assert [match["offset_frames"] for match in entries["textless"]["textless_inserts"]] == [0, 0]
+    assert entries["international"]["picture"] == "textless" and "picture" not in entries["master-clean"]
+    assert (folder / "textless-test_ebucore.xml").read_text().count('typeLabel="textless insert"') == 2
+    assert "Textless version (no burned-in text)" in (folder / "index.html").read_text()
+    assert "Texted frames replaced" in (folder / "textless-test_qc.html").read_text()
+
+
+@pytest.mark.parametrize("form", ["file", "programme"])
+def test_inserts_in_a_file_or_a_whole_textless_programme(tmp_path, references, form):
+    package = make_package(tmp_path / "package", form)
+    config = _config(tmp_path, RENDER_CONFIG + "[outputs.international]\nprofiles = []\n")
+    report = render_package(package, tmp_path / "out", config)
+    assert [result.key for result in report.deliverables if result.delivered] == ["master-clean", "textless"]
+    _assert_textless_picture(report.folder / "textless-test_textless.mp4", references)
+    _assert_texted_picture(report.folder / "textless-test_master-clean.mp4", references)
+
+
+def test_an_insert_declared_three_frames_late_fails_qc_naming_it(tmp_path):
+    package = make_package(tmp_path / "package", "tail", textless=[
+        {"replaces": "00:00:01:13", "from": "00:00:04:10", "duration": "00:00:01:00"}])
+    config = _config(tmp_path, RENDER_CONFIG + "[outputs.international]\nprofiles = []\n")
+    report = render_package(package, tmp_path / "out", config)
+    failed = {result.key: result.reason for result in report.deliverables if not result.delivered}
+    assert failed == {"textless": "textless insert 1 matches best 3 frames earlier: replaces 00:00:01:10?"}
+
+
+@pytest.fixture(scope="module")
+def tail_package(tmp_path_factory) -> Path:
+    folder = make_package(tmp_path_factory.mktemp("bad") / "package", "tail")
+    other = folder.parent / "small.mov"
+    subprocess.run([ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi",
+                    "-i", "testsrc2=size=160x90:rate=25:duration=2", "-c:v", "libx264", "-preset", "ultrafast",
+                    str(other)], check=True, timeout=60)
+    return folder
+
+
+BAD_DECLARATIONS = {
+    "outside the programme": (
+        [{"replaces": "00:00:04:00", "from": "00:00:04:10", "duration": "00:00:01:00"}],
+        "textless insert 1 replaces 00:00:04:00 to 00:00:05:00, outside the programme (00:00:00:10 to 00:00:04:10)"),
+    "overlapping": (
+        [{"replaces": "00:00:01:10", "from": "00:00:04:10", "duration": "00:00:01:00"},
+         {"replaces": "00:00:02:00", "from": "00:00:05:10", "duration": "00:00:00:20"}],
+        "textless inserts 1 and 2 overlap"),
+    "past the end of its source": (
+        [{"replaces": "00:00:01:10", "from": "00:00:05:20", "duration": "00:00:01:00"}],
+        "textless insert 1 runs from 00:00:05:20 to 00:00:06:20, past the end of the master (00:00:06:05)"),
+    "taken from inside the programme": (
+        [{"replaces": "00:00:01:10", "from": "00:00:03:00", "duration": "00:00:01:00"}],
+        "textless insert 1 is taken from 00:00:03:00, inside the programme"),
+    "duration differs from the range": (
+        [{"replaces": "00:00:01:10", "replaces_end": "00:00:02:00", "from": "00:00:04:10", "duration": "00:00:01:00"}],
+        "textless insert 1 lasts 25 frames (00:00:01:00) but the range it replaces, 00:00:01:10 to 00:00:02:00, "
+        "is 15 frames"),
+    "file missing": (
+        [{"replaces": "00:00:01:10", "from": 0, "duration": 1, "file": "inserts.mov"}],
+        "is named by textless insert 1 (`file:`) and is not in the package"),
+    "file of another size": (
+        [{"replaces": "00:00:01:10", "from": 0, "duration": 1, "file": "small.mov"}],
+        "holds textless inserts and is 160x90, the master 320x180"),
+    "timecode that does not parse": (
+        [{"replaces": "00:00:01:30", "from": "00:00:04:10", "duration": "00:00:01:00"}],
+        "textless[1].replaces: '00:00:01:30' has frame 30, but a second has only 25 frames at 25 fps"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DECLARATIONS))
+def test_each_bad_declaration_is_refused_at_check_with_its_problem_and_fix(tmp_path, tail_package, case):
+    declared, problem = BAD_DECLARATIONS[case]
+    package = tmp_path / "package"
+    shutil.copytree(tail_package, package)
+    if case == "file of another size":
+        shutil.copy(tail_package.parent / "small.mov", package / "small.mov")
+    metadata = yaml.safe_load((package / "metadata.yaml").read_text())
+    (package / "metadata.yaml").write_text(yaml.safe_dump(metadata | {"textless": declared}))
+    with pytest.raises(InputError) as refused:
+        check_submission(package, _config(tmp_path))
+    assert problem in refused.value.problem
+    assert refused.value.fix
+
+
+def test_a_textless_programme_of_another_duration_is_refused(tmp_path):
+    package = make_package(tmp_path / "package", "programme")
+    shutil.copy(package / "show.mov", tmp_path / "texted.mov")
+    subprocess.run([ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i",
+                    str(tmp_path / "texted.mov"), "-t", "3", "-c", "copy", str(package / "show.textless.mov")],
+                   check=True, timeout=60)
+    with pytest.raises(InputError) as refused:
+        check_submission(package, _config(tmp_path))
+    assert "is the textless programme of show.mov and lasts" in refused.value.problem
