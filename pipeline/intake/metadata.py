@@ -478,8 +478,9 @@ class Descriptive(BaseModel):
         return self._source
 
     def to_json_dict(self) -> dict[str, Any]:
-        """Every field, unknown ones included, as JSON values (dates as YYYY-MM-DD)."""
-        return self.model_dump(mode="json")
+        """Every field, unknown ones included, as JSON values (dates as YYYY-MM-DD); `textless`
+        only when the package declares inserts."""
+        return self.model_dump(mode="json", exclude=set() if self.textless else {"textless"})
 
     def programme_bounds_s(self, fps: float) -> tuple[float | None, float | None]:
         """(start, end) in seconds from the master's first frame; None where not given.
