@@ -12,20 +12,26 @@ from its first frame to its last; outside, the programme's own frame, not a neig
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
+from pipeline.audio.loudness import GainPlan, Loudness
 from pipeline.config import load_config
+from pipeline.deliverables import MUSIC_AND_EFFECTS, Deliverable, full_mix
 from pipeline.errors import InputError
 from pipeline.intake.submission import check_submission
+from pipeline.intake.textless import TextlessInsert, TextlessMaterial
 from pipeline.media.ffmpeg import ffmpeg_binary
-from pipeline.media.probe import probe
+from pipeline.media.probe import AudioInfo, VideoInfo, probe
+from pipeline.render.commands import RenderInputs, build_render_command
 from pipeline.sequence import render_package
 from tests.media import audio_of
 from tests.textless_masters import (
@@ -38,8 +44,6 @@ from tests.textless_masters import (
     make_package,
     make_references,
 )
-
-pytestmark = pytest.mark.ffmpeg
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +95,7 @@ def _voice_share(path: Path) -> float:
     return float(voice / spectrum.sum())
 
 
+@pytest.mark.ffmpeg
 def test_tail_inserts_make_the_textless_and_international_pictures_frame_exact(tmp_path, references):
     package = make_package(tmp_path / "package", "tail",
                            srts={"en": "1\n00:00:00,500 --> 00:00:03,000\nThe bridge reopened.\n"})
@@ -122,6 +127,7 @@ def test_tail_inserts_make_the_textless_and_international_pictures_frame_exact(t
     assert "Texted frames replaced" in (folder / "textless-test_qc.html").read_text()
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("form", ["file", "programme"])
 def test_inserts_in_a_file_or_a_whole_textless_programme(tmp_path, references, form):
     package = make_package(tmp_path / "package", form)
@@ -132,6 +138,7 @@ def test_inserts_in_a_file_or_a_whole_textless_programme(tmp_path, references, f
     _assert_texted_picture(report.folder / "textless-test_master-clean.mp4", references)
 
 
+@pytest.mark.ffmpeg
 def test_an_insert_declared_three_frames_late_fails_qc_naming_it(tmp_path):
     package = make_package(tmp_path / "package", "tail", textless=[
         {"replaces": "00:00:01:13", "from": "00:00:04:10", "duration": "00:00:01:00"}])
@@ -181,6 +188,7 @@ BAD_DECLARATIONS = {
 }
 
 
+@pytest.mark.ffmpeg
 @pytest.mark.parametrize("case", list(BAD_DECLARATIONS))
 def test_each_bad_declaration_is_refused_at_check_with_its_problem_and_fix(tmp_path, tail_package, case):
     declared, problem = BAD_DECLARATIONS[case]
@@ -196,6 +204,7 @@ def test_each_bad_declaration_is_refused_at_check_with_its_problem_and_fix(tmp_p
     assert refused.value.fix
 
 
+@pytest.mark.ffmpeg
 def test_a_textless_programme_of_another_duration_is_refused(tmp_path):
     package = make_package(tmp_path / "package", "programme")
     shutil.copy(package / "show.mov", tmp_path / "texted.mov")
@@ -205,3 +214,41 @@ def test_a_textless_programme_of_another_duration_is_refused(tmp_path):
     with pytest.raises(InputError) as refused:
         check_submission(package, _config(tmp_path))
     assert "is the textless programme of show.mov and lasts" in refused.value.problem
+
+
+def _plan(tmp_path: Path, textless: bool):
+    """The render of a 1080p ProRes master (60 s, 10 s of line-up) in web and broadcast: the clean
+    master, one burned language, and the international version, with or without tail inserts
+    (and then the textless version)."""
+    inserts = TextlessMaterial((TextlessInsert(1, 500, 1800, 75), TextlessInsert(2, 1000, 1900, 50)))
+    video = VideoInfo(0, "prores", 1920, 1080, Fraction(25), "yuv422p10le", "Standard")
+    streams = [AudioInfo(1, "pcm_s24le", 2, 48000, "Full mix"), AudioInfo(2, "pcm_s24le", 2, 48000, "M&E")]
+    inputs = RenderInputs(tmp_path / "show.mov", video, ["mix_l", "mix_r", "me_l", "me_r"], streams, 10.0, 60.0,
+                          master_duration_s=80.0, textless=inserts if textless else None)
+    versions = [Deliverable("master-clean", full_mix("en"), "encode", "clean"),
+                Deliverable("international", MUSIC_AND_EFFECTS, "copy-textless" if textless else "copy-clean", "me"),
+                Deliverable("subtitled-en", full_mix("en"), "burn", "en", "en")]
+    versions += [Deliverable("textless", full_mix("en"), "textless", "textless")] if textless else []
+    specs = versions + [dataclasses.replace(spec, profile="broadcast", profile_in_key=True, container="mxf")
+                        for spec in versions if not spec.burns]
+    config = _config(tmp_path, RENDER_CONFIG + '[outputs]\nprofiles = ["web", "broadcast"]\n')
+    gain = GainPlan(-2.0, False, -2.0, Loudness(-21.0, -6.0, 4.0))
+    return build_render_command(inputs, specs, gain, config, tmp_path, "show", {}, cores=2)
+
+
+def test_the_textless_picture_costs_one_more_encode_per_profile_and_no_second_decode(tmp_path):
+    texted, textless = _plan(tmp_path, textless=False), _plan(tmp_path, textless=True)
+    assert textless.video_encodes == texted.video_encodes + 2  # web and broadcast
+    inputs = [textless.command[index + 1] for index, arg in enumerate(textless.command) if arg == "-i"]
+    # The master once for the programme, once more for its tail only (72 s to 78 s): not decoded twice.
+    assert inputs[0] == inputs[-1] == f"file:{tmp_path / 'show.mov'}" and len(inputs) == len(
+        [arg for arg in texted.command if arg == "-i"]) + 1
+    tail = len(textless.command) - 1 - textless.command[::-1].index("-i")
+    assert textless.command[tail - 4:tail] == ["-ss", f"{(1800 - 0.5) / 25:.6f}", "-t", f"{150 / 25:.6f}"]
+    graph = textless.command[textless.command.index("-filter_complex") + 1]
+    assert graph.count("[0:v]") == 1
+    assert "enable='between(n\\,250\\,324)'" in graph and "enable='between(n\\,750\\,799)'" in graph
+    # Both international files are muxed from their profile's textless file, by stream copy.
+    for key, source in (("international", "show_textless.mp4"), ("international_broadcast", "show_textless_broadcast.mxf")):
+        mux = textless.mux_commands[key]
+        assert f"file:{tmp_path / source}" in mux and "libx264" not in mux and "mpeg2video" not in mux
