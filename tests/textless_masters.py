@@ -120,10 +120,13 @@ def make_package(folder: Path, form: str, *, textless: list[dict] | None = None,
     return folder
 
 
-def frames_of(path: Path) -> np.ndarray:
-    """Every frame of the file's picture, RGB, as frames x height x width x 3 (small files only)."""
+def frames_of(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Every frame of the file's picture, RGB, as frames x height x width x 3 (small files only),
+    scaled to `size` when given (a broadcast file is compared with the 320x180 references)."""
+    scale = {"width": size[0], "height": size[1]} if size else {}
     with av.open(str(path)) as container:
-        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]).astype(np.int16)
+        return np.stack([frame.to_ndarray(format="rgb24", **scale)
+                         for frame in container.decode(video=0)]).astype(np.int16)
 
 
 def box_difference(a: np.ndarray, b: np.ndarray) -> float:

@@ -96,7 +96,10 @@ def _insert(package: Package, number: int, values: dict[str, float | None], file
     where = f"textless insert {number}"
     replaces, frames = _frames(values["replaces"] or 0.0, fps), _frames(values["duration"] or 0.0, fps)
     source_start = _frames(values["from"] or 0.0, fps)
-    label = lambda frame: format_timecode(frame, fps)  # noqa: E731
+
+    def label(frame: int) -> str:
+        return format_timecode(frame, fps)
+
     if frames <= 0:
         raise MetadataError(package.metadata_file, f"{where}: its duration is {frames} frames",
                             "give the insert's duration, at least one frame")

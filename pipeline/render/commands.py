@@ -293,8 +293,10 @@ def _video_graph(inputs: RenderInputs, pictures: list[PictureKey], config: Confi
 def _textless_composition(inputs: RenderInputs, pictures: list[PictureKey],
                           first_input: int) -> TextlessComposition | None:
     """The textless picture's inputs and chains, when some output takes it."""
-    if inputs.textless is None or not any(textless for _, _, textless in pictures):
+    if not any(textless for _, _, textless in pictures):
         return None
+    if inputs.textless is None:
+        raise ValueError("a textless picture is planned, and the package has no textless material")
     fps = float(inputs.video.fps)
     return composition(inputs.textless, inputs.master, inputs.demuxer, fps, round(inputs.start_s * fps),
                        (inputs.start_s, inputs.duration_s), first_input)
