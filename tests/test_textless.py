@@ -268,15 +268,15 @@ def test_the_textless_picture_costs_one_more_encode_per_profile_and_no_second_de
     texted, textless = _plan(tmp_path, textless=False), _plan(tmp_path, textless=True)
     assert textless.video_encodes == texted.video_encodes + 2  # web and broadcast
     inputs = [index for index, arg in enumerate(textless.command) if arg == "-i"]
-    # The master once for the programme, and once more per insert, each read over its own frames
-    # only (72-75 s, 76-78 s of its tail): nothing decoded twice, nothing decoded ahead.
-    assert len(inputs) == len([arg for arg in texted.command if arg == "-i"]) + 2
-    for index, (start, frames) in zip(inputs[-2:], ((1800, 75), (1900, 50))):
-        assert textless.command[index - 4:index + 2] == ["-ss", f"{(start - 0.5) / 25:.6f}", "-t",
-                                                         f"{frames / 25:.6f}", "-i", f"file:{tmp_path / 'show.mov'}"]
+    # The master once for the programme, and once more for the inserts, read over their frames of
+    # the tail only (72-78 s): nothing decoded twice, each insert taken as the programme needs it.
+    assert len(inputs) == len([arg for arg in texted.command if arg == "-i"]) + 1
+    assert textless.command[inputs[-1] - 4:inputs[-1] + 2] == [
+        "-ss", f"{(1800 - 0.5) / 25:.6f}", "-t", f"{150 / 25:.6f}", "-i", f"file:{tmp_path / 'show.mov'}"]
     graph = textless.command[textless.command.index("-filter_complex") + 1]
     assert graph.count("[0:v]") == 1
-    assert "enable='between(n\\,250\\,324)'" in graph and "enable='between(n\\,750\\,799)'" in graph
+    assert "select='between(n\\,0\\,74)+between(n\\,100\\,149)'" in graph  # the inserts' frames of the tail
+    assert "enable='between(n\\,250\\,324)+between(n\\,750\\,799)'" in graph  # where they land
     # Both international files are muxed from their profile's textless file, by stream copy.
     for key, source in (("international", "show_textless.mp4"), ("international_broadcast", "show_textless_broadcast.mxf")):
         mux = textless.mux_commands[key]
