@@ -6,14 +6,12 @@ the base; each textless insert is laid over it, whole frame, for exactly the fra
 frame-exact whatever the timestamps (the overlay's default eof_action, repeat, matters: with
 `pass` the insert's last frame would be dropped, its stream ending at that frame's start).
 
-Each insert is one more input: its file (the master again for an insert at the tail, or the
-file of inserts) read over the insert's own frames only, from half a frame before its first so
-that the seek lands on that frame and no other. The tail is decoded, never the programme a
-second time. One input per insert, not one per file: an overlay waits for the base to reach its
-insert, and an input shared by several inserts would be decoded ahead to the later inserts
-while the earlier ones wait, every decoded frame held in memory until its place comes (measured:
-3.4 GB for three 4 s inserts of a 1080p ProRes master); an input of its own is decoded only as
-its overlay takes the frames. A whole textless programme is that file's picture read like the
+The inserts are read by one more input per run (`_runs`): the inserts of one file (the master
+again, for its tail, or the file of inserts) lying in it in the programme's order, each input
+read over their frames only, from half a frame before the first so that the seek lands on that
+frame and no other; `select` takes the inserts' frames and `setpts` moves each where it lands.
+The tail is decoded, never the programme a second time, and a run is decoded as the programme
+reaches each of its inserts. A whole textless programme is that file's picture read like the
 programme, and needs no overlay at all.
 
 The composition runs on the decoded frames, before the conform: every profile then conforms
