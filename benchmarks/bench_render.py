@@ -15,6 +15,12 @@ with the same x264 and AAC settings, one variant after the other, in this proces
                  the number of video deliverables: moviepy re-encodes every one of them
   pipeline       `versioner render` of the package, end to end through Prefect (a subprocess)
   pipeline-core  pipeline.sequence.render_package in this process, without the flow
+  pipeline-core-textless
+                 the same, of the same package with textless inserts at the master's tail (three
+                 of 4 s): the textless version is one more encode, the international version is
+                 then a stream copy of it; nothing else should cost more than reading the tail
+  floor-textless the floor of that package: the same one pass, reading the tail as one more
+                 input, laying the inserts over the programme, and one more encode
 
 and prints wall time, CPU time (of the process tree) and peak memory of each, the ratios, and
 writes them as JSON into benchmarks/results/. pipeline-core then renders a master
@@ -30,6 +36,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import platform
 import resource
@@ -54,7 +61,8 @@ from pipeline.render.commands import available_cores, encoder_threads, prepare_w
 from pipeline.sequence import render_package  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-VARIANTS = ("floor", "naive", "moviepy", "pipeline", "pipeline-core", "floor-3p", "pipeline-core-3p")
+VARIANTS = ("floor", "naive", "moviepy", "pipeline", "pipeline-core", "floor-3p", "pipeline-core-3p",
+            "pipeline-core-textless", "floor-textless")
 LANGUAGES = {  # cues short enough to pass the subtitle QC: nothing but the render to report
     "en": ["The bridge reopened this morning.", "Every cable was replaced,\nthe cyclists have a lane.",
            "The first ferry passed at noon."],
@@ -65,7 +73,8 @@ MUSIC = "0.06*sin(2*PI*220*t)+0.04*sin(2*PI*331*t)"
 EFFECTS = "0.05*(random(0)-0.5)*gt(sin(2*PI*0.3*t),0.6)"
 # Speech-like: a voice-band tone, syllable-modulated, spoken while each cue is shown (see write_srt).
 NARRATION = "0.15*sin(2*PI*700*t)*(0.5+0.5*sin(2*PI*3*t))*gte(t,0.5)*lt(mod(t-0.5,3.5),3)"
-TARGETS = {"pipeline-core/floor": ("<=", 1.10), "pipeline-core-3p/floor-3p": ("<=", 1.10), "pipeline/floor": ("<=", 1.25),
+TARGETS = {"pipeline-core/floor": ("<=", 1.10), "pipeline-core-3p/floor-3p": ("<=", 1.10),
+           "pipeline-core-textless/floor-textless": ("<=", 1.10), "pipeline/floor": ("<=", 1.25),
            "naive/pipeline": (">=", 1.25), "moviepy/pipeline": (">=", 4.0)}
 
 
@@ -79,6 +88,8 @@ class Measurement:
     """Whose peak: "children" (the processes the variant ran) or "python process" (this one)."""
     note: str = ""
     walls_s: list[float] = field(default_factory=list)
+    step_cpu_s: dict[str, float] = field(default_factory=dict)
+    """pipeline-core: CPU time of each step of the render sequence (this process and its children)."""
 
 
 @dataclass
@@ -92,6 +103,7 @@ class Settings:
     scripts: Path
     """Folder of the ASS files (and the fonts link) the hand-written variants burn in."""
     picture_loop: Path
+    loop_seconds: float = 5.0
 
 
 # ---- measuring ------------------------------------------------------------------------------
@@ -161,7 +173,7 @@ def make_picture_loop(path: Path, seconds: float) -> Path:
     """`seconds` of moving 1080p25 test picture as ProRes 422 (prores_ks encodes at a few frames
     a second here, so a long master repeats this loop instead of encoding every frame)."""
     if not path.exists():
-        run_child(ffmpeg_command("-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=25:duration={seconds}",
+        run_child(ffmpeg_command("-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate={FPS}:duration={seconds}",
                                  "-c:v", "prores_ks", "-profile:v", "standard", "-pix_fmt", "yuv422p10le",
                                  str(path)))
     return path
@@ -204,6 +216,35 @@ def make_package(folder: Path, duration_s: float, loop: Path) -> Path:
     (folder / "metadata.yaml").write_text(
         f"title: Render benchmark {duration_s:g} s\nasset_id: bench-{duration_s:g}s\n"
         "publication_date: 2026-01-01\nlanguage: en\n", encoding="utf-8")
+    return folder
+
+
+FPS = 25
+"""The frame rate of the test picture (its loop and every master made of it)."""
+TEXTLESS_INSERTS = 3
+TEXTLESS_INSERT_S = 4.0
+
+
+def textless_inserts(duration_s: float, loop_s: float) -> tuple[float, list[tuple[float, float, float]]]:
+    """Where the tail starts, and each insert's (replaces, from, duration) in seconds: one picture
+    loop per insert after the programme, each replacing the same moment of the loop in it."""
+    count = min(TEXTLESS_INSERTS, max(1, int(duration_s // loop_s) - 1))
+    tail_s = math.ceil(duration_s / loop_s) * loop_s  # the loop's first frame again
+    return tail_s, [((number + 1) * loop_s, tail_s + number * loop_s, min(TEXTLESS_INSERT_S, loop_s))
+                    for number in range(count)]
+
+
+def make_textless_package(folder: Path, duration_s: float, loop: Path, loop_s: float) -> Path:
+    """The benchmark's package again, with textless inserts: the master runs on after
+    programme_end for one picture loop per insert, and each insert replaces the same moment of
+    the loop in the programme (so it lands where declared, as the QC measures)."""
+    make_package(folder, duration_s, loop)
+    tail_s, inserts = textless_inserts(duration_s, loop_s)
+    make_master(folder / "bench.mov", tail_s + len(inserts) * loop_s, loop)
+    metadata = (folder / "metadata.yaml").read_text(encoding="utf-8") + f"programme_end: {duration_s:g}\ntextless:\n"
+    for replaces, start, length in inserts:
+        metadata += f"  - replaces: {replaces:g}\n    from: {start:g}\n    duration: {length:g}\n"
+    (folder / "metadata.yaml").write_text(metadata, encoding="utf-8")
     return folder
 
 
@@ -307,6 +348,51 @@ def floor_3p_commands(settings: Settings, out: Path) -> list[list[str]]:
     return [ffmpeg_command(*command)] + [ffmpeg_command(*mux) for mux in muxes]
 
 
+def floor_textless_commands(settings: Settings, out: Path, package: Path, duration_s: float) -> list[list[str]]:
+    """The floor of the package with textless inserts: the floor's one pass, with the tail read as
+    one more input over the inserts' frames only, each insert taken from it and laid over the
+    programme for its frames, the textless picture encoded once more, and the international
+    version muxed from it."""
+    tail_s, inserts = textless_inserts(duration_s, settings.loop_seconds)
+    count = 2 + len(settings.languages)
+    threads = encoder_threads(available_cores(), count)
+    master = str(package / "bench.mov")
+    span_s = inserts[-1][1] + inserts[-1][2] - tail_s
+    command = ["-t", f"{duration_s:g}", "-i", master, "-ss", f"{tail_s - 0.5 / FPS:.6f}", "-t", f"{span_s:g}",
+               "-i", master]
+    taken = "+".join(f"between(n\\,{round((start - tail_s) * FPS)}\\,{round((start - tail_s + length) * FPS) - 1})"
+                     for _replaces, start, length in inserts)
+    cumulative, branches = 0, []
+    for replaces, _start, length in inserts:
+        branches.append((cumulative + round(length * FPS), f"N+{round(replaces * FPS) - cumulative}"))
+        cumulative += round(length * FPS)
+    landing = branches[-1][1]
+    for limit, value in reversed(branches[:-1]):
+        landing = f"if(lt(N\\,{limit})\\,{value}\\,{landing})"
+    enable = "+".join(f"between(n\\,{round(replaces * FPS)}\\,{round((replaces + length) * FPS) - 1})"
+                      for replaces, _start, length in inserts)
+    graph = ["[0:v]split=2[texted][base]",
+             f"[1:v]select='{taken}',setpts='({landing}-0.5)/{FPS}/TB'[inserts]",
+             f"[base][inserts]overlay=format=auto:enable='{enable}'[composed]"]
+    current = "composed"
+    pictures = [f"[v{i}]" for i in range(count - 1)]
+    graph += [f"[texted]setsar=1,format=yuv420p,split={count - 1}{''.join(pictures)}",
+              f"[{current}]setsar=1,format=yuv420p[textless]",
+              f"[0:a:0]asplit={count}{''.join(f'[mix{i}]' for i in range(count))}"]
+    graph += [f"[v{i}]{_burn_filter(language)}[burn{i}]" for i, language in enumerate(settings.languages, 1)]
+    command += ["-filter_complex", ";".join(graph),
+                "-map", "[v0]", "-map", "[mix0]", *_x264(settings, threads), *AAC, str(out / "master-clean.mp4"),
+                "-map", "[textless]", "-map", f"[mix{count - 1}]", *_x264(settings, threads), *AAC,
+                str(out / "textless.mp4")]
+    for i, language in enumerate(settings.languages, 1):
+        command += ["-map", f"[burn{i}]", "-map", f"[mix{i}]", *_x264(settings, threads), *AAC,
+                    str(out / f"subtitled-{language}.mp4")]
+    command += ["-map", "0:a:1", *AAC, str(out / "me.m4a")]
+    mux = ["-i", str(out / "textless.mp4"), "-i", str(out / "me.m4a"), "-map", "0:v", "-map", "1:a",
+           "-c", "copy", str(out / "international.mp4")]
+    return [ffmpeg_command(*command), ffmpeg_command(*mux)]
+
+
 def naive_commands(settings: Settings, out: Path) -> list[list[str]]:
     """One ffmpeg run per deliverable, each decoding the master and encoding its picture."""
     def one(picture_filter: str, sound: str, name: str) -> list[str]:
@@ -324,6 +410,7 @@ def run_hand_written(variant: str, commands: list[list[str]], settings: Settings
     out.mkdir(parents=True)
     note = {"floor": "1 ffmpeg pass + 1 stream-copy mux",
             "floor-3p": "3 profiles: 1 ffmpeg pass + 3 stream-copy muxes",
+            "floor-textless": "textless inserts: 1 ffmpeg pass (4 encodes, the tail read) + 1 stream-copy mux",
             "naive": f"{len(commands)} ffmpeg runs, x264 threads left to x264"}[variant]
     return measure_children(variant, lambda: [run_child(command, cwd=settings.scripts) for command in commands], note)
 
@@ -367,13 +454,23 @@ def run_pipeline(settings: Settings, out: Path) -> Measurement:
 def run_pipeline_core(settings: Settings, out: Path, package: Path | None = None,
                       variant: str = "pipeline-core") -> Measurement:
     config = load_config(settings.config_file)
+    steps: dict[str, float] = {}
+
+    def timed_step(name: str, step: Callable, *args):
+        before = _self_cpu() + _children_cpu()
+        try:
+            return step(*args)
+        finally:
+            steps[name] = round(_self_cpu() + _children_cpu() - before, 2)
 
     def render() -> None:
-        report = render_package(package or settings.package, out, config)
+        report = render_package(package or settings.package, out, config, run_step=timed_step)
         if report.exit_code != 0:
             raise SystemExit(f"{variant}: {[(item.key, item.reason) for item in report.failed]}")
 
-    return measure_in_process(variant, render, "pipeline.sequence.render_package, in this process")
+    measured = measure_in_process(variant, render, "pipeline.sequence.render_package, in this process")
+    measured.step_cpu_s = steps
+    return measured
 
 
 # ---- the run --------------------------------------------------------------------------------
@@ -386,6 +483,14 @@ def run_variant(variant: str, settings: Settings, out: Path) -> Measurement:
     if variant == "pipeline-core-3p":
         three = dataclasses.replace(settings, config_file=settings.work / "bench-3p.toml")
         return run_pipeline_core(three, out, variant=variant)
+    if variant in ("pipeline-core-textless", "floor-textless"):
+        package = settings.work / "package-textless"
+        duration_s = check_submission(settings.package, load_config(settings.config_file)).programme.duration_s
+        if not package.exists():
+            make_textless_package(package, duration_s, settings.picture_loop, settings.loop_seconds)
+        if variant == "floor-textless":
+            return run_hand_written(variant, floor_textless_commands(settings, out, package, duration_s), settings, out)
+        return run_pipeline_core(settings, out, package, variant=variant)
     if variant == "naive":
         return run_hand_written(variant, naive_commands(settings, out), settings, out)
     if variant == "moviepy":
@@ -409,12 +514,17 @@ def ratios(results: dict[str, Measurement], measure: str = "wall_s") -> dict[str
     steadier than wall time when other work shares the machine)."""
     pairs = {"pipeline/floor": ("pipeline", "floor"), "pipeline-core/floor": ("pipeline-core", "floor"),
              "pipeline-core-3p/floor-3p": ("pipeline-core-3p", "floor-3p"),
+             "pipeline-core-textless/pipeline-core": ("pipeline-core-textless", "pipeline-core"),
+             "floor-textless/floor": ("floor-textless", "floor"),
+             "pipeline-core-textless/floor-textless": ("pipeline-core-textless", "floor-textless"),
              "naive/pipeline": ("naive", "pipeline"), "moviepy/pipeline": ("moviepy", "pipeline")}
     return {name: getattr(results[top], measure) / getattr(results[bottom], measure)
             for name, (top, bottom) in pairs.items() if top in results and bottom in results}
 
 
 def _verdict(name: str, value: float) -> str:
+    if name not in TARGETS:
+        return "no target"
     sense, limit = TARGETS[name]
     passed = value <= limit if sense == "<=" else value >= limit
     return f"target {sense} {limit:.2f}: {'ok' if passed else 'MISSED'}"
@@ -431,11 +541,20 @@ def print_report(document: dict) -> None:
     for item in document["variants"]:
         print(f"{item['variant']:<15}{item['wall_s']:>9.1f}{item['cpu_s']:>9.1f}{item['peak_rss_mb']:>9.0f}  "
               f"{item['peak_of']:<16} {item['note']}")
+    for item in document["variants"]:
+        if item.get("step_cpu_s"):
+            print(f"  {item['variant']} CPU s by step: "
+                  + ", ".join(f"{name} {seconds:.1f}" for name, seconds in item["step_cpu_s"].items()))
+    render_cpu = {item["variant"]: item["step_cpu_s"].get("render deliverables") for item in document["variants"]
+                  if item.get("step_cpu_s")}
+    if render_cpu.get("pipeline-core") and render_cpu.get("pipeline-core-textless"):
+        print(f"  render step CPU, textless / without: "
+              f"{render_cpu['pipeline-core-textless'] / render_cpu['pipeline-core']:.2f}")
     print()
     if document["ratios"]:
-        print(f"{'ratio':<22}{'wall':>6}{'CPU':>8}")
+        print(f"{'ratio':<38}{'wall':>6}{'CPU':>8}")
     for name, value in document["ratios"].items():
-        print(f"{name:<22}{value:>6.2f}{document['cpu_ratios'][name]:>8.2f}   wall {_verdict(name, value)}")
+        print(f"{name:<38}{value:>6.2f}{document['cpu_ratios'][name]:>8.2f}   wall {_verdict(name, value)}")
     memory = document.get("memory_flatness")
     if memory:
         print(f"\npeak RSS of the Python process, pipeline-core: {memory['short_mb']:.0f} MB for "
@@ -468,7 +587,7 @@ def prepare(args: argparse.Namespace, work: Path) -> Settings:
     loop = make_picture_loop(work / f"picture-{args.loop_seconds:g}s.mov", args.loop_seconds)
     package = make_package(work / "package", args.duration, loop)
     settings = Settings(args.preset, args.crf, sorted(LANGUAGES), work, package, config_file, work / "scripts",
-                        loop)
+                        loop, args.loop_seconds)
     write_burn_scripts(settings)
     return settings
 

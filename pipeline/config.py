@@ -270,10 +270,15 @@ class OutputsConfig(_Strict):
     master_clean: VersionOutputs | None = Field(None, alias="master-clean")
     international: VersionOutputs | None = None
     subtitled: VersionOutputs | None = None
+    textless: VersionOutputs | None = None
+    textless_picture: list[Literal["textless", "international"]] = ["textless", "international"]
+    """The versions that take the textless picture when the package has textless material (the
+    clean master and the subtitled versions always keep the texted one)."""
 
     def profiles_for(self, version: str) -> list[str]:
-        """The profiles of a version (master-clean, international, subtitled-<lang>)."""
-        override = {"master-clean": self.master_clean, "international": self.international}.get(
+        """The profiles of a version (master-clean, international, textless, subtitled-<lang>)."""
+        override = {"master-clean": self.master_clean, "international": self.international,
+                    "textless": self.textless}.get(
             version, self.subtitled if version.startswith("subtitled-") else None)
         return list(override.profiles if override else self.profiles)
 
@@ -541,7 +546,8 @@ class Config(_Strict):
     def profiles_in_use(self) -> list[str]:
         """Every profile some version goes out in, in [outputs] order."""
         names = list(self.outputs.profiles)
-        for override in (self.outputs.master_clean, self.outputs.international, self.outputs.subtitled):
+        for override in (self.outputs.master_clean, self.outputs.international, self.outputs.subtitled,
+                         self.outputs.textless):
             names += override.profiles if override else []
         return list(dict.fromkeys(names))
 

@@ -191,7 +191,7 @@ def test_the_nightly_deployment_spreads_packages_over_two_workers_and_never_over
     env, processes = server
     scratch = tmp_path_factory.mktemp("scale-out")
     config = scratch / "fast.toml"
-    config.write_text(FAST_CONFIG + "\n[limits]\nrender_timeout_floor_s = 900\n")  # a held render is not killed
+    config.write_text(FAST_CONFIG + "\n[limits]\nstall_s = 900\nceiling_floor_s = 900\n")  # a held render is not killed
     hold = scratch / "ffmpeg"
     wrapper, renders = write_ffmpeg_wrapper(hold, hold_for="scale-held")
     env = {**env, "FFMPEG_BINARY": str(wrapper)}
@@ -262,7 +262,7 @@ def test_serve_registers_the_schedule_of_the_config_with_the_same_guard(server, 
     config = scratch / "schedule.toml"
     # The held render below must not reach its time limit while the test holds it.
     config.write_text(FAST_CONFIG + '\n[schedule]\ncron = "30 1 * * *"\ntimezone = "Europe/Paris"\n'
-                      "\n[limits]\nrender_timeout_floor_s = 900\n")
+                      "\n[limits]\nstall_s = 900\nceiling_floor_s = 900\n")
     hold = scratch / "ffmpeg"
     wrapper, _renders = write_ffmpeg_wrapper(hold, hold_for="serve-held")
     env = {**env, "FFMPEG_BINARY": str(wrapper), "VERSIONER_HOME": str(scratch / "data-root")}

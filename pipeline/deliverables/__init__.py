@@ -14,18 +14,19 @@ version (say, an audio-described master) means one module and one line in `VERSI
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 
 from pipeline.audio.sounds import MUSIC_AND_EFFECTS, Sound, full_mix
 from pipeline.config import Config
-from pipeline.deliverables.model import AnalysisFacts, Deliverable, Picture, clean_picture_in
+from pipeline.deliverables.model import AnalysisFacts, Deliverable, Picture, clean_picture_in, copied_picture_of
 from pipeline.deliverables.profiles import in_profiles
 from pipeline.errors import DeliverableError
 
 __all__ = ["MUSIC_AND_EFFECTS", "AnalysisFacts", "Deliverable", "Picture", "Sound", "clean_picture_in",
-           "full_mix", "plan_deliverables"]
+           "copied_picture_of", "full_mix", "plan_deliverables"]
 
-VERSIONS = ("clean_master", "international", "subtitled")
+VERSIONS = ("clean_master", "textless", "international", "subtitled")
 """The version modules of this package, in the order their deliverables are listed."""
 
 
@@ -41,4 +42,13 @@ def plan_deliverables(submission, config: Config) -> tuple[list[Deliverable], di
             failures[error.deliverable] = error.reason
     for language, reason in submission.subtitle_failures.items():
         failures[f"subtitled-{language}"] = reason
-    return in_profiles(deliverables, failures, submission, config)
+    deliverables, failures = in_profiles(deliverables, failures, submission, config)
+    return _with_textless_pictures(deliverables), failures
+
+
+def _with_textless_pictures(deliverables: list[Deliverable]) -> list[Deliverable]:
+    """A version copying the textless picture in a profile where the textless version is not
+    made (left out of it by [outputs]) encodes that picture itself."""
+    return [dataclasses.replace(item, picture="textless")
+            if item.picture == "copy-textless" and copied_picture_of(deliverables, item) is None else item
+            for item in deliverables]

@@ -32,6 +32,14 @@ def plan(submission, config) -> list[Deliverable]:
             f"({submission.layout.layout.description}): it has no M&E channels, no music and "
             "effects stems and no dialogue stem to take out of the mix; deliver the master with "
             "a stereo M&E on channels 3-4 (or D, M, E stems)"))
+    textless = "international" in config.outputs.textless_picture
+    if textless and submission.textless is not None:
+        return [InternationalVersion(
+            version="international", sound=MUSIC_AND_EFFECTS, picture="copy-textless",
+            version_note="International version: music and effects only, on the textless picture (no burned-in "
+                         "text). See the clean master for the full mix.")]
     return [InternationalVersion(
         version="international", sound=MUSIC_AND_EFFECTS, picture="copy-clean",
-        version_note="International version: music and effects only. See the clean master for the full mix.")]
+        version_note="International version: music and effects only. See the clean master for the full mix.",
+        picture_note=("the package has no textless material: the international version keeps the texted "
+                      "picture" if textless else None))]

@@ -21,10 +21,12 @@ class AnalysisFacts(Protocol):
     subtitle_sync: list[SyncEstimate]
 
 
-Picture = Literal["encode", "burn", "copy-clean"]
+Picture = Literal["encode", "burn", "copy-clean", "textless", "copy-textless"]
 """encode: the programme's picture, conformed and encoded (the clean master's picture);
 burn: that picture with one language's subtitles burned in; copy-clean: the clean master's
-encoded picture, taken by stream copy."""
+encoded picture, taken by stream copy; textless: the programme's picture with each texted shot
+replaced by its textless insert, conformed and encoded; copy-textless: that encoded textless
+picture, taken by stream copy."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ class Deliverable:
     """The profile's name is part of the key and the file name (`OutputProfile.profile_in_names`)."""
     container: str = "mp4"
     """The profile's container, the file name's extension."""
+    picture_note: str | None = None
+    """Why the picture is not the one the config asked for (a version named in `[outputs]
+    textless_picture` in a package without textless material), for the sidecar."""
 
     @property
     def carried(self) -> list[Sound]:
@@ -65,6 +70,11 @@ class Deliverable:
         """The subtitle language burned into the picture, if any."""
         return self.subtitle_language if self.picture == "burn" else None
 
+    @property
+    def textless(self) -> bool:
+        """The deliverable shows the textless picture (pipeline/intake/textless.py)."""
+        return self.picture in ("textless", "copy-textless")
+
     def filename(self, asset_id: str) -> str:
         """The file this deliverable is delivered as: the one place output files are named."""
         return f"{asset_id}_{self.key}.{self.container}"
@@ -81,3 +91,12 @@ class Deliverable:
 def clean_picture_in(deliverables: list[Deliverable], profile: str) -> Deliverable | None:
     """The deliverable of `profile` whose encoded picture that profile's stream-copy versions take."""
     return next((item for item in deliverables if item.picture == "encode" and item.profile == profile), None)
+
+
+def copied_picture_of(deliverables: list[Deliverable], spec: Deliverable) -> Deliverable | None:
+    """The deliverable whose encoded picture the stream-copy version `spec` takes: its profile's
+    textless picture for copy-textless, its profile's clean picture otherwise."""
+    if spec.picture == "copy-textless":
+        return next((item for item in deliverables if item.picture == "textless" and item.profile == spec.profile),
+                    None)
+    return clean_picture_in(deliverables, spec.profile)

@@ -64,6 +64,8 @@ def version_title(key: str) -> str:
         return "Master"
     if key == "international":
         return "International version (music and effects only)"
+    if key == "textless":
+        return "Textless version (no burned-in text)"
     if key.startswith("subtitled-"):
         return f"Master with subtitles ({key.removeprefix('subtitled-')})"
     return key
@@ -162,7 +164,8 @@ def _versions(folder: Path, document: dict) -> str:
                      f"srclang='{_e(language)}' label='{_e(language)}'>")
         poster = poster_name(asset_id, key)
         poster = f" poster='{_e(poster)}'" if (folder / poster).is_file() else ""
-        blocks.append(f"<div class='version' data-version='{_e(key)}'><h3>{_e(version_title(key))}</h3>"
+        textless = ", textless picture" if item.get("picture") == "textless" and key != "textless" else ""
+        blocks.append(f"<div class='version' data-version='{_e(key)}'><h3>{_e(version_title(key) + textless)}</h3>"
                       f"<video controls preload='metadata'{poster} src='{_e(item['file'])}'>{track}</video></div>")
     return "<h2>Watch</h2>" + "".join(blocks) if blocks else ""
 
@@ -179,6 +182,23 @@ def _shots(document: dict) -> str:
         + "</td></tr>" for number, shot in enumerate(shots, 1))
     return ("<h2>Shots found in the master</h2><table id='shots'><tr><th>#</th><th>in</th><th>out</th><th>duration</th>"
             f"<th>picture</th></tr>{rows}</table>")
+
+
+def _textless(document: dict) -> str:
+    """Which versions show the textless picture, and the inserts it was made with."""
+    textless = document["source"].get("textless")
+    if not textless:
+        return ""
+    versions = ", ".join(version_title(key) for key in textless["versions"]) or "none delivered"
+    if textless["form"] == "programme":
+        return (f"<h2>Textless</h2><p id='textless'>On the textless picture (a whole textless programme "
+                f"supplied with the master): {_e(versions)}.</p>")
+    rows = "".join(f"<tr class='insert'><td>{insert['number']}</td><td>{_e(insert['replaces'])}</td>"
+                   f"<td>{_e(insert['duration'])}</td><td>{_e(insert['from'])} of {_e(insert.get('file') or 'the master')}"
+                   "</td></tr>" for insert in textless["inserts"])
+    return (f"<h2>Textless</h2><p id='textless'>On the textless picture: {_e(versions)}.</p>"
+            "<table id='textless-inserts'><tr><th>insert</th><th>replaces</th><th>duration</th><th>from</th></tr>"
+            f"{rows}</table>")
 
 
 def _downloads(folder: Path, document: dict) -> str:
@@ -213,6 +233,7 @@ def asset_page_html(folder: Path, document: dict) -> str:
             f"<p class='dates'>{' · '.join(dates)}</p>" if dates else "",
             f"<div class='text' id='description'>{_e(descriptive.get('description'))}</div>",
             _versions(folder, document),
+            _textless(document),
             _field("Shot list", descriptive.get("shot_list")),
             _shots(document),
             _field("Production notes", descriptive.get("production_notes")),

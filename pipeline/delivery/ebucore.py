@@ -73,6 +73,8 @@ def _format(core: ET.Element, deliverable: dict) -> None:
         numerator, _, denominator = str(video["fps"]).partition("/")
         _element(picture, "frameRate", numerator, factorNumerator="1", factorDenominator=denominator or "1")
         _element(picture, "videoEncoding", typeLabel=video["codec"])
+        if deliverable.get("picture") == "textless":  # no burned-in text: a broadcaster may re-title it
+            _element(picture, "technicalAttributeBoolean", "true", typeLabel="textless")
     for stream in technical.get("audio", []):
         sound = _element(form, "audioFormat", audioFormatName=stream["codec"])
         _element(sound, "audioEncoding", typeLabel=stream["codec"])
@@ -109,6 +111,20 @@ def _shots(core: ET.Element, shots: list[dict]) -> None:
         _element(_element(part, "partDuration"), "normalPlayTime", f"PT{shot['duration_s']:.3f}S")
 
 
+def _textless_inserts(core: ET.Element, textless: dict | None) -> None:
+    """The textless inserts the textless picture was made with, as EBUCore parts (typeLabel
+    "textless insert"): the first frame replaced, counted from the master's first frame, and
+    where the insert came from."""
+    inserts = (textless or {}).get("inserts", [])
+    for insert in inserts:
+        part = _element(core, "part", partNumber=str(insert["number"]), partTotalNumber=str(len(inserts)),
+                        partName=f"Textless insert {insert['number']}", typeLabel="textless insert")
+        _dc(part, "description", "description",
+            f"from {insert['from']} of {insert.get('file') or 'the master'}", typeLabel="source")
+        _element(_element(part, "partStartTime"), "timecode", insert["replaces"])
+        _element(_element(part, "partDuration"), "timecode", insert["duration"])
+
+
 def ebucore_xml(document: dict) -> str:
     """The EBUCore document for a metadata sidecar document (see pipeline.delivery.sidecar.sidecar_document)."""
     root = ET.Element(f"{{{EBUCORE}}}ebuCoreMain", {"version": "1.10",
@@ -124,6 +140,7 @@ def ebucore_xml(document: dict) -> str:
     _dc(core, "language", "language", descriptive.get("language") or "und", typeLabel="narration")
     _rights(core, descriptive)
     _shots(core, document.get("shots") or [])
+    _textless_inserts(core, document["source"].get("textless"))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 

@@ -138,7 +138,8 @@ def _contact_sheet_section(submission, result, folder: Path, scratch: Path, limi
             _cue_midpoints(submission, result.deliverable.subtitle_language if result.deliverable else None)]
     times = thumbnail_times(technical.duration_s, cues)
     deliverable = result.deliverable
-    shared = (deliverable.profile, tuple(times)) if deliverable and deliverable.picture != "burn" else None
+    shared = ((deliverable.profile, deliverable.textless, tuple(times))
+              if deliverable and deliverable.picture != "burn" else None)
     try:
         if shared is not None and sheets is not None and shared in sheets:
             uri = sheets[shared]
@@ -485,6 +486,56 @@ def _deliverables_section(submission, results: list, document: dict, folder: Pat
     return "".join(parts)
 
 
+TEXTLESS_COLUMNS = 6
+"""Inserts shown side by side with their texted frames in the report (the first ones)."""
+
+
+def _textless_section(submission, results: list, document: dict, folder: Path, scratch: Path) -> str:
+    """Each insert: where it lands, where it came from, the offset measured in each textless file,
+    and its middle frame as delivered under the master's texted frame it replaces."""
+    textless = document["source"].get("textless")
+    if not textless or submission.textless is None:
+        return ""
+    measured = {item["key"]: {match["number"]: match for match in item.get("textless_inserts", [])}
+                for item in document["deliverables"] if item.get("textless_inserts")}
+    rows = [[str(insert["number"]), _e(insert["replaces"]), _e(insert["duration"]),
+             _e(f"{insert['from']} of {insert.get('file') or 'the master'}"),
+             _e("; ".join(f"{key}: {_offset_text(matches.get(insert['number']))}" for key, matches in measured.items())
+                or "not measured")]
+            for insert in textless["inserts"]]
+    text = (f"<h2>Textless</h2><p class='note'>On the textless picture: "
+            f"{_e(', '.join(textless['versions']) or 'none delivered')}.</p>"
+            + _table(["insert", "replaces", "duration", "from", "measured where it landed"], rows))
+    shown = next((result for result in results if result.delivered and result.deliverable is not None
+                  and result.deliverable.picture == "textless"), None)
+    if shown is None:
+        return text
+    fps, first = submission.fps, round(submission.programme.start_s * submission.fps)
+    middles = [insert.replaces + insert.frames // 2 for insert in submission.textless.inserts[:TEXTLESS_COLUMNS]]
+    width, height = submission.media.picture.display_size
+    try:
+        rows_png = []
+        for source, offset, name in ((submission.package.master, 0, "texted"), (folder / shown.file, first, "textless")):
+            output = scratch / f"textless-{name}.png"
+            ffmpeg.run(contact_sheet_command(source, [(frame - offset - 0.25) / fps for frame in middles],
+                                             width, height, output, columns=len(middles)),
+                       limit=ffmpeg.DEFAULT_LIMIT, what=f"{name} frames of the textless inserts")
+            rows_png.append(_png_uri(output.read_bytes()))
+    except FFmpegError as error:
+        return text + f"<p class='note'>No pictures of the inserts: {_e(error.reason)}</p>"
+    return (text + f"<img class='sheet' alt='Texted frames replaced' src='{rows_png[0]}'>"
+            f"<img class='sheet' alt='Textless inserts as delivered in {_e(shown.file)}' src='{rows_png[1]}'>"
+            "<p class='caption'>Top: the master's texted frame at the middle of each insert's range; "
+            f"below: the same frame of {_e(shown.file)}.</p>")
+
+
+def _offset_text(match: dict | None) -> str:
+    if match is None:
+        return "not measured"
+    offset = match["offset_frames"]
+    return "in place" if offset == 0 else f"matches best {abs(offset)} frames {'earlier' if offset < 0 else 'later'}"
+
+
 def _image(png: bytes | None, alt: str, missing: str) -> str:
     if png is None:
         return f"<p class='note'>{_e(missing)}</p>"
@@ -591,6 +642,7 @@ def report_html(submission, analysis, results: list, document: dict, config: Con
             f"pipeline {_e(document['provenance']['pipeline_version'])}</p>",
             _banner(document), _outputs_section(document),
             _deliverables_section(submission, results, document, folder, scratch, config.limits),
+            _textless_section(submission, results, document, folder, scratch),
             _loudness_section(results, config), _subtitles_section(submission, analysis), _me_section(analysis),
             _shots_section(document), _descriptive_section(document["descriptive"]), _provenance_section(document)]
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"

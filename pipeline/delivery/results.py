@@ -50,6 +50,8 @@ class DeliverableResult:
     conversion: dict = field(default_factory=dict)
     """A file at another frame rate than the master: the method, the rates, the speed, and the
     duration and start timecode they give it (empty: the master's rate)."""
+    textless_inserts: list[dict] = field(default_factory=list)
+    """Each textless insert as measured in this file (pipeline.delivery.textless_check)."""
 
     @property
     def delivered(self) -> bool:
@@ -60,6 +62,12 @@ class DeliverableResult:
                 "technical": self.technical.to_dict() if self.technical else None,
                 "loudness": self.loudness, "seconds": self.seconds, "qc": self.qc,
                 "frame_rate_conversion": self.conversion}
+        if self.deliverable is not None and self.deliverable.textless:
+            data["picture"] = "textless"
+        if self.deliverable is not None and self.deliverable.picture_note:
+            data["picture_note"] = self.deliverable.picture_note
+        if self.textless_inserts:
+            data["textless_inserts"] = self.textless_inserts
         return {key: value for key, value in data.items() if value not in (None, {}, "")}
 
 

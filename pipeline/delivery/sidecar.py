@@ -68,7 +68,7 @@ def sidecar_document(submission: Submission, analysis: AudioAnalysis, results: l
                                     "channels": submission.layout.roles, "evidence": submission.layout.evidence,
                                     "sounds": analysis.sound_report.origins if analysis.sound_report else {}},
                    "programme": {"start_s": submission.programme.start_s,
-                                 "duration_s": submission.programme.duration_s}},
+                                 "duration_s": submission.programme.duration_s}} | _textless_source(submission, results),
         "deliverables": deliverables,
         "qc": {"verdict": qc.verdict_of(deliverables),
                "loudness": {"standard": config.loudness.standard, "target_lufs": config.loudness.target_lufs,
@@ -91,6 +91,14 @@ def sidecar_document(submission: Submission, analysis: AudioAnalysis, results: l
                        "started": started.isoformat(), "finished": datetime.now(UTC).isoformat(),
                        "attempts": 1 + len(earlier_attempts or []), "earlier_attempts": list(earlier_attempts or [])},
     })
+
+
+def _textless_source(submission: Submission, results: list[DeliverableResult]) -> dict:
+    """The package's textless material, and the versions delivered on the textless picture."""
+    if submission.textless is None:
+        return {}
+    versions = [result.key for result in results if result.deliverable is not None and result.deliverable.textless]
+    return {"textless": submission.textless.to_dict(submission.fps) | {"versions": versions}}
 
 
 def _finite(data):

@@ -14,8 +14,10 @@ from pipeline.delivery.measure import MasterFacts, measured_problems
 from pipeline.delivery.profile_checks import pair_loudness, profile_problems, track_roles
 from pipeline.delivery.results import DeliverableResult, DeliverableState, TechnicalFacts
 from pipeline.delivery.surround import surround_problems
+from pipeline.delivery.textless_check import InsertMatch, measure_inserts
 from pipeline.files import sha256_of
 from pipeline.intake.submission import Submission
+from pipeline.media.ffmpeg import TimeLimit
 from pipeline.media.probe import MediaInfo, probe, sound_digest
 from pipeline.render.commands import RenderInputs, render_timeout
 from pipeline.render.conform import out_interlaced
@@ -40,7 +42,27 @@ def verify_outputs(submission: Submission, deliverables: list[Deliverable], outp
         if result.key in pairs:  # each delivered pair's loudness, by the sound it carries
             result.loudness["tracks"] = {base_signal(signal): value.to_dict()
                                          for signal, value in pairs[result.key].items()}
+    _check_textless(submission, results, outputs, limit)
     return results
+
+
+def _check_textless(submission: Submission, results: list[DeliverableResult], outputs: dict[str, Path],
+                    limit: TimeLimit) -> None:
+    """Each textless insert measured where it landed (pipeline.delivery.textless_check), once per
+    profile: a profile's textless versions carry the one encoded textless picture. A misplaced
+    insert fails the file, with the offset measured."""
+    measured: dict[str, list[InsertMatch]] = {}
+    for result in results:
+        deliverable = result.deliverable
+        if deliverable is None or not deliverable.textless or not result.delivered or submission.textless is None:
+            continue
+        if deliverable.profile not in measured:
+            measured[deliverable.profile] = measure_inserts(submission, outputs[result.key], limit)
+        result.textless_inserts = [match.to_dict() for match in measured[deliverable.profile]]
+        problems = [problem for match in measured[deliverable.profile] if (problem := match.problem(submission.fps))]
+        if problems:
+            result.state = DeliverableState.FAILED
+            result.reason = "; ".join(([result.reason] if result.reason else []) + problems)
 
 
 def _measured_by_pair(deliverable: Deliverable, config: Config) -> bool:

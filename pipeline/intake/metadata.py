@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import yaml
-from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from pipeline.errors import MetadataError
 from pipeline.media.timecode import Timecode
@@ -285,6 +285,58 @@ class MusicCredit(BaseModel):
         return _as_text(value)
 
 
+class TextlessEntry(BaseModel):
+    """One textless insert as the producer declares it (docs/producers.md "Textless material"):
+    where the texted shot starts (`replaces`, optionally where it ends, `replaces_end`), where its
+    insert starts (`from`: in the master's tail, or in `file`) and how long it lasts. Times are
+    kept as written (seconds, or HH:MM:SS:FF counted from the first frame, as programme_start);
+    pipeline/intake/textless.py turns them into frames and checks them against the media."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+    replaces: int | float | str
+    replaces_end: int | float | str | None = None
+    from_: int | float | str = Field(alias="from")
+    duration: int | float | str
+    file: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_entry(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            raise _FieldProblem(f"expected a mapping, got {_kind(data)}",
+                                "write each insert as `- replaces: ...` with `from:`, `duration:` (and `file:`)")
+        unknown = sorted(str(key) for key in data if key not in {"replaces", "replaces_end", "from", "duration", "file"})
+        if unknown:
+            raise _FieldProblem(f"unknown key '{unknown[0]}'",
+                                "an insert has replaces, from, duration, and optionally replaces_end and file")
+        return data
+
+    @field_validator("replaces", "replaces_end", "from_", "duration", mode="before")
+    @classmethod
+    def _read_point(cls, value: object) -> int | float | str | None:
+        return _as_programme_point(value)
+
+    @field_validator("file", mode="before")
+    @classmethod
+    def _read_file(cls, value: object) -> str | None:
+        text = _as_text(value)
+        if text is None or not text.strip():
+            return None
+        name = text.strip()
+        if name in {".", ".."} or "/" in name or "\\" in name or ":" in name:
+            raise _FieldProblem(f"'{name}' is not the name of a file in the package",
+                                "give the name of a file beside the master, without a folder")
+        return name
+
+    def seconds(self, field: str, fps: float) -> float | None:
+        """The value of `field` (replaces, replaces_end, from, duration) in seconds."""
+        value = getattr(self, "from_" if field == "from" else field)
+        if value is None or isinstance(value, (int, float)):
+            return None if value is None else float(value)
+        return _seconds_of_point(value, fps)
+
+
 def _split_lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
@@ -326,6 +378,8 @@ class Descriptive(BaseModel):
     frame_rate_conversion: Literal["speed", "blend", "motion", "refuse"] | None = None
     """How this package reaches a profile's other frame rate, instead of the profile's own
     `frame_rate_conversion` (docs/configuration.md "Delivery profiles")."""
+    textless: list[TextlessEntry] = []
+    """The textless inserts of the package (pipeline/intake/textless.py checks them)."""
 
     _source: Path | None = PrivateAttr(default=None)
 
@@ -420,6 +474,16 @@ class Descriptive(BaseModel):
                                 "write each credit as `- title: ...` with `composers: [...]`")
         return value
 
+    @field_validator("textless", mode="before")
+    @classmethod
+    def _read_textless(cls, value: object) -> object:
+        if value is None:
+            return []
+        if not isinstance(value, (list, tuple)):
+            raise _FieldProblem(f"expected a list of inserts, got {_kind(value)}",
+                                "write each insert as `- replaces: ...` with `from:` and `duration:`")
+        return value
+
     @field_validator("programme_start", "programme_end", mode="before")
     @classmethod
     def _read_programme_point(cls, value: object) -> int | float | str | None:
@@ -432,8 +496,11 @@ class Descriptive(BaseModel):
 
     def to_json_dict(self) -> dict[str, Any]:
         """Every field, unknown ones included, as JSON values (dates as YYYY-MM-DD). A package
-        that leaves the frame rate conversion to its profiles says nothing of it."""
+        that leaves the frame rate conversion to its profiles says nothing of it, nor one without
+        textless inserts of `textless`."""
         unsaid = {"frame_rate_conversion"} if self.frame_rate_conversion is None else set()
+        if not self.textless:
+            unsaid.add("textless")
         return self.model_dump(mode="json", exclude=unsaid)
 
     def programme_bounds_s(self, fps: float) -> tuple[float | None, float | None]:
@@ -450,6 +517,21 @@ class Descriptive(BaseModel):
                                 f"programme_start ({self.programme_start})",
                                 "set programme_end to the last moment of the programme, after its start")
         return start, end
+
+    def textless_seconds(self, fps: float) -> list[dict[str, float | None]]:
+        """Each textless insert's replaces, replaces_end, from and duration in seconds from the
+        first frame (of the master, or of the insert's `file`); a MetadataError names the insert."""
+        entries = []
+        for number, entry in enumerate(self.textless, start=1):
+            values: dict[str, float | None] = {}
+            for field in ("replaces", "replaces_end", "from", "duration"):
+                try:
+                    values[field] = entry.seconds(field, fps)
+                except _FieldProblem as problem:
+                    raise MetadataError(self._source, f"textless[{number}].{field}: {problem.problem}",
+                                        problem.fix) from None
+            entries.append(values)
+        return entries
 
     def _point_seconds(self, field: str, value: int | float | str | None, fps: float) -> float | None:
         if value is None:

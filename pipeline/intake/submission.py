@@ -18,6 +18,7 @@ from pipeline.config import Config
 from pipeline.errors import AmbiguousLayoutError, MediaError, MetadataError, SubtitleError
 from pipeline.intake.metadata import Descriptive, derive_asset_id, load_descriptive
 from pipeline.intake.package import Package, find_package
+from pipeline.intake.textless import TextlessMaterial, textless_of
 from pipeline.media.faults import named_faults
 from pipeline.media.probe import MediaInfo, probe
 from pipeline.subtitles.fonts import font_for_track, missing_glyphs
@@ -50,6 +51,8 @@ class Submission:
     subtitle_findings: list[Finding] = field(default_factory=list)
     subtitle_failures: dict[str, str] = field(default_factory=dict)
     """Languages that cannot be rendered, with the reason (the other deliverables still are)."""
+    textless: TextlessMaterial | None = None
+    """The textless inserts or the whole textless programme, checked; None: the package has none."""
 
     @property
     def fps(self) -> float:
@@ -92,7 +95,8 @@ def check_submission(package_dir: str | Path, config: Config) -> Submission:
     log.info("%s: %s, %.2f s, %dx%d @ %.3f fps, audio layout %s (from %s)", asset_id,
              package.master.name, media.duration_s, media.picture.width, media.picture.height,
              float(media.picture.fps), layout.name, layout.how)
-    submission = Submission(package, descriptive, asset_id, media, layout, programme)
+    textless = textless_of(package, descriptive, media, (programme.start_s, programme.end_s), config)
+    submission = Submission(package, descriptive, asset_id, media, layout, programme, textless=textless)
     for path in package.subtitle_files:
         _add_subtitles(submission, path, config)
     return submission

@@ -31,7 +31,8 @@ from pipeline.audio.layouts import SURROUND_ORDER, merged_audio
 from pipeline.audio.loudness import GainPlan
 from pipeline.audio.signals import signal_profile
 from pipeline.config import Config, OutputProfile
-from pipeline.deliverables import Deliverable, Sound, clean_picture_in, full_mix
+from pipeline.deliverables import Deliverable, Sound, copied_picture_of, full_mix
+from pipeline.intake.textless import TextlessMaterial
 from pipeline.media import ffmpeg, work
 from pipeline.media.probe import VideoInfo
 from pipeline.render.conform import conform_filters, decoded_size, frame_size, picture_size
@@ -45,6 +46,7 @@ from pipeline.render.outputs import (
     soft_subtitle_key,
     video_codec_args,
 )
+from pipeline.render.textless import TextlessComposition, composition
 from pipeline.subtitles.fonts import font_files as burn_font_files
 
 
@@ -66,13 +68,16 @@ class RenderInputs:
     master_duration_s: float | None = None
     """The whole master's length: with `start_s` and `duration_s` it tells whether the programme
     is trimmed (a trimmed long-GOP picture cannot be stream-copied). None: unknown, so encoded."""
+    textless: TextlessMaterial | None = None
+    """The package's textless inserts (or whole textless programme), for the textless picture."""
 
     @classmethod
     def of(cls, submission) -> RenderInputs:
         """The render's view of a checked submission (pipeline.intake.submission.Submission)."""
         return cls(submission.package.master, submission.media.video, submission.layout.roles,
                    submission.media.audio, submission.programme.start_s, submission.programme.duration_s,
-                   demuxer=submission.media.container, master_duration_s=submission.media.duration_s)
+                   demuxer=submission.media.container, master_duration_s=submission.media.duration_s,
+                   textless=submission.textless)
 
 
 @dataclass
@@ -199,23 +204,24 @@ def _plan_outputs(inputs: RenderInputs, specs: list[Deliverable], config: Config
     profiles = config.profiles
     copied = {name for name in dict.fromkeys(spec.profile for spec in specs)
               if not picture_copy_blockers(inputs, profiles[name])}
-    written = [spec for spec in specs if spec.profile in copied or spec.picture in ("encode", "burn")]
-    encoded = [spec for spec in written if spec.burns or spec.profile not in copied]
+    written = [spec for spec in specs if (spec.profile in copied and spec.picture != "copy-textless")
+               or spec.picture in ("encode", "burn", "textless")]
+    encoded = [spec for spec in written if spec.burns or spec.textless or spec.profile not in copied]
     owners: dict[tuple, str] = {}
     borrowed: dict[str, str] = {}
     for spec in encoded:
         profile = profiles[spec.profile]
         picture = (conform_filters(inputs.video, profile, config.conform.alpha_background),
                    tuple(video_codec_args(profile, inputs.video, 1)),
-                   spec.burns)
+                   spec.burns, spec.textless)
         if picture in owners:
             borrowed[spec.key] = owners[picture]
         else:
             owners[picture] = spec.key
-    muxed = [spec for spec in specs if spec not in written and clean_picture_in(specs, spec.profile) is not None]
+    muxed = [spec for spec in specs if spec not in written and copied_picture_of(specs, spec) is not None]
     outside: dict[tuple, Deliverable] = {}
     for spec in muxed:
-        if tracks_of(spec) != tracks_of(clean_picture_in(specs, spec.profile)):  # type: ignore[arg-type]
+        if tracks_of(spec) != tracks_of(copied_picture_of(specs, spec)):  # type: ignore[arg-type]
             outside.setdefault(_sound_file_key(spec, profiles[spec.profile]), spec)
     return _Outputs(written, copied, borrowed, muxed, list(outside.values()))
 
@@ -226,42 +232,80 @@ def _sound_file_key(spec: Deliverable, profile: OutputProfile) -> tuple[str, ...
     return (*signals, profile.audio.tracks, *audio_codec_args(profile))
 
 
-def _video_graph(inputs: RenderInputs, pictures: list[tuple[str, str | None]], config: Config,
-                 shot_filters: str | None) -> tuple[list[str], dict[tuple[str, str | None], str], bool]:
-    """From the one decode of the master to one label per encoded picture: (profile, None) for a
-    profile's clean picture, (profile, language) per burned language. Profiles whose conform is
-    the same share it; each distinct conform runs once and is split. With `shot_filters`, one
-    more branch of the first conform that keeps the master's frame rate to SHOT_LABEL (none when
-    every profile converts it). Returns the chains, the labels and whether
-    the shot branch is in them."""
-    groups: dict[str, list[tuple[str, str | None]]] = {}
-    for name, language in pictures:
-        chain = conform_filters(inputs.video, config.profiles[name], config.conform.alpha_background)
-        groups.setdefault(chain, []).append((name, language))
+PictureKey = tuple[str, str | None, bool]
+"""An encoded picture: (profile, burned language or None, textless)."""
+
+
+def _picture_of(spec: Deliverable) -> PictureKey:
+    return spec.profile, spec.burns, spec.textless
+
+
+def _fan_out(source: str, count: int, prefix: str) -> tuple[list[str], list[str]]:
+    """`source` to `count` users: itself for one, a split for more. Returns the chains and labels."""
+    if count <= 1:
+        return [], [source] * count
+    labels = [f"{prefix}{index}" for index in range(count)]
+    return [f"[{source}]split={count}" + "".join(f"[{label}]" for label in labels)], labels
+
+
+def _video_graph(inputs: RenderInputs, pictures: list[PictureKey], config: Config, shot_filters: str | None,
+                 textless: TextlessComposition | None = None) -> tuple[list[str], dict[PictureKey, str], bool]:
+    """From the one decode of the master to one label per encoded picture: (profile, None, False)
+    for a profile's clean picture, (profile, language, False) per burned language, (profile, None,
+    True) for its textless picture, composed from that same decode (`textless`,
+    pipeline/render/textless.py) and conformed like the others. Profiles whose conform is the same
+    share it; each distinct conform runs once (once more for the textless picture) and is split.
+    With `shot_filters`, one more branch of the first texted conform that keeps the master's frame
+    rate to SHOT_LABEL (none when every profile converts it). Returns the chains, the labels and
+    whether the shot branch is in them."""
+    groups: dict[tuple[str, bool], list[PictureKey]] = {}
+    for key in pictures:
+        chain = conform_filters(inputs.video, config.profiles[key[0]], config.conform.alpha_background)
+        groups.setdefault((chain, key[2]), []).append(key)
     if not groups:
         return [], {}, False
     # the shots are found on a picture with the master's own frames and times: not a converted one
-    shot_index = next((index for index, needed in enumerate(groups.values())
-                       if not any(config.profiles[name].rate_conversion(inputs.video.fps) for name, _ in needed)), None)
+    shot_index = next((index for index, (group, needed) in enumerate(groups.items()) if not group[1] and not any(
+        config.profiles[key[0]].rate_conversion(inputs.video.fps) for key in needed)), None)
     shot_filters = shot_filters if shot_index is not None else None
-    sources = ["0:v"] if len(groups) == 1 else [f"vsrc{index}" for index in range(len(groups))]
-    chains = [] if len(groups) == 1 else [f"[0:v]split={len(groups)}" + "".join(f"[{label}]" for label in sources)]
-    labels_of: dict[tuple[str, str | None], str] = {}
-    for index, (chain, needed) in enumerate(groups.items()):
+    texted = [group for group in groups if not group[1]]
+    textless_groups = [group for group in groups if group[1]]
+    composes = bool(textless_groups) and textless is not None and textless.needs_base
+    chains, bases = _fan_out("0:v", len(texted) + composes, "vsrc")
+    sources = dict(zip(texted, bases))
+    if textless_groups and textless is not None:
+        chains += textless.chains(bases[-1] if composes else "")
+        more, labels = _fan_out(textless.label, len(textless_groups), "tsrc")
+        chains += more
+        sources |= dict(zip(textless_groups, labels))
+    labels_of: dict[PictureKey, str] = {}
+    for index, (group, needed) in enumerate(groups.items()):
         prefix = "v" if index == 0 else f"p{index}v"
         branches = len(needed) + (1 if shot_filters and index == shot_index else 0)
         labels = [f"{prefix}{count}" for count in range(branches)]
-        chains.append(f"[{sources[index]}]{chain},split={branches}" + "".join(f"[{label}]" for label in labels))
+        chains.append(f"[{sources[group]}]{group[0]},split={branches}" + "".join(f"[{label}]" for label in labels))
         if shot_filters and index == shot_index:
             chains.append(f"[{labels[-1]}]{shot_filters}[{SHOT_LABEL}]")
-        for (name, language), label in zip(needed, labels):
-            if language is None:
-                labels_of[(name, None)] = label
+        for key, label in zip(needed, labels):
+            if key[1] is None:
+                labels_of[key] = label
             else:
-                speed = config.profiles[name].speed_factor(inputs.video.fps)
-                chains.append(f"[{label}]{burn_in_filter(language, speed)}[burn_{label}]")
-                labels_of[(name, language)] = f"burn_{label}"
+                speed = config.profiles[key[0]].speed_factor(inputs.video.fps)
+                chains.append(f"[{label}]{burn_in_filter(key[1], speed)}[burn_{label}]")
+                labels_of[key] = f"burn_{label}"
     return chains, labels_of, bool(shot_filters)
+
+
+def _textless_composition(inputs: RenderInputs, pictures: list[PictureKey],
+                          first_input: int) -> TextlessComposition | None:
+    """The textless picture's inputs and chains, when some output takes it."""
+    if not any(textless for _, _, textless in pictures):
+        return None
+    if inputs.textless is None:
+        raise ValueError("a textless picture is planned, and the package has no textless material")
+    fps = float(inputs.video.fps)
+    return composition(inputs.textless, inputs.master, inputs.demuxer, fps, round(inputs.start_s * fps),
+                       (inputs.start_s, inputs.duration_s), first_input)
 
 
 def _audio_graph(inputs: RenderInputs, gain: GainPlan, copies: dict[Sound, int], sample_rate: int,
@@ -398,9 +442,8 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     (`RenderPlan.detects_shots` says whether it was)."""
     profiles, encoded = config.profiles, encoded_sound or {}
     plan = _plan_outputs(inputs, specs, config)
-    pictures = list(dict.fromkeys((spec.profile, spec.burns) for spec in plan.written
-                                  if spec.key not in plan.borrowed and (spec.burns or spec.profile not in plan.copied_master)))
-    video_chains, labels, detects_shots = _video_graph(inputs, pictures, config, shots.filters if shots else None)
+    pictures = list(dict.fromkeys(_picture_of(spec) for spec in plan.written if spec.key not in plan.borrowed
+                                  and (spec.burns or spec.textless or spec.profile not in plan.copied_master)))
     threads = encoder_threads(cores or available_cores(), len(pictures))
     soft_inputs: dict[str, int] = {}
     soft_args: list[str] = []
@@ -410,9 +453,12 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
             soft_inputs[spec.key] = 1 + len(soft_inputs)
             soft_args += ffmpeg.input_args((subtitle_files or {})[soft_key])
     sound, sound_inputs = _sound_sources(inputs, gain, config, plan, encoded, 1 + len(soft_inputs))
+    textless = _textless_composition(inputs, pictures, 1 + len(soft_inputs) + len(sound.copied))
+    video_chains, labels, detects_shots = _video_graph(inputs, pictures, config, shots.filters if shots else None,
+                                                       textless)
     command = ffmpeg.base_args() + ffmpeg.input_args(inputs.master, seek_s=inputs.start_s,
                                                      duration_s=inputs.duration_s, demuxer=inputs.demuxer)
-    command += soft_args + sound_inputs
+    command += soft_args + sound_inputs + (textless.input_args if textless else [])
     output_args: list[str] = []
     track_chains: list[str] = []
     paths = {spec.key: work_dir / spec.filename(asset_id) for spec in specs}
@@ -431,8 +477,8 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
                                                                metadata.get(spec.key, []), profile, tracks_file=scratch)
             render.scratch_files.append(scratch)
         else:
-            picture = (["-map", f"0:{inputs.video.index}", "-c:v", "copy"] if (spec.profile, spec.burns) not in labels
-                       else ["-map", f"[{labels[(spec.profile, spec.burns)]}]"]
+            picture = (["-map", f"0:{inputs.video.index}", "-c:v", "copy"] if _picture_of(spec) not in labels
+                       else ["-map", f"[{labels[_picture_of(spec)]}]"]
                        + video_codec_args(profile, inputs.video, threads)
                        + (_keyframe_args((keyframes or {}).get(spec.key), _delivered_fps(inputs, profile))
                           if forces_keyframes(profile) else []))
@@ -476,7 +522,7 @@ def _muxed_versions(inputs: RenderInputs, plan: _Outputs, specs: list[Deliverabl
         render.scratch_files.append(sound_files[key])
     for spec in plan.muxed:
         profile = config.profiles[spec.profile]
-        clean = clean_picture_in(specs, spec.profile)
+        clean = copied_picture_of(specs, spec)
         tracks_file = None
         if tracks_of(spec) != tracks_of(clean):  # type: ignore[arg-type]
             tracks_file = sound_files[_sound_file_key(spec, profile)]

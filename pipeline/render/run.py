@@ -52,7 +52,7 @@ def estimate_output_bytes(submission: Submission, specs: list[Deliverable], conf
         profile = config.profiles[spec.profile]
         channels = sum(2 if track is None else track.channels for track in tracks_of(spec))
         per_second += bytes_per_second(submission.media.picture, profile, channels)
-        if spec.picture == "copy-clean":
+        if spec.picture in ("copy-clean", "copy-textless"):
             per_second += 48_000 if profile.audio.lossy else channels * profile.audio.sample_rate * 3
     return int(per_second * submission.programme.duration_s)
 
