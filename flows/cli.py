@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pipeline.delivery.results import RenderReport
 
+from flows import embedded_api
 from flows.cli_operations import add_operation_commands, add_profiles_option
 
 EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_BROKEN = 0, 1, 2, 3
@@ -70,6 +71,7 @@ def command_render(args) -> int:
     from flows.render import progress_listeners, render_master
 
     progress_listeners.append(ProgressBar())
+    embedded_api.ready()
     report = render_master(package_dir=str(args.package), out_dir=str(args.out),
                            config_file=str(args.config) if args.config else None, profiles=args.profiles)
     _print_report(report)
@@ -108,11 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("package", type=Path)
     render.add_argument("--out", type=Path, default=Path("out"), help="delivery root (default: out/)")
     add_profiles_option(render)
-    render.set_defaults(handler=command_render)
+    render.set_defaults(handler=command_render, uses_prefect_api=True)
     demo = commands.add_parser("demo", help="render the bundled sample package")
     demo.add_argument("--out", type=Path, default=Path("out"), help="delivery root (default: out/)")
     add_profiles_option(demo)
-    demo.set_defaults(handler=command_demo)
+    demo.set_defaults(handler=command_demo, uses_prefect_api=True)
     check = commands.add_parser("check", help="validate a package without rendering")
     check.add_argument("package", type=Path)
     check.set_defaults(handler=command_check)
@@ -123,13 +125,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
+    """Run one command. `own_process`: this process is the command (the `versioner` script), so
+    it may start the embedded Prefect API before Prefect is imported; a program that calls this
+    in its own process (the tests) leaves the API to Prefect."""
     _prepare_environment()
     args = build_parser().parse_args(argv)
     from pipeline.errors import ConfigError, InputError, VersionerError
     from pipeline.media.ffmpeg import capabilities
 
     try:
+        if own_process and getattr(args, "uses_prefect_api", False):
+            embedded_api.start()  # it boots while the command imports and checks (flows/embedded_api.py)
         if getattr(args, "needs_ffmpeg", True):
             capabilities()  # once at start-up: a missing ffmpeg or feature is named before any work
         return args.handler(args)
@@ -145,5 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BROKEN
 
 
+def entry() -> int:
+    """The `versioner` script."""
+    return main(own_process=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

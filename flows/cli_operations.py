@@ -9,6 +9,8 @@ import logging
 import sys
 from pathlib import Path
 
+from flows import embedded_api
+
 EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT = 0, 1, 2
 
 
@@ -80,6 +82,7 @@ def command_watch(args) -> int:
 def command_nightly(args) -> int:
     from flows.nightly import nightly_render
 
+    embedded_api.ready()
     summary = nightly_render(config_file=_config_file(args), where=args.where, profiles=args.profiles)
     counts = ", ".join(f"{count} {name.lower()}" for name, count in sorted(summary["counts"].items()))
     print(f"night run {summary['run_id']}: {len(summary['packages'])} package(s) in {summary['data_root']}"
@@ -120,6 +123,7 @@ def command_deploy(args) -> int:
 def command_runs(args) -> int:
     from flows.history import duration_s, format_duration, recent_runs
 
+    embedded_api.ready()
     runs = recent_runs(args.limit)
     if not runs:
         print("no flow runs yet")
@@ -139,6 +143,7 @@ def command_logs(args) -> int:
 
     from flows.history import duration_s, format_duration, last_top_level_run, run_logs
 
+    embedded_api.ready()
     if args.last:
         last = last_top_level_run()
         if last is None:
@@ -186,7 +191,7 @@ def add_operation_commands(commands) -> list[argparse.ArgumentParser]:
     add_profiles_option(nightly)
     nightly.add_argument("--where", choices=["auto", "here", "workers"], default="auto",
                          help="auto: on the render deployment's workers when a server has some online, else here")
-    nightly.set_defaults(handler=command_nightly)
+    nightly.set_defaults(handler=command_nightly, uses_prefect_api=True)
     serve = commands.add_parser("serve", help="serve the nightly run on the schedule of the config (needs a server)")
     serve.add_argument("--name", default="nightly", help="deployment name (default: nightly)")
     serve.set_defaults(handler=command_serve, needs_ffmpeg=False)
@@ -195,11 +200,11 @@ def add_operation_commands(commands) -> list[argparse.ArgumentParser]:
     deploy.set_defaults(handler=command_deploy, needs_ffmpeg=False)
     runs = commands.add_parser("runs", help="recent flow runs with their state and duration")
     runs.add_argument("--limit", type=int, default=20)
-    runs.set_defaults(handler=command_runs, needs_ffmpeg=False)
+    runs.set_defaults(handler=command_runs, needs_ffmpeg=False, uses_prefect_api=True)
     logs = commands.add_parser("logs", help="print a flow run's logs (and its package runs')")
     which = logs.add_mutually_exclusive_group(required=True)
     which.add_argument("run_id", nargs="?", metavar="RUN_ID")
     which.add_argument("--last", action="store_true", help="the run started last")
     logs.add_argument("--no-children", action="store_true", help="leave out the logs of its subflow runs")
-    logs.set_defaults(handler=command_logs, needs_ffmpeg=False)
+    logs.set_defaults(handler=command_logs, needs_ffmpeg=False, uses_prefect_api=True)
     return [submit, watch, nightly, serve, deploy]

@@ -36,6 +36,7 @@ from pipeline.config import load_config
 from pipeline.errors import VersionerError
 from pipeline.ops import lifecycle
 
+from . import embedded_api
 from .inbox import DELIVERED, SKIPPED, render_from_inbox
 from .logs import keep_library_logs
 
@@ -79,7 +80,7 @@ def nightly_render(config_file: str | None = None, where: str = "auto", profiles
 
 def _render_deployment_with_workers(logger) -> DeploymentResponse | None:
     """The render deployment, when a server runs it on a pool with a worker online."""
-    if not PREFECT_API_URL.value():
+    if not PREFECT_API_URL.value() or embedded_api.running_here():
         return None  # the embedded default: nobody else could pick the runs up
     with get_client(sync_client=True) as client:
         try:

@@ -60,6 +60,16 @@ def isolated_prefect(tmp_path_factory):
     os.environ.pop("PREFECT_API_URL", None)
     os.environ["VERSIONER_HOME"] = str(tmp_path_factory.mktemp("versioner-home"))
     yield home
+    if "prefect.server.api.server" in sys.modules:
+        # The embedded API a flow run in this process started: stopped here, while pytest still
+        # holds the streams its log line goes to (at exit they are closed and logging complains).
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+        from prefect.server.api.server import SubprocessASGIServer
+
+        APILogWorker.drain_all(timeout=30)  # the last log lines and events reach it first
+        EventsWorker.drain_all(timeout=30)
+        SubprocessASGIServer().stop()
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

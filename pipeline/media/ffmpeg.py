@@ -14,7 +14,6 @@ grows that ceiling from the work). A run that is only slow, on a busy machine, i
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import logging
 import os
@@ -22,7 +21,6 @@ import re
 import shlex
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
@@ -36,6 +34,7 @@ if TYPE_CHECKING:
     import numpy
 
 from pipeline.errors import FFmpegError, FFmpegStalled, FFmpegTimeout, ToolError
+from pipeline.processes import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +217,6 @@ def watched(command: list[str], progress_fd: int) -> list[str]:
             "-nostats", *command[1:]]
 
 
-_PR_SET_PDEATHSIG = 1
 # What ffmpeg writes when an input cannot be read or decoded (with `-xerror`, see input_args) and
 # when the disk is full. Matched on the stderr tail only, to classify an error, never to parse data.
 _DAMAGED_INPUT = re.compile(r"partial file|Invalid data found when processing input|"
@@ -226,38 +224,6 @@ _DAMAGED_INPUT = re.compile(r"partial file|Invalid data found when processing in
                             re.IGNORECASE)
 _NO_SPACE = "No space left on device"
 _LOG_PREFIX = re.compile(r"\[[^\]]*@ 0x[0-9a-f]+\]\s*")  # "[h264 @ 0x55d0...] ": noise for a reader
-
-
-@functools.cache
-def _prctl() -> Callable | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError) as error:
-        log.warning("prctl unavailable (%s): an ffmpeg whose parent is killed (kill -9, the OOM killer) "
-                    "will run on until it ends", error)
-        return None
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A pre-exec hook asking Linux to SIGKILL the child when its parent dies.
-
-    A child in its own session outlives a parent that is SIGKILLed (an operator's `kill -9`, the
-    OOM killer, a worker torn down): without this, ffmpeg would go on writing into a work dir
-    nobody owns. The hook runs between fork and exec, so it only calls a function resolved here
-    beforehand and takes no lock."""
-    prctl = _prctl()
-    if prctl is None:
-        return None
-    parent, kill = os.getpid(), int(signal.SIGKILL)
-
-    def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, kill)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return hook
 
 
 def damaged_input(error: FFmpegError) -> str | None:
@@ -349,7 +315,7 @@ def _supervised(command: list[str], limit: TimeLimit, total_s: float, what: str,
         process = subprocess.Popen(watched(command, progress_write), stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text,
                                    errors="replace" if text else None, cwd=cwd, start_new_session=True,
-                                   pass_fds=(progress_write,), preexec_fn=_die_with_parent())
+                                   pass_fds=(progress_write,), preexec_fn=die_with_parent())
     except BaseException:
         os.close(progress_read)
         raise
