@@ -23,9 +23,10 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/versioner demo --out out
 
-# Everything, slowest 15 tests listed at the end.
+# Everything, spread over the cores (pytest-xdist, a test file per worker at a time, at most 4),
+# slowest 15 tests listed at the end. One process: `.venv/bin/python -m pytest`.
 test: setup
-	$(BIN)/python -m pytest -ra --durations=15
+	$(BIN)/python -m pytest -ra --durations=15 -n auto --maxprocesses 4 --dist loadfile
 
 # The pure tier: no ffmpeg, no Prefect server, no browser, no wheel build.
 test-fast: setup

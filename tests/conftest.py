@@ -35,14 +35,25 @@ def fast_config(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session", autouse=True)
-def process_marker():
-    """Every process the suite starts inherits this marker, so a leftover ffmpeg is found even
-    after its parent died (see tests/processes.py and `pytest_sessionfinish` below)."""
+def pytest_configure(config):
+    """Every process the suite starts inherits one marker, so a leftover ffmpeg is found even
+    after its parent died (see tests/processes.py and `pytest_sessionfinish` below). Set before
+    pytest-xdist starts its workers, so theirs is the same one."""
     from tests.processes import MARKER
 
-    os.environ[MARKER] = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    yield os.environ[MARKER]
+    if not hasattr(config, "workerinput"):
+        os.environ[MARKER] = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+# The files that take longest, started first: with the suite spread over workers (`make test`
+# runs pytest-xdist, a file per worker at a time), the last file to start is then a short one.
+LONGEST_FIRST = ("test_nightly.py", "test_prefect_server.py", "test_load.py", "test_packaging.py",
+                 "test_faults.py", "test_sidecar_schema.py", "test_textless.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -180,7 +191,11 @@ def ffmpeg_commands():
 def pytest_sessionfinish(session, exitstatus):
     """After the whole suite (every render, timeout, cancel and kill), no ffmpeg process the
     tests started may still be alive, whether a child of this process or left behind by a
-    `versioner` process that died. Leftovers are killed, named, and fail the run."""
+    `versioner` process that died. Leftovers are killed, named, and fail the run. Under
+    pytest-xdist the controller checks, once every worker is done (a worker would see the
+    other workers' renders as its own)."""
+    if hasattr(session.config, "workerinput"):
+        return
     from pipeline.media import ffmpeg
     from tests.processes import kill_leftovers, our_ffmpeg_processes, wait_until
 
