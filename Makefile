@@ -42,6 +42,11 @@ samples: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_render.py
+	# Three profiles at the pipeline's default preset: `versioner render` against the one hand-written pass
+	$(BIN)/python benchmarks/bench_render.py --duration 9 --preset medium --long-factor 0 \
+		--variants floor-3p,pipeline-3p,pipeline-core-3p
+	$(BIN)/python benchmarks/bench_render.py --duration 30 --preset medium --long-factor 0 \
+		--variants floor-3p,pipeline-3p,pipeline-core-3p
 	$(BIN)/python benchmarks/bench_me_memory.py
 	$(BIN)/python benchmarks/bench_shots.py
 	$(BIN)/python benchmarks/bench_work_cost.py

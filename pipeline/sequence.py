@@ -24,7 +24,7 @@ from pipeline.analysis import AudioAnalysis, analyse_audio
 from pipeline.config import Config
 from pipeline.deliverables import Deliverable, plan_deliverables
 from pipeline.delivery.finish import finish_delivery
-from pipeline.delivery.results import DeliverableResult, DeliverableState, RenderReport
+from pipeline.delivery.results import STEPS, DeliverableResult, DeliverableState, RenderReport, StepTimings
 from pipeline.delivery.verify import verify_outputs
 from pipeline.intake.submission import Submission, check_submission
 from pipeline.media.ffmpeg import Progress
@@ -41,6 +41,25 @@ class StepRunner(Protocol):
 
 def run_inline(name: str, step: Callable[..., Any], *args: Any) -> Any:
     return step(*args)
+
+
+class TimedSteps:
+    """`run_step` with each step timed as it runs (however it is run) and its seconds logged: the
+    figures go into the sidecar's provenance (`StepTimings`), the line into the run's log."""
+
+    def __init__(self, run_step: StepRunner, timings: StepTimings):
+        self.run_step = run_step
+        self.timings = timings
+        self.asset_id = ""
+
+    def __call__(self, name: str, step: Callable[..., Any], *args: Any) -> Any:
+        begun = time.monotonic()
+        try:
+            return self.run_step(name, step, *args)
+        finally:
+            seconds = round(time.monotonic() - begun, 2)
+            self.timings.steps.setdefault(STEPS.get(name, name), seconds)  # publish sets its own, earlier
+            log.info("%s%s took %.2f s", f"{self.asset_id}: " if self.asset_id else "", name, seconds)
 
 
 @dataclass
@@ -83,7 +102,10 @@ def render_package(package_dir: str | Path, out_dir: str | Path, config: Config,
     filesystem as `out_dir` so the publish is one rename. `earlier_attempts`: how the earlier
     attempts at this package ended (the night's retries), recorded in the sidecar's provenance."""
     started = datetime.now(UTC)
+    timings = StepTimings()
+    run_step = TimedSteps(run_step, timings)
     submission = run_step("check package", check_submission, package_dir, config)
+    run_step.asset_id = submission.asset_id
     config = config.with_rate_conversion(submission.descriptive.frame_rate_conversion)  # the package's own choice
     analysis = run_step("analyse audio", analyse_audio, submission, config)
     delivery_plan = plan_delivery(submission, analysis, config)
@@ -96,10 +118,9 @@ def render_package(package_dir: str | Path, out_dir: str | Path, config: Config,
     try:
         deliver_dir = work_dir / "deliver"
         deliver_dir.mkdir()
-        begun = time.monotonic()
         outputs = run_step("render deliverables", render_deliverables, submission, analysis,
                            delivery_plan.deliverables, work_dir / "tmp", deliver_dir, config, progress)
-        seconds = round(time.monotonic() - begun, 2)
+        seconds = timings.steps["render"]
         results = run_step("verify outputs", verify_outputs, submission, delivery_plan.deliverables, outputs,
                            config, analysis)
         for result in results:
@@ -108,7 +129,7 @@ def render_package(package_dir: str | Path, out_dir: str | Path, config: Config,
                                       deliverable=delivery_plan.planned.get(key))
                     for key, reason in delivery_plan.failures.items()]
         report = run_step("publish", finish_delivery, submission, analysis, results, deliver_dir, out_dir,
-                          config, started, run_id, earlier_attempts)
+                          config, started, run_id, earlier_attempts, timings)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     _log_outcome(report)

@@ -143,6 +143,8 @@ def _check_first_night_logs(night_id: str) -> None:
     good = "\n".join(package_runs["night-good-a"])
     assert "running: " in good and " -filter_complex " in good, "each ffmpeg command is logged"
     assert "render 100 %" in good
+    for step in ("check package", "analyse audio", "render deliverables", "verify outputs", "publish"):
+        assert f"night-good-a: {step} took " in good, f"a line with the seconds of {step}"
     flaky_header = next(header for header in headers if "render night-flaky" in header)
     flaky = result.stdout.split(flaky_header, 1)[1].split("\n== ", 1)[0]
     assert "last lines of ffmpeg's stderr" in flaky

@@ -172,3 +172,24 @@ def test_ebucore_carries_the_descriptive_and_format_facts(awkward):
         assert form.find(f"{EBUCORE}fileName").text == item["file"]
         assert form.find(f"{EBUCORE}hash/{EBUCORE}hashValue").text == item["technical"]["sha256"]
         assert form.find(f"{EBUCORE}videoFormat/{EBUCORE}width").text == str(item["technical"]["video"]["width"])
+
+
+@pytest.mark.ffmpeg
+def test_the_time_of_each_step_and_each_file_read_back_is_in_the_sidecar_and_the_report(awkward):
+    """Where a package's time went, as a technician reads it: every step, every file's read-back."""
+    folder = awkward[1]
+    document = _sidecar(folder)
+    timings = document["provenance"]["timings"]
+    assert list(timings["steps_s"]) == ["check", "analyse", "render", "verify", "publish"]
+    assert all(seconds > 0 for seconds in timings["steps_s"].values()), timings
+    delivered = [item["file"] for item in document["deliverables"] if item["state"] == "delivered"]
+    assert sorted(timings["verify_s"]) == sorted(delivered)
+    assert all(seconds > 0 for seconds in timings["verify_s"].values()), timings
+    # the files are read back one after the other, inside the verify step
+    assert sum(timings["verify_s"].values()) <= timings["steps_s"]["verify"] + 0.05
+    page = (folder / f"{folder.name}_qc.html").read_text(encoding="utf-8")
+    section = page[page.index("id='timings'"):]
+    for step, seconds in timings["steps_s"].items():
+        assert f"<td>{step}</td><td>{seconds:.2f} s</td>" in section
+    for name in delivered:
+        assert f"<td>verify: {name}</td>" in section

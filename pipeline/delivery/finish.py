@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from pipeline.delivery import asset_page, ebucore, qc, report
 from pipeline.delivery import schema as sidecar_schema
 from pipeline.delivery.profile_checks import track_findings
 from pipeline.delivery.publish import publish_folder, write_checksums
-from pipeline.delivery.results import DeliverableResult, RenderReport
+from pipeline.delivery.results import DeliverableResult, RenderReport, StepTimings
 from pipeline.delivery.sidecar import sidecar_document, write_subtitle_sidecars
 from pipeline.errors import DeliverableError
 from pipeline.files import write_json
@@ -47,8 +48,12 @@ def _planned(submission: Submission, config: Config) -> dict[str, Deliverable]:
 
 @disk_full_as_error
 def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: Path, config: Config,
-                    started: datetime, run_id: str | None, earlier_attempts: list[dict] | None = None) -> RenderReport:
-    """Sidecars, checksums, and the one rename that makes the delivery visible."""
+                    started: datetime, run_id: str | None, earlier_attempts: list[dict] | None = None,
+                    timings: StepTimings | None = None) -> RenderReport:
+    """Sidecars, checksums, and the one rename that makes the delivery visible. `timings`: the
+    steps so far; this one adds its own seconds up to the metadata sidecar's making."""
+    begun = time.monotonic()
+    timings = timings or StepTimings()
     for result in results:
         if result.delivered and not (deliver_dir / result.file).exists():
             raise DeliverableError(result.key, "output vanished before publishing")
@@ -62,7 +67,8 @@ def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: P
     for result in results:
         result.qc = [finding.to_dict() for finding in deliverable_findings(submission, analysis, result, config)]
     shot_list = shots.find_shots(submission, deliver_dir, config, results)
-    document = sidecar_document(submission, analysis, results, config, started, run_id, earlier_attempts)
+    timings.steps["publish"] = round(time.monotonic() - begun, 2)
+    document = sidecar_document(submission, analysis, results, config, started, run_id, earlier_attempts, timings)
     document["shots"] = [shot.to_dict() for shot in shot_list]
     sidecar_schema.validate_sidecar(document)  # a violation is a bug: raise before anything is published
     metadata_file = deliver_dir / f"{submission.asset_id}_metadata.json"

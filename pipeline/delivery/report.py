@@ -622,14 +622,24 @@ def _provenance_value(value) -> str:
 def _provenance_section(document: dict) -> str:
     provenance = document["provenance"]
     rows = [[_e(key.replace("_", " ")), f"<span class='mono'>{_e(_provenance_value(value))}</span>"]
-            for key, value in provenance.items() if value not in (None, "", [])]
+            for key, value in provenance.items() if value not in (None, "", []) and key != "timings"]
     layout = document["source"]["audio_layout"]
     rows.insert(0, [_e("source master"), _e(document["source"]["master"])])
     rows.insert(1, [_e("audio layout"), _e(f"{layout['name']} (from {layout['detected_by']}): "
                                            f"{', '.join(layout['channels'])}")
                     + "".join(f"<br>{_e(line)}" for line in [layout.get("evidence", "")] if line)
                     + "".join(f"<br>{_e(sound)} from {_e(origin)}" for sound, origin in layout.get("sounds", {}).items())])
-    return "<h2>Provenance</h2>" + _table(["what", "value"], rows)
+    return "<h2>Provenance</h2>" + _table(["what", "value"], rows) + _timings_table(provenance.get("timings"))
+
+
+def _timings_table(timings: dict | None) -> str:
+    """Where the package's time went: each step, then each file's read-back inside verify."""
+    if not timings:
+        return ""
+    rows = [[_e(step), f"{seconds:.2f} s"] for step, seconds in timings.get("steps_s", {}).items()]
+    rows += [[f"verify: {_e(name)}", f"{seconds:.2f} s"] for name, seconds in timings.get("verify_s", {}).items()]
+    return ("<h3 id='timings'>Time per step</h3><p class='note'>Wall seconds. Publish is counted up to the "
+            "metadata sidecar; the run's log has the whole step.</p>" + _table(["step", "seconds"], rows))
 
 
 def report_html(submission, analysis, results: list, document: dict, config: Config,

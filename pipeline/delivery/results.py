@@ -52,6 +52,8 @@ class DeliverableResult:
     duration and start timecode they give it (empty: the master's rate)."""
     textless_inserts: list[dict] = field(default_factory=list)
     """Each textless insert as measured in this file (pipeline.delivery.textless_check)."""
+    verify_s: float = 0.0
+    """Wall seconds this file's own read-back took (pipeline.delivery.verify); in the provenance."""
 
     @property
     def delivered(self) -> bool:
@@ -69,6 +71,25 @@ class DeliverableResult:
         if self.textless_inserts:
             data["textless_inserts"] = self.textless_inserts
         return {key: value for key, value in data.items() if value not in (None, {}, "")}
+
+
+STEPS = {"check package": "check", "analyse audio": "analyse", "render deliverables": "render",
+         "verify outputs": "verify", "publish": "publish"}
+"""The sequence's steps (pipeline.sequence) by the names they run under, and as the sidecar names them."""
+
+
+@dataclass
+class StepTimings:
+    """Where a package's time went, in wall seconds: each step of the sequence as it ran. Publish
+    is counted up to the making of the metadata sidecar that carries these figures (the contact
+    sheets, charts and posters are made before it); the run's log has the whole step."""
+
+    steps: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self, results: list[DeliverableResult]) -> dict:
+        """The sidecar's `provenance.timings`: the steps, and inside verify each file's own reads."""
+        return {"steps_s": dict(self.steps),
+                "verify_s": {result.file: result.verify_s for result in results if result.file}}
 
 
 @dataclass

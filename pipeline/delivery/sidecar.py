@@ -12,7 +12,7 @@ from pipeline import __version__, subtitles
 from pipeline.analysis import AudioAnalysis
 from pipeline.config import Config
 from pipeline.delivery import ebucore, qc, report
-from pipeline.delivery.results import DeliverableResult
+from pipeline.delivery.results import DeliverableResult, StepTimings
 from pipeline.files import sha256_of
 from pipeline.intake.submission import Submission
 from pipeline.media import ffmpeg
@@ -54,7 +54,7 @@ def _profile_loudness(analysis: AudioAnalysis, config: Config, results: list[Del
 
 def sidecar_document(submission: Submission, analysis: AudioAnalysis, results: list[DeliverableResult],
                      config: Config, started: datetime, run_id: str | None,
-                     earlier_attempts: list[dict] | None = None) -> dict:
+                     earlier_attempts: list[dict] | None = None, timings: StepTimings | None = None) -> dict:
     """`earlier_attempts`: how each earlier attempt at this package ended (the lifecycle's record:
     when, run_id, error, message), so a delivery says what it took."""
     source_sha256 = sha256_of(submission.package.master)  # once: a master can be tens of GB
@@ -89,7 +89,8 @@ def sidecar_document(submission: Submission, analysis: AudioAnalysis, results: l
                        "pipeline_version": __version__,
                        "ffmpeg_version": ffmpeg.capabilities().version, "flow_run_id": run_id,
                        "started": started.isoformat(), "finished": datetime.now(UTC).isoformat(),
-                       "attempts": 1 + len(earlier_attempts or []), "earlier_attempts": list(earlier_attempts or [])},
+                       "attempts": 1 + len(earlier_attempts or []), "earlier_attempts": list(earlier_attempts or []),
+                       "timings": (timings or StepTimings()).to_dict(results)},
     })
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,24 +33,42 @@ def verify_outputs(submission: Submission, deliverables: list[Deliverable], outp
     measurement; the others measured in one audio-only ffmpeg run (not one per file)."""
     by_key = {deliverable.key: deliverable for deliverable in deliverables}
     limit = render_timeout(RenderInputs.of(submission), config, reads=len(outputs))
-    pairs = {key: pair_loudness(path, config.profiles[by_key[key].profile], by_key[key], limit)
-             for key, path in outputs.items() if _measured_by_pair(by_key[key], config)}
+    spent = dict.fromkeys(outputs, 0.0)  # each file's own read-back, for the provenance's timings
+    pairs = {}
+    for key, path in outputs.items():
+        if _measured_by_pair(by_key[key], config):
+            with _timed(spent, key):
+                pairs[key] = pair_loudness(path, config.profiles[by_key[key].profile], by_key[key], limit)
     known = _known_loudness({key: path for key, path in outputs.items() if key not in pairs}, analysis)
     known |= {key: measured[by_key[key].sound.signal] for key, measured in pairs.items()}
     unknown = {key: path for key, path in outputs.items() if key not in known}
-    if unknown:
+    if unknown:  # one pass for all of them: counted in the step, not in a file
         known |= dict(zip(unknown, loudness.measure_files(list(unknown.values()), limit=limit)))
-    results = [verify_output(submission, by_key[key], path, config, measured=known[key]) for key, path in outputs.items()]
+    results = []
+    for key, path in outputs.items():
+        with _timed(spent, key):
+            results.append(verify_output(submission, by_key[key], path, config, measured=known[key]))
     for result in results:
         if result.key in pairs:  # each delivered pair's loudness, by the sound it carries
             result.loudness["tracks"] = {base_signal(signal): value.to_dict()
                                          for signal, value in pairs[result.key].items()}
-    _check_textless(submission, results, outputs, limit)
+    _check_textless(submission, results, outputs, limit, spent)
+    for result in results:
+        result.verify_s = round(spent[result.key], 2)
     return results
 
 
+@contextmanager
+def _timed(spent: dict[str, float], key: str) -> Iterator[None]:
+    begun = time.monotonic()
+    try:
+        yield
+    finally:
+        spent[key] += time.monotonic() - begun
+
+
 def _check_textless(submission: Submission, results: list[DeliverableResult], outputs: dict[str, Path],
-                    limit: TimeLimit) -> None:
+                    limit: TimeLimit, spent: dict[str, float]) -> None:
     """Each textless insert measured where it landed (pipeline.delivery.textless_check), once per
     profile: a profile's textless versions carry the one encoded textless picture. A misplaced
     insert fails the file, with the offset measured."""
@@ -57,7 +78,8 @@ def _check_textless(submission: Submission, results: list[DeliverableResult], ou
         if deliverable is None or not deliverable.textless or not result.delivered or submission.textless is None:
             continue
         if deliverable.profile not in measured:
-            measured[deliverable.profile] = measure_inserts(submission, outputs[result.key], limit)
+            with _timed(spent, result.key):
+                measured[deliverable.profile] = measure_inserts(submission, outputs[result.key], limit)
         result.textless_inserts = [match.to_dict() for match in measured[deliverable.profile]]
         problems = [problem for match in measured[deliverable.profile] if (problem := match.problem(submission.fps))]
         if problems:
