@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	&& { echo $$p; break; }; done)
 LINTED := pipeline flows tests benchmarks media_samples configs
 
-.PHONY: setup demo test test-fast lint samples bench clean
+.PHONY: setup browser demo test test-fast lint samples bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed on PATH"; exit 1; }
@@ -23,9 +23,21 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/versioner demo --out out
 
+# The QC report and asset page tests open pages in headless Chromium: installed here from the OS
+# packages when missing and possible (root with apt-get), never by a test; else they are skipped.
+CHROMIUM := $(shell command -v chromium chromium-browser google-chrome google-chrome-stable 2>/dev/null | head -1)
+browser:
+ifeq ($(CHROMIUM),)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core \
+		>/dev/null || echo "chromium could not be installed: the browser tests will be skipped"; \
+	else echo "headless Chromium not found (install chromium): the browser tests will be skipped"; fi
+endif
+
 # Everything, spread over the cores (pytest-xdist, a test file per worker at a time, at most 4),
 # slowest 15 tests listed at the end. One process: `.venv/bin/python -m pytest`.
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -ra --durations=15 -n auto --maxprocesses 4 --dist loadfile
 
 # The pure tier: no ffmpeg, no Prefect server, no browser, no wheel build.

@@ -125,38 +125,14 @@ def _find_chromium() -> str | None:
     return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
 
 
-def _install_chromium() -> str:
-    """Install Debian's `chromium` where that is possible (root, apt-get); '' or why not."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return "not running as root"
-    if shutil.which("apt-get") is None:
-        return "no apt-get on this machine"
-    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    steps = ((["apt-get", "update", "-qq"], 300),
-             (["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "fonts-dejavu-core"], 900))
-    for command, limit in steps:
-        try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=limit, env=env,
-                                    stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            return f"`{' '.join(command)}` took longer than {limit} s"
-        if result.returncode != 0:
-            last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
-            return f"`{' '.join(command)}` failed: {last[0]}"
-    return ""
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """A headless Chromium for the QC report tests, installed from the OS packages when absent."""
+    """A headless Chromium for the QC report and asset page tests. `make test` installs one from
+    the OS packages where it can (`make browser`); the tests never download anything."""
     found = _find_chromium()
-    why = ""
     if found is None:
-        why = _install_chromium()
-        found = _find_chromium()
-    if found is None:
-        pytest.skip(f"headless Chromium is not installed and could not be installed here ({why or 'not found'}); "
-                    "install it (Debian: apt-get install chromium) to run this test")
+        pytest.skip("headless Chromium is not installed; `make browser` installs it where it can "
+                    "(Debian: apt-get install chromium)")
     return found
 
 
