@@ -6,7 +6,7 @@ modules into its own process (about 5 s of CPU) and checked the package, and the
 that server process to boot (about 5 s more). Those two waits came one after the other in every
 `versioner render`, `nightly`, `runs` and `logs`.
 
-`EmbeddedApi.start()` starts the same server as the command's first act: the same application
+`start()` starts the same server as the command's first act: the same application
 (`prefect.server.api.server:create_app` under uvicorn), ephemeral (no UI, no scheduler), on the
 same database under PREFECT_HOME, bound to 127.0.0.1. It boots while the command imports Prefect
 and checks the package. `PREFECT_API_URL` is set for this process before Prefect is imported (so
@@ -14,8 +14,9 @@ every Prefect thread sees it), and `ready()` waits for the server's health check
 call to the API. The server ends with the command, and with its parent if the command is killed.
 
 A site's own Prefect setup is never overridden: if `PREFECT_API_URL` is set, or anything that
-could set it or turn the embedded mode off exists (a Prefect profile, `prefect.toml`, `.env`,
-`[tool.prefect]`), the command leaves the API to Prefect as before.
+could set it or turn the embedded mode off exists (the active Prefect profile naming a server,
+`prefect.toml`, a `.env` with Prefect settings, `[tool.prefect]` in `pyproject.toml`), the
+command leaves the API to Prefect as before.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -46,23 +48,29 @@ class EmbeddedApiError(VersionerError):
     """The embedded Prefect API did not start."""
 
 
-def ours_to_start(environ: os._Environ | dict[str, str] = os.environ, cwd: Path | None = None) -> bool:
+def ours_to_start(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> bool:
     """True when Prefect would start an embedded API and nothing the site set up says otherwise."""
+    environ = os.environ if environ is None else environ
     cwd = cwd or Path.cwd()
     if environ.get("PREFECT_API_URL") or any(key.startswith("PREFECT_TESTING") for key in environ):
         return False
     for key in ("PREFECT_SERVER_EPHEMERAL_ENABLED", "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE"):
         if environ.get(key, "true").strip().lower() in ("0", "false", "no", "off"):
             return False
-    if (cwd / "prefect.toml").exists() or (cwd / ".env").exists():
-        return False
-    pyproject = cwd / "pyproject.toml"
-    if pyproject.is_file() and "[tool.prefect" in pyproject.read_text(encoding="utf-8", errors="replace"):
+    if (cwd / "prefect.toml").exists() or _mentions(cwd / ".env", "PREFECT_") \
+            or _mentions(cwd / "pyproject.toml", "[tool.prefect"):
         return False
     return not _profile_configures_api(environ)
 
 
-def _profile_configures_api(environ) -> bool:
+def _mentions(path: Path, text: str) -> bool:
+    try:
+        return path.is_file() and text in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True  # unreadable: leave it to Prefect, which reads it too
+
+
+def _profile_configures_api(environ: Mapping[str, str]) -> bool:
     """Whether the active Prefect profile sets an API URL or any ephemeral-mode key."""
     if environ.get("PREFECT_PROFILES_PATH"):
         path = Path(environ["PREFECT_PROFILES_PATH"])

@@ -98,3 +98,8 @@ def test_runs_answers_from_the_embedded_api_and_leaves_no_server_behind():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Starting temporary server" not in result.stderr, "Prefect started a second server of its own"
     assert {info.pid for info in _our_uvicorns()} <= before
+
+
+def test_an_env_file_of_other_settings_does_not_stop_the_embedded_api(tmp_path):
+    (tmp_path / ".env").write_text("DATABASE_URL=postgres://somewhere\n")
+    assert ours_to_start(dict(CLEAN), cwd=tmp_path)
