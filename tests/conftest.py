@@ -3,6 +3,7 @@ real render of the sample through the `versioner` CLI that several tests then in
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -109,9 +110,26 @@ def sample_reference() -> dict:
 
 @pytest.fixture(scope="session")
 def rendered_sample(tmp_path_factory, fast_config):
-    """`versioner render` of the committed sample, once for the whole session."""
-    out = tmp_path_factory.mktemp("out")
-    result = run_versioner("render", str(SAMPLE), "--out", str(out), "--config", str(fast_config))
+    """`versioner render` of the committed sample, once for the whole session: with the suite
+    spread over pytest-xdist workers, the first worker to need it renders it (holding a lock in
+    the session's own temporary folder) and the others read the same delivery."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return _render_sample(tmp_path_factory.mktemp("out"), fast_config)
+    shared = tmp_path_factory.getbasetemp().parent / "rendered-sample"  # this session's, shared by its workers
+    shared.mkdir(exist_ok=True)
+    with open(shared / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if the render fails
+        if (shared / "result.json").exists():
+            saved = json.loads((shared / "result.json").read_text(encoding="utf-8"))
+            return Path(saved["folder"]), subprocess.CompletedProcess(saved["args"], 0, saved["stdout"], saved["stderr"])
+        folder, result = _render_sample(shared / "out", fast_config)
+        (shared / "result.json").write_text(json.dumps({"folder": str(folder), "args": result.args,
+                                                        "stdout": result.stdout, "stderr": result.stderr}))
+        return folder, result
+
+
+def _render_sample(out: Path, config: Path) -> tuple[Path, subprocess.CompletedProcess]:
+    result = run_versioner("render", str(SAMPLE), "--out", str(out), "--config", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
     folders = [path for path in out.iterdir() if path.is_dir() and not path.name.startswith(".")]
     assert len(folders) == 1, folders
