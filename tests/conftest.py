@@ -37,12 +37,16 @@ def fast_config(tmp_path_factory) -> Path:
 
 
 def pytest_configure(config):
-    """Every process the suite starts inherits one marker, so a leftover ffmpeg is found even
-    after its parent died (see tests/processes.py and `pytest_sessionfinish` below). Set before
-    pytest-xdist starts its workers, so theirs is the same one."""
+    """Every process the suite starts inherits a marker, so a leftover ffmpeg is found even after
+    its parent died (see tests/processes.py and `pytest_sessionfinish` below). Under pytest-xdist
+    each worker extends the session's (`<session>-gw0`): a test that checks its own processes
+    are gone does not see the other worker's renders, and the check at the end sees them all."""
     from tests.processes import MARKER
 
-    if not hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput"):
+        session = os.environ.get(MARKER) or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        os.environ[MARKER] = f"{session}-{config.workerinput['workerid']}"
+    else:
         os.environ[MARKER] = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
@@ -195,8 +199,8 @@ def pytest_sessionfinish(session, exitstatus):
 
     tracked = ffmpeg.running_processes()
     # A process killed a moment ago may take a few milliseconds to be reaped.
-    gone = wait_until(lambda: not our_ffmpeg_processes(), timeout_s=5)
-    leftovers = our_ffmpeg_processes()
+    gone = wait_until(lambda: not our_ffmpeg_processes(with_workers=True), timeout_s=5)
+    leftovers = our_ffmpeg_processes(with_workers=True)
     kill_leftovers(leftovers)  # so they do not run on after the suite either
     if tracked or not gone:
         lines = [f"  pid {info.pid} (parent {info.parent}): {' '.join(info.arguments)[:300]}" for info in leftovers]

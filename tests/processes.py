@@ -64,14 +64,22 @@ def descends_from(info: ProcessInfo, ancestor: int, table: dict[int, ProcessInfo
     return False
 
 
-def our_ffmpeg_processes(marker: str | None = None, ancestor: int | None = None) -> list[ProcessInfo]:
-    """Live ffmpeg processes carrying `marker` (the suite's, by default) or below `ancestor`."""
+def our_ffmpeg_processes(marker: str | None = None, ancestor: int | None = None, *,
+                         with_workers: bool = False) -> list[ProcessInfo]:
+    """Live ffmpeg processes carrying `marker` (this process's, by default) or below `ancestor`.
+    `with_workers`: also those carrying the marker of a pytest-xdist worker of this session
+    (`<marker>-<worker id>`, see tests/conftest.py), for the check at the session's end."""
     marker = marker or os.environ.get(MARKER, "")
     ancestor = ancestor or os.getpid()
     table = {info.pid: info for info in all_processes()}
     tag = f"{MARKER}={marker}".encode()
+
+    def marked(info: ProcessInfo) -> bool:
+        entries = info.environment.split(b"\0")
+        return tag in entries or with_workers and any(entry.startswith(tag + b"-") for entry in entries)
+
     return [info for info in table.values() if info.is_ffmpeg and info.alive
-            and ((marker and tag in info.environment.split(b"\0")) or descends_from(info, ancestor, table))]
+            and ((marker and marked(info)) or descends_from(info, ancestor, table))]
 
 
 def render_processes(ancestor: int) -> list[ProcessInfo]:
