@@ -87,7 +87,8 @@ def _profile_configures_api(environ: Mapping[str, str]) -> bool:
     return any("API_URL" in key.upper() or "EPHEMERAL" in key.upper() for key in settings)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the kernel's choice)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -97,7 +98,7 @@ class EmbeddedApi:
     """One embedded Prefect API server process, started by this command."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
         self.started = time.monotonic()
         self.process = self._spawn()

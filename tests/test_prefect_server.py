@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from flows.embedded_api import free_port
 from tests.conftest import FAST_CONFIG, ROOT, VERSIONER
 from tests.inbox_packages import (
     delivered_run_id,
@@ -36,11 +36,6 @@ pytestmark = pytest.mark.slow
 PREFECT = [str(Path(sys.executable).parent / "prefect")]
 STARTUP_S = 240
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Processes:
@@ -82,7 +77,7 @@ class Processes:
 def server(tmp_path_factory):
     """A Prefect server on 127.0.0.1 with its own PREFECT_HOME; yields (env, processes)."""
     base = tmp_path_factory.mktemp("prefect-server")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PREFECT_HOME": str(base / "prefect-home"),
            "PREFECT_API_URL": f"http://127.0.0.1:{port}/api", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "PREFECT_SERVER_UI_ENABLED": "false", "PREFECT_WORKER_QUERY_SECONDS": "1",

@@ -55,7 +55,7 @@ def _picture(parts: list[str], extra: str = "") -> str:
     abort on a graph of sources whose unused branches end in nullsink ("Assertion best_input >= 0
     failed"), now and then, so none is built."""
     size = "size=320x180:rate=25"
-    made = {"texted": f"{_boxes()}", "clean": "null"}
+    made = {"texted": _boxes(), "clean": "null"}
     made |= {f"ins{number}": f"trim=start_frame={start}:end_frame={end},setpts=PTS-STARTPTS"
              for number, (start, end) in enumerate(GRAPHICS, start=1)}
     wanted = [name for name in dict.fromkeys(parts) if name in made]
