@@ -106,3 +106,15 @@ def test_runs_answers_from_the_embedded_api_and_leaves_no_server_behind(monkeypa
 def test_an_env_file_of_other_settings_does_not_stop_the_embedded_api(tmp_path):
     (tmp_path / ".env").write_text("DATABASE_URL=postgres://somewhere\n")
     assert ours_to_start(dict(CLEAN), cwd=tmp_path)
+
+
+@pytest.mark.ffmpeg
+def test_an_api_that_cannot_start_is_named_with_what_to_do(tmp_path, monkeypatch):
+    """Its database cannot be created: the command exits 3 and says what happened and the fix."""
+    monkeypatch.setenv("PREFECT_SERVER_DATABASE_CONNECTION_URL",
+                       f"sqlite+aiosqlite:///{tmp_path / 'no-such-folder' / 'prefect.db'}")
+    result = run_versioner("runs")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "error: the embedded Prefect API on port " in result.stderr
+    assert "exited with code 3 while starting (its messages are above)" in result.stderr
+    assert "point PREFECT_API_URL at a running Prefect server" in result.stderr
