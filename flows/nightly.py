@@ -35,6 +35,7 @@ from prefect.settings import PREFECT_API_URL
 from pipeline.config import load_config
 from pipeline.errors import VersionerError
 from pipeline.ops import lifecycle
+from pipeline.processes import blas_in_calling_thread
 
 from . import embedded_api
 from .inbox import DELIVERED, SKIPPED, render_from_inbox
@@ -108,6 +109,7 @@ def _run_here(packages: list[str], config_file: str | None, concurrency: int,
 
     if concurrency <= 1 or len(packages) <= 1:
         return [render_one(asset_id) for asset_id in packages]
+    blas_in_calling_thread()  # one package's sound analysis beside another's ffmpeg starting
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="package") as pool:
         # Each thread runs in a copy of this context, so its runs are subflows of this night.
         futures = [pool.submit(contextvars.copy_context().run, render_one, asset_id) for asset_id in packages]

@@ -18,7 +18,6 @@ benchmarks/bench_render.py measures the result against the floor.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -35,6 +34,7 @@ from pipeline.deliverables import Deliverable, Sound, copied_picture_of, full_mi
 from pipeline.intake.textless import TextlessMaterial
 from pipeline.media import ffmpeg, work
 from pipeline.media.probe import VideoInfo
+from pipeline.processes import available_cores
 from pipeline.render.conform import conform_filters, decoded_size, frame_size, picture_size
 from pipeline.render.outputs import (
     FONTS_LINK,
@@ -128,13 +128,6 @@ def encoder_threads(cores: int, video_encodes: int) -> int:
     if video_encodes >= cores:
         return 1
     return math.ceil(cores * 1.5 / max(1, video_encodes))
-
-
-def available_cores() -> int:
-    """The cores this process may run on (a CPU affinity mask or cpuset counts, not the machine's)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1
 
 
 CODEC_OF_ENCODER = {"libx264": "h264"}
