@@ -22,8 +22,7 @@ from PIL import Image
 
 from pipeline.config import load_config
 from pipeline.delivery import measure
-from pipeline.delivery.report import THUMBNAIL_COLUMNS, THUMBNAIL_WIDTH
-from pipeline.delivery.report import _contact_sheet_section as contact_sheet_section
+from pipeline.delivery.contact_sheets import THUMBNAIL_COLUMNS, THUMBNAIL_WIDTH, cut_sheets
 from pipeline.delivery.verify import technical_facts
 from pipeline.media.ffmpeg import ffmpeg_binary
 from pipeline.media.fields import measure_fields, parse_idet
@@ -231,11 +230,11 @@ def test_contact_sheets_show_the_delivered_display_aspect(tmp_path, pal_render, 
         assert sheet.size == (4 * THUMBNAIL_WIDTH, 2 * 136)
     # The builder itself, on a file whose storage is not its shape: the anamorphic master.
     info = probe(pal_master)
-    result = SimpleNamespace(key="master", file=pal_master.name, deliverable=None, conversion={},
-                             technical=technical_facts(pal_master, info))
-    submission = SimpleNamespace(asset_id="pal", subtitles={})
-    html = contact_sheet_section(submission, result, pal_master.parent, tmp_path, load_config().limits)
-    sheet = Image.open(io.BytesIO(base64.b64decode(html.split("base64,")[1].split("'")[0])))
+    result = SimpleNamespace(key="master", file=pal_master.name, deliverable=None, conversion={}, delivered=True,
+                             technical=technical_facts(pal_master, info), contact_sheet=None)
+    cut_sheets(SimpleNamespace(asset_id="pal", subtitles={}), [result], pal_master.parent, tmp_path,
+               load_config().limits)
+    sheet = Image.open(io.BytesIO(base64.b64decode(result.contact_sheet.uri.split("base64,")[1])))
     assert sheet.size == (4 * THUMBNAIL_WIDTH, 2 * 136), "thumbnails sized from the 720x576 storage"
     ratios = [disc_ratio(tile) for tile in sheet_tiles(sheet, 8) if (tile[..., 0] > 160).any()]
     assert ratios and all(ratio == pytest.approx(1.0, abs=0.06) for ratio in ratios), ratios

@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.delivery.report import THUMBNAIL_WIDTH, contact_sheet_command, sound_summary, thumbnail_times
+from pipeline.delivery.contact_sheets import THUMBNAIL_WIDTH, contact_sheet_command
+from pipeline.delivery.report import sound_summary
+from pipeline.render.keyframes import thumbnail_times
 from tests.delivery_packages import AWKWARD_METADATA, SRT_FILES, make_package, render
 
 pytestmark = pytest.mark.slow
@@ -159,6 +161,7 @@ def test_contact_sheet_is_one_ffmpeg_run_with_a_seek_per_frame(tmp_path):
     command = contact_sheet_command(Path("/media/a file.mp4"), times, 1920, 1080, tmp_path / "sheet.png")
     assert command.count("-i") == len(times)
     assert command.count("-protocol_whitelist") == len(times)
+    assert [command[at - 2:at] for at in _positions(command, "-protocol_whitelist")] == [["-threads", "1"]] * 3
     assert [command[command.index("-ss", at) + 1] for at in _positions(command, "-ss")] == \
         [f"{time:.6f}" for time in times]
     assert command[-5:] == ["-frames:v", "1", "-update", "1", str(tmp_path / "sheet.png")]

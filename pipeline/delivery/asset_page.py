@@ -17,10 +17,12 @@ import logging
 import re
 from pathlib import Path
 
-from pipeline.delivery.report import contact_sheet_command, escaped, file_size, version_and_profile
+from pipeline.delivery.contact_sheets import contact_sheet_command
+from pipeline.delivery.report import escaped, file_size, version_and_profile
 from pipeline.errors import FFmpegError
 from pipeline.files import sha256_of, write_atomically
 from pipeline.media import ffmpeg
+from pipeline.processes import SideBySide
 
 log = logging.getLogger(__name__)
 
@@ -129,27 +131,30 @@ def _played(document: dict) -> list[dict]:
 
 
 def write_posters(folder: Path, document: dict) -> list[str]:
-    """A poster frame for each player, cut from its own file at its display shape. A frame that
-    cannot be cut is logged and its player goes without: the page is a help, not a deliverable."""
-    written = []
-    for item in _played(document):
-        technical = item.get("technical") or {}
-        video = technical.get("video")
-        if not video:
-            continue
-        name = poster_name(document["asset_id"], item["key"])
-        width, height = video.get("display_size") or (video["width"], video["height"])
-        command = contact_sheet_command(folder / item["file"], [technical["duration_s"] * POSTER_AT], width, height,
-                                        folder / name, columns=1, thumbnail_width=min(POSTER_WIDTH, width // 2 * 2))
-        try:
-            ffmpeg.run(command, limit=ffmpeg.DEFAULT_LIMIT, what=f"poster frame of {item['file']}")
-        except FFmpegError as error:
-            log.warning("%s: no poster frame for %s, its player shows black until played: %s",
-                        document["asset_id"], item["key"], error.reason)
-            (folder / name).unlink(missing_ok=True)
-            continue
-        written.append(name)
-    return written
+    """A poster frame for each player, cut from its own file at its display shape, side by side.
+    A frame that cannot be cut is logged and its player goes without: the page is a help, not a
+    deliverable."""
+    items = [item for item in _played(document) if (item.get("technical") or {}).get("video")]
+    with SideBySide(name="poster") as workers:
+        written = workers.map(lambda item: _write_poster(folder, document["asset_id"], item), items)
+    return [name for name in written if name]
+
+
+def _write_poster(folder: Path, asset_id: str, item: dict) -> str | None:
+    technical = item["technical"]
+    video = technical["video"]
+    name = poster_name(asset_id, item["key"])
+    width, height = video.get("display_size") or (video["width"], video["height"])
+    command = contact_sheet_command(folder / item["file"], [technical["duration_s"] * POSTER_AT], width, height,
+                                    folder / name, columns=1, thumbnail_width=min(POSTER_WIDTH, width // 2 * 2))
+    try:
+        ffmpeg.run(command, limit=ffmpeg.DEFAULT_LIMIT, what=f"poster frame of {item['file']}")
+    except FFmpegError as error:
+        log.warning("%s: no poster frame for %s, its player shows black until played: %s",
+                    asset_id, item["key"], error.reason)
+        (folder / name).unlink(missing_ok=True)
+        return None
+    return name
 
 
 def _versions(folder: Path, document: dict) -> str:

@@ -16,7 +16,6 @@ HTML-escaped: a title is untrusted input like any other.
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import logging
@@ -28,18 +27,15 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from pipeline.config import Config, LimitsConfig
+from pipeline.config import Config
 from pipeline.delivery import qc
-from pipeline.delivery.results import TechnicalFacts
+from pipeline.delivery.contact_sheets import contact_sheet_command, cut_sheets, png_uri
 from pipeline.errors import FFmpegError
 from pipeline.files import write_atomically
-from pipeline.media import ffmpeg, work
-from pipeline.render.keyframes import thumbnail_times
+from pipeline.media import ffmpeg
 
 log = logging.getLogger(__name__)
 
-THUMBNAIL_COLUMNS = 4
-THUMBNAIL_WIDTH = 240
 SILENCE_LUFS = -70.0
 """Short-term values under the BS.1770 absolute gate are silence: left out of the curve."""
 VERDICT_TEXT = {"pass": "PASS", "warning": "WARNING", "fail": "FAIL"}
@@ -64,96 +60,11 @@ def _clock(seconds: float) -> str:
     return f"{hours:02d}:{minutes:02d}:{rest:04.1f}"
 
 
-def _png_uri(data: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-
-
-def _figure_png(figure: Figure) -> bytes:
+def _figure_png(figure: Figure, tight: bool = True) -> bytes:
+    """The figure as PNG; `tight`: cropped to what is drawn (one more drawing of the figure)."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight" if tight else None)
     return buffer.getvalue()
-
-
-# --- contact sheets --------------------------------------------------------------------------
-
-def contact_sheet_command(source: Path, times: list[float], width: int, height: int, output: Path,
-                          columns: int = THUMBNAIL_COLUMNS, thumbnail_width: int = THUMBNAIL_WIDTH) -> list[str]:
-    """One ffmpeg run cutting one frame at each time (a seek per frame, so a one-hour file is
-    not decoded whole) and tiling them into a picture: PNG, or JPEG when `output` ends in .jpg
-    (one time and one column make the asset page's poster frame). `width` x `height`: the
-    display size, whose shape the thumbnails take. Pure: no I/O."""
-    thumb_height = max(2, round(thumbnail_width * height / max(1, width) / 2) * 2)
-    command = ffmpeg.base_args()
-    chains, layout = [], []
-    for index, time in enumerate(times):
-        command += ffmpeg.input_args(source, seek_s=time, duration_s=1.0)
-        chains.append(f"[{index}:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,"
-                      f"scale={thumbnail_width}:{thumb_height},setsar=1[t{index}]")
-        row, column = divmod(index, columns)
-        layout.append(f"{column * thumbnail_width}_{row * thumb_height}")
-    labels = "".join(f"[t{index}]" for index in range(len(times)))
-    if len(times) == 1:
-        chains.append(f"{labels}null[sheet]")
-    else:
-        chains.append(f"{labels}xstack=inputs={len(times)}:layout={'|'.join(layout)}:fill=black[sheet]")
-    quality = ["-q:v", "4"] if output.suffix == ".jpg" else []  # as the shot thumbnails
-    return command + ["-filter_complex", ";".join(chains), "-map", "[sheet]", *quality, "-frames:v", "1",
-                      "-update", "1", str(output)]
-
-
-KEYFRAME_INTERVAL_FRAMES = 250
-"""x264's default: cutting one frame decodes at most this many (the render makes the sheet's
-frames keyframes, but a file may come from elsewhere)."""
-
-
-def _contact_sheet(path: Path, technical: TechnicalFacts, times: list[float], scratch: Path,
-                   limits: LimitsConfig) -> str:
-    """The sheet as a data URI, or raise FFmpegError."""
-    video = technical.video or {}
-    output = scratch / f"{path.stem}.png"
-    # The shape shown on screen (pixel aspect and rotation applied), not the stored one: an
-    # anamorphic 720x576 16:9 file makes 16:9 thumbnails, so a circle stays a circle.
-    width, height = video.get("display_size") or (video["width"], video["height"])
-    command = contact_sheet_command(path, times, width, height, output)
-    limit = work.time_limit(limits, KEYFRAME_INTERVAL_FRAMES * len(times),
-                            [work.Picture("decode", video["width"], video["height"])])
-    ffmpeg.run(command, limit=limit, what=f"contact sheet of {path.name}")
-    return _png_uri(output.read_bytes())
-
-
-def _cue_midpoints(submission, language: str | None) -> list[float]:
-    track = submission.subtitles.get(language) if language else None
-    return [(cue.start_ms + cue.end_ms) / 2000 for cue in track.cues] if track else []
-
-
-def _contact_sheet_section(submission, result, folder: Path, scratch: Path, limits: LimitsConfig,
-                           sheets: dict | None = None) -> str:
-    """`sheets`: the sheets made so far, by picture: the versions that carry the clean picture of
-    their profile by stream copy (the international version) show the same frames, cut once."""
-    technical = result.technical
-    if technical is None or not technical.video:
-        return "<p class='note'>No picture to show.</p>"
-    speed = result.conversion.get("speed", 1.0)  # a sped-up file shows each cue earlier
-    cues = [time / speed for time in
-            _cue_midpoints(submission, result.deliverable.subtitle_language if result.deliverable else None)]
-    times = thumbnail_times(technical.duration_s, cues)
-    deliverable = result.deliverable
-    shared = ((deliverable.profile, deliverable.textless, tuple(times))
-              if deliverable and deliverable.picture != "burn" else None)
-    try:
-        if shared is not None and sheets is not None and shared in sheets:
-            uri = sheets[shared]
-        else:
-            uri = _contact_sheet(folder / result.file, technical, times, scratch, limits)
-            if shared is not None and sheets is not None:
-                sheets[shared] = uri
-    except FFmpegError as error:
-        log.warning("%s: no contact sheet for %s: %s", submission.asset_id, result.key, error.reason)
-        return f"<p class='note'>No contact sheet: {_e(error.reason)}</p>"
-    cue_set = {round(time, 3) for time in cues}
-    captions = " · ".join(_clock(time) + (" (in a cue)" if round(time, 3) in cue_set else "") for time in times)
-    return (f"<img class='sheet' alt='Frames of {_e(result.file)}' src='{uri}'>"
-            f"<p class='caption'>Frames at {_e(captions)}</p>")
 
 
 # --- charts ------------------------------------------------------------------------------------
@@ -164,6 +75,7 @@ def loudness_chart(results: list, config: Config) -> bytes | None:
     if not curves:
         return None
     figure = Figure(figsize=(10, 1.9 * len(curves) + 0.6))
+    _fixed_margins(figure, len(curves))
     axes = figure.subplots(len(curves), 1, sharex=True, squeeze=False)[:, 0]
     for axis, result in zip(axes, curves):
         # each file against its own profile's target (a mezzanine may be held to -24 LKFS)
@@ -185,8 +97,18 @@ def loudness_chart(results: list, config: Config) -> bytes | None:
         axis.set_title(_loudness_title(result), fontsize=10, loc="left")
     axes[0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.12), fontsize=8, ncol=4, frameon=False)
     axes[-1].set_xlabel("programme time (s)")
-    figure.tight_layout()
-    return _figure_png(figure)
+    return _figure_png(figure, tight=False)
+
+
+def _fixed_margins(figure: Figure, rows: int) -> None:
+    """Margins in inches that hold the legend, the titles and the labels of a column of charts:
+    laying them out by measuring every label (`tight_layout`, a tight crop) drew the figure three
+    times, a second of the report's time for twelve files."""
+    width, height = figure.get_size_inches()
+    top, bottom, left, right, gap = 0.55, 0.5, 0.75, 0.15, 0.4  # inches
+    axes_height = (height - top - bottom - (rows - 1) * gap) / rows
+    figure.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height,
+                           bottom=bottom / height, hspace=gap / axes_height)
 
 
 def _loudness_title(result) -> str:
@@ -471,19 +393,31 @@ def _findings_table(findings: list[dict]) -> str:
     return _table(["severity", "check", "timecode", "measured", "limit", "message"], rows)
 
 
-def _deliverables_section(submission, results: list, document: dict, folder: Path, scratch: Path,
-                          limits: LimitsConfig) -> str:
+def _deliverables_section(submission, results: list, document: dict) -> str:
     entries = {item["key"]: item for item in document["deliverables"]}
     parts = ["<h2>Deliverables</h2>"]
-    sheets: dict = {}
     for result in results:
         item = entries[result.key]
         parts.append(f"<h3 id='deliverable-{_e(result.key)}'>{_e(result.key)} · "
                      f"<span class='state-{_e(result.state)}'>{_e(result.state)}</span></h3>")
         if result.delivered and result.file:
-            parts.append(_contact_sheet_section(submission, result, folder, scratch, limits, sheets))
+            parts.append(_contact_sheet_section(submission, result))
         parts.append(_findings_table(item.get("qc", [])))
     return "".join(parts)
+
+
+def _contact_sheet_section(submission, result) -> str:
+    sheet = result.contact_sheet
+    if sheet is None:
+        return "<p class='note'>No picture to show.</p>"
+    if sheet.uri is None:
+        log.warning("%s: no contact sheet for %s: %s", submission.asset_id, result.key, sheet.error)
+        return f"<p class='note'>No contact sheet: {_e(sheet.error)}</p>"
+    cue_set = {round(time, 3) for time in sheet.cues}
+    captions = " · ".join(_clock(time) + (" (in a cue)" if round(time, 3) in cue_set else "")
+                          for time in sheet.times)
+    return (f"<img class='sheet' alt='Frames of {_e(result.file)}' src='{sheet.uri}'>"
+            f"<p class='caption'>Frames at {_e(captions)}</p>")
 
 
 TEXTLESS_COLUMNS = 6
@@ -520,7 +454,7 @@ def _textless_section(submission, results: list, document: dict, folder: Path, s
             ffmpeg.run(contact_sheet_command(source, [(frame - offset - 0.25) / fps for frame in middles],
                                              width, height, output, columns=len(middles)),
                        limit=ffmpeg.DEFAULT_LIMIT, what=f"{name} frames of the textless inserts")
-            rows_png.append(_png_uri(output.read_bytes()))
+            rows_png.append(png_uri(output.read_bytes()))
     except FFmpegError as error:
         return text + f"<p class='note'>No pictures of the inserts: {_e(error.reason)}</p>"
     return (text + f"<img class='sheet' alt='Texted frames replaced' src='{rows_png[0]}'>"
@@ -539,7 +473,7 @@ def _offset_text(match: dict | None) -> str:
 def _image(png: bytes | None, alt: str, missing: str) -> str:
     if png is None:
         return f"<p class='note'>{_e(missing)}</p>"
-    return f"<img alt='{_e(alt)}' src='{_png_uri(png)}'>"
+    return f"<img alt='{_e(alt)}' src='{png_uri(png)}'>"
 
 
 def _loudness_section(results: list, config: Config) -> str:
@@ -644,17 +578,19 @@ def _timings_table(timings: dict | None) -> str:
 
 def report_html(submission, analysis, results: list, document: dict, config: Config,
                 folder: Path, scratch: Path) -> str:
-    """The whole page. `folder` holds the delivered files; `scratch` takes the contact sheets."""
+    """The whole page. `folder` holds the delivered files; `scratch` takes the contact sheets
+    not cut while the files were read back."""
     title = document["descriptive"]["title"]
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    cut_sheets(submission, results, folder, scratch, config.limits)  # those not cut while read back
     body = [f"<h1>QC report: {_e(title)}</h1>",
             f"<p class='note'>Asset <b>{_e(document['asset_id'])}</b> · made {_e(made)} · "
             f"pipeline {_e(document['provenance']['pipeline_version'])}</p>",
-            _banner(document), _outputs_section(document),
-            _deliverables_section(submission, results, document, folder, scratch, config.limits),
+            _banner(document), _outputs_section(document), _deliverables_section(submission, results, document),
             _textless_section(submission, results, document, folder, scratch),
-            _loudness_section(results, config), _subtitles_section(submission, analysis), _me_section(analysis),
-            _shots_section(document), _descriptive_section(document["descriptive"]), _provenance_section(document)]
+            _loudness_section(results, config), _subtitles_section(submission, analysis),
+            _me_section(analysis), _shots_section(document), _descriptive_section(document["descriptive"]),
+            _provenance_section(document)]
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>QC {_e(document['asset_id'])}</title><style>{STYLE}</style></head>"

@@ -33,6 +33,18 @@ class TechnicalFacts:
 
 
 @dataclass
+class ContactSheet:
+    """One file's contact sheet (pipeline.delivery.contact_sheets), for the QC report only: where
+    its frames were cut (seconds of the file), which of those are inside a cue, and the PNG as a
+    data URI, or why it could not be cut."""
+
+    times: list[float]
+    cues: list[float]
+    uri: str | None = None
+    error: str | None = None
+
+
+@dataclass
 class DeliverableResult:
     key: str
     state: DeliverableState
@@ -54,6 +66,8 @@ class DeliverableResult:
     """Each textless insert as measured in this file (pipeline.delivery.textless_check)."""
     verify_s: float = 0.0
     """Wall seconds this file's own read-back took (pipeline.delivery.verify); in the provenance."""
+    contact_sheet: ContactSheet | None = field(default=None, repr=False)
+    """Cut while the file was read back; for the QC report only."""
 
     @property
     def delivered(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from pipeline.audio import loudness
 from pipeline.audio.signals import base_signal
 from pipeline.config import Config, OutputProfile, rate_family
 from pipeline.deliverables import Deliverable
+from pipeline.delivery.contact_sheets import ContactSheets
 from pipeline.delivery.measure import MasterFacts, measured_problems
 from pipeline.delivery.profile_checks import pair_loudness, profile_problems, track_roles
 from pipeline.delivery.results import DeliverableResult, DeliverableState, TechnicalFacts
@@ -22,32 +24,48 @@ from pipeline.files import sha256_of
 from pipeline.intake.submission import Submission
 from pipeline.media.ffmpeg import TimeLimit
 from pipeline.media.probe import MediaInfo, probe, sound_digest
+from pipeline.processes import SideBySide
 from pipeline.render.commands import RenderInputs, render_timeout
 from pipeline.render.conform import out_interlaced
 
 
 def verify_outputs(submission: Submission, deliverables: list[Deliverable], outputs: dict[str, Path],
                    config: Config, analysis: AudioAnalysis | None = None) -> list[DeliverableResult]:
-    """Read every finished output back. Their loudness: where an output's sound is, packet for
-    packet, what the loudness trial encoded and measured (the render copies it in), that
-    measurement; the others measured in one audio-only ffmpeg run (not one per file)."""
+    """Read every finished output back, the files side by side (one per core: after the render
+    the cores are free, and each read-back mostly waits on its own ffmpeg), and cut each file's
+    contact sheet for the QC report beside them (pipeline.delivery.contact_sheets).
+
+    Their loudness: where an output's sound is, packet for packet, what the loudness trial encoded
+    and measured (the render copies it in), that measurement; the others measured in one
+    audio-only ffmpeg run (not one per file)."""
     by_key = {deliverable.key: deliverable for deliverable in deliverables}
     limit = render_timeout(RenderInputs.of(submission), config, reads=len(outputs))
     spent = dict.fromkeys(outputs, 0.0)  # each file's own read-back, for the provenance's timings
-    pairs = {}
-    for key, path in outputs.items():
-        if _measured_by_pair(by_key[key], config):
-            with _timed(spent, key):
-                pairs[key] = pair_loudness(path, config.profiles[by_key[key].profile], by_key[key], limit)
-    known = _known_loudness({key: path for key, path in outputs.items() if key not in pairs}, analysis)
-    known |= {key: measured[by_key[key].sound.signal] for key, measured in pairs.items()}
-    unknown = {key: path for key, path in outputs.items() if key not in known}
-    if unknown:  # one pass for all of them: counted in the step, not in a file
-        known |= dict(zip(unknown, loudness.measure_files(list(unknown.values()), limit=limit)))
-    results = []
-    for key, path in outputs.items():
+    by_pair = [key for key in outputs if _measured_by_pair(by_key[key], config)]
+
+    def measure_pairs(key: str) -> dict[str, loudness.Loudness]:
         with _timed(spent, key):
-            results.append(verify_output(submission, by_key[key], path, config, measured=known[key]))
+            return pair_loudness(outputs[key], config.profiles[by_key[key].profile], by_key[key], limit)
+
+    with SideBySide(name="verify") as workers, tempfile.TemporaryDirectory(prefix="versioner-sheets-") as scratch:
+        sheets = ContactSheets(submission, Path(scratch), config.limits, workers)
+        pairs = dict(zip(by_pair, workers.map(measure_pairs, by_pair)))
+        known = _known_loudness({key: path for key, path in outputs.items() if key not in pairs}, analysis)
+        known |= {key: measured[by_key[key].sound.signal] for key, measured in pairs.items()}
+        unknown = {key: path for key, path in outputs.items() if key not in known}
+        if unknown:  # one pass for all of them: counted in the step, not in a file
+            known |= dict(zip(unknown, loudness.measure_files(list(unknown.values()), limit=limit)))
+
+        def verify(key: str) -> DeliverableResult:
+            with _timed(spent, key):
+                result = verify_output(submission, by_key[key], outputs[key], config, measured=known[key])
+            sheets.ask(result, outputs[key])  # cut beside the other files' read-backs
+            return result
+
+        results = workers.map(verify, outputs)
+        cut = sheets.collect()
+    for result in results:
+        result.contact_sheet = cut.get(result.key)
     for result in results:
         if result.key in pairs:  # each delivered pair's loudness, by the sound it carries
             result.loudness["tracks"] = {base_signal(signal): value.to_dict()
