@@ -60,7 +60,7 @@ from pipeline import subtitles  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
 from pipeline.intake.submission import check_submission  # noqa: E402
 from pipeline.media.ffmpeg import capabilities, ffmpeg_binary  # noqa: E402
-from pipeline.processes import available_cores  # noqa: E402
+from pipeline.parallel import available_cores  # noqa: E402
 from pipeline.render.commands import encoder_threads, prepare_work_dir  # noqa: E402
 from pipeline.sequence import render_package  # noqa: E402
 

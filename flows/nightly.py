@@ -35,7 +35,7 @@ from prefect.settings import PREFECT_API_URL
 from pipeline.config import load_config
 from pipeline.errors import VersionerError
 from pipeline.ops import lifecycle
-from pipeline.processes import blas_in_calling_thread
+from pipeline.parallel import blas_in_calling_thread
 
 from . import embedded_api
 from .inbox import DELIVERED, SKIPPED, render_from_inbox

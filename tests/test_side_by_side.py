@@ -1,4 +1,4 @@
-"""The read-backs' thread pool (pipeline.processes.SideBySide): pieces really run at the same time,
+"""The read-backs' thread pool (pipeline.parallel.SideBySide): pieces really run at the same time,
 each in its caller's context (the Prefect run and the asset id a log line belongs to), their
 results in order, and no piece outlives the call that asked for it."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.processes import SideBySide
+from pipeline.parallel import SideBySide
 
 asset: ContextVar[str | None] = ContextVar("asset", default=None)
 
@@ -67,7 +67,8 @@ def test_a_failure_is_raised_after_the_other_pieces_have_ended():
 FORK_BESIDE_BLAS = """
 import subprocess, sys, threading, time
 import numpy as np
-from pipeline.processes import SideBySide, die_with_parent
+from pipeline.parallel import SideBySide
+from pipeline.processes import die_with_parent
 SideBySide(workers=1)  # what the read-backs do before their threads start
 vector = np.random.default_rng(0).random(2_000_000)
 stop = time.monotonic() + 3

@@ -22,7 +22,7 @@ from pipeline.delivery.report import escaped, file_size, version_and_profile
 from pipeline.errors import FFmpegError
 from pipeline.files import sha256_of, write_atomically
 from pipeline.media import ffmpeg
-from pipeline.processes import SideBySide
+from pipeline.parallel import SideBySide
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from pipeline.config import LimitsConfig
 from pipeline.delivery.results import ContactSheet, DeliverableResult, TechnicalFacts
 from pipeline.errors import FFmpegError
 from pipeline.media import ffmpeg, work
-from pipeline.processes import SideBySide
+from pipeline.parallel import SideBySide
 from pipeline.render.keyframes import thumbnail_times
 
 THUMBNAIL_COLUMNS = 4

@@ -102,8 +102,8 @@ def loudness_chart(results: list, config: Config) -> bytes | None:
 
 def _fixed_margins(figure: Figure, rows: int) -> None:
     """Margins in inches that hold the legend, the titles and the labels of a column of charts:
-    laying them out by measuring every label (`tight_layout`, a tight crop) drew the figure three
-    times, a second of the report's time for twelve files."""
+    laying them out by measuring every label (`tight_layout`, then a tight crop) drew the figure
+    three times instead of once (twelve files' chart: 0.86 s of CPU, 0.5-0.7 s with these)."""
     width, height = figure.get_size_inches()
     top, bottom, left, right, gap = 0.55, 0.5, 0.75, 0.15, 0.4  # inches
     axes_height = (height - top - bottom - (rows - 1) * gap) / rows

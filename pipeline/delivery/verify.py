@@ -24,7 +24,7 @@ from pipeline.files import sha256_of
 from pipeline.intake.submission import Submission
 from pipeline.media.ffmpeg import TimeLimit
 from pipeline.media.probe import MediaInfo, probe, sound_digest
-from pipeline.processes import SideBySide
+from pipeline.parallel import SideBySide
 from pipeline.render.commands import RenderInputs, render_timeout
 from pipeline.render.conform import out_interlaced
 
@@ -47,7 +47,8 @@ def verify_outputs(submission: Submission, deliverables: list[Deliverable], outp
         with _timed(spent, key):
             return pair_loudness(outputs[key], config.profiles[by_key[key].profile], by_key[key], limit)
 
-    with SideBySide(name="verify") as workers, tempfile.TemporaryDirectory(prefix="versioner-sheets-") as scratch:
+    # the sheets' folder outlives the threads: leaving the pool waits for every sheet being cut
+    with tempfile.TemporaryDirectory(prefix="versioner-sheets-") as scratch, SideBySide(name="verify") as workers:
         sheets = ContactSheets(submission, Path(scratch), config.limits, workers)
         pairs = dict(zip(by_pair, workers.map(measure_pairs, by_pair)))
         known = _known_loudness({key: path for key, path in outputs.items() if key not in pairs}, analysis)

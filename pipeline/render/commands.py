@@ -34,7 +34,7 @@ from pipeline.deliverables import Deliverable, Sound, copied_picture_of, full_mi
 from pipeline.intake.textless import TextlessMaterial
 from pipeline.media import ffmpeg, work
 from pipeline.media.probe import VideoInfo
-from pipeline.processes import available_cores
+from pipeline.parallel import available_cores
 from pipeline.render.conform import conform_filters, decoded_size, frame_size, picture_size
 from pipeline.render.outputs import (
     FONTS_LINK,
