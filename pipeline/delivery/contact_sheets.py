@@ -122,13 +122,13 @@ class ContactSheets:
 def cut_sheets(submission, results: list[DeliverableResult], folder: Path, scratch: Path,
                limits: LimitsConfig) -> None:
     """The sheets of delivered results that came without one, side by side, set on each result."""
-    missing = [result for result in results if result.delivered and result.contact_sheet is None]
+    missing = [result for result in results if result.delivered and result.file and result.contact_sheet is None]
     if not missing:
         return
     with SideBySide(name="contact-sheet") as workers:
         sheets = ContactSheets(submission, scratch, limits, workers)
         for result in missing:
-            sheets.ask(result, folder / result.file)
+            sheets.ask(result, folder / str(result.file))
         collected = sheets.collect()
     for result in missing:
         result.contact_sheet = collected.get(result.key)
