@@ -90,9 +90,10 @@ class ContactSheets:
         self._asked: dict[str, tuple[list[float], list[float], Future[str]]] = {}
 
     def ask(self, result: DeliverableResult, path: Path) -> None:
-        """Start cutting the sheet of a read-back file, `path` (nothing for a file without picture)."""
+        """Start cutting the sheet of a read-back file, `path` (nothing for a file that failed its
+        read-back or has no picture: the report shows sheets of delivered files only)."""
         technical = result.technical
-        if not result.file or technical is None or not technical.video:
+        if not result.delivered or technical is None or not technical.video:
             return
         speed = result.conversion.get("speed", 1.0)  # a sped-up file shows each cue earlier
         deliverable = result.deliverable
@@ -122,7 +123,7 @@ class ContactSheets:
 def cut_sheets(submission, results: list[DeliverableResult], folder: Path, scratch: Path,
                limits: LimitsConfig) -> None:
     """The sheets of delivered results that came without one, side by side, set on each result."""
-    missing = [result for result in results if result.delivered and result.file and result.contact_sheet is None]
+    missing = [result for result in results if result.file and result.contact_sheet is None]
     if not missing:
         return
     with SideBySide(name="contact-sheet") as workers:
