@@ -24,6 +24,7 @@ from pipeline.media import ffmpeg
 from pipeline.media.faults import named_faults
 from pipeline.media.ffmpeg import TimeLimit
 from pipeline.media.probe import sound_digest
+from pipeline.parallel import SideBySide
 from pipeline.render.commands import RenderInputs, render_timeout
 from pipeline.subtitles import sync
 
@@ -73,20 +74,31 @@ def analyse_audio(submission: Submission, config: Config, sounds: list[Sound] | 
 
 
 def _analyse_audio(submission: Submission, config: Config, sounds: list[Sound], sound_folder: Path) -> AudioAnalysis:
+    """The passes side by side (each is one ffmpeg reading the master's sound, mostly on a core of
+    its own): the loudness plan and its trial, one after the other, beside the M&E checks, the
+    sound checks and the subtitle sync."""
     inputs = RenderInputs.of(submission)
     limit = render_timeout(inputs, config)
-    with named_faults(inputs.master.parent, inputs.master):
-        gain, encoded_sound = _plan_loudness(inputs, sounds, config, limit, sound_folder)
-        report = audio_checks.check_me(inputs.master, inputs.audio_streams, inputs.roles, config.audio_checks,
-                                       limit=limit, seek_s=inputs.start_s, duration_s=inputs.duration_s,
-                                       demuxer=inputs.demuxer, sample_rate=config.sample_rate)
-        sound_report = sound_checks.check_sounds(inputs.master, inputs.audio_streams, inputs.roles, config.audio_checks,
-                                                 limit=limit, seek_s=inputs.start_s, duration_s=inputs.duration_s,
-                                                 demuxer=inputs.demuxer, sample_rate=config.sample_rate)
+    def check_me() -> MEReport | None:
+        return audio_checks.check_me(inputs.master, inputs.audio_streams, inputs.roles, config.audio_checks,
+                                     limit=limit, seek_s=inputs.start_s, duration_s=inputs.duration_s,
+                                     demuxer=inputs.demuxer, sample_rate=config.sample_rate)
+
+    def check_sounds() -> sound_checks.SoundReport:
+        return sound_checks.check_sounds(inputs.master, inputs.audio_streams, inputs.roles, config.audio_checks,
+                                         limit=limit, seek_s=inputs.start_s, duration_s=inputs.duration_s,
+                                         demuxer=inputs.demuxer, sample_rate=config.sample_rate)
+
+    with named_faults(inputs.master.parent, inputs.master), SideBySide(name="analyse") as workers:
+        planned = workers.submit(_plan_loudness, inputs, sounds, config, limit, sound_folder)
+        me_checked, sounds_checked = workers.submit(check_me), workers.submit(check_sounds)
+        synced = workers.submit(check_subtitle_sync, submission, config)
+        gain, encoded_sound = planned.result()
+        report, sound_report, sync_estimates = me_checked.result(), sounds_checked.result(), synced.result()
     for check in report.checks if report else []:
         (log.info if check.passed else log.warning)("%s: M&E check %s: %s", submission.asset_id, check.name, check.message)
     digests = {label: digest for label, path in encoded_sound.items() if (digest := sound_digest(path))}
-    return AudioAnalysis(gain, report, check_subtitle_sync(submission, config), encoded_sound, digests, sound_report)
+    return AudioAnalysis(gain, report, sync_estimates, encoded_sound, digests, sound_report)
 
 
 def _plan_loudness(inputs: RenderInputs, sounds: list[Sound], config: Config, limit: TimeLimit,
