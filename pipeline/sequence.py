@@ -118,11 +118,11 @@ def render_package(package_dir: str | Path, out_dir: str | Path, config: Config,
     try:
         deliver_dir = work_dir / "deliver"
         deliver_dir.mkdir()
-        outputs = run_step("render deliverables", render_deliverables, submission, analysis,
-                           delivery_plan.deliverables, work_dir / "tmp", deliver_dir, config, progress)
+        rendered = run_step("render deliverables", render_deliverables, submission, analysis,
+                            delivery_plan.deliverables, work_dir / "tmp", deliver_dir, config, progress)
         seconds = timings.steps["render"]
-        results = run_step("verify outputs", verify_outputs, submission, delivery_plan.deliverables, outputs,
-                           config, analysis)
+        results = run_step("verify outputs", verify_outputs, submission, delivery_plan.deliverables, rendered.files,
+                           config, analysis, rendered.sheets)
         for result in results:
             result.seconds = seconds  # one ffmpeg process renders them all: its wall time is each one's
         results += [DeliverableResult(key, DeliverableState.FAILED, reason=reason,

@@ -145,5 +145,5 @@ def render_sound(package: Path, out: Path, config):
     specs, failures = plan(submission, analysis, config)
     specs = [spec for spec in specs if spec.key in ("master-clean", "international")]
     (out / "deliver").mkdir(parents=True, exist_ok=True)
-    outputs = render_deliverables(submission, analysis, specs, out / "work", out / "deliver", config)
+    outputs = render_deliverables(submission, analysis, specs, out / "work", out / "deliver", config).files
     return outputs, failures, analysis

@@ -228,6 +228,9 @@ def test_contact_sheets_show_the_delivered_display_aspect(tmp_path, pal_render, 
     assert len(sheets) == len(files)
     for sheet in sheets:  # 8 frames of 240x136 in 4 columns: the 16:9 the outputs show
         assert sheet.size == (4 * THUMBNAIL_WIDTH, 2 * 136)
+        # cut by the render from its own decode (de-interlaced, pixel aspect applied): round
+        ratios = [disc_ratio(tile) for tile in sheet_tiles(sheet, 8) if (tile[..., 0] > 160).any()]
+        assert len(ratios) == 8 and all(ratio == pytest.approx(1.0, abs=0.06) for ratio in ratios), ratios
     # The builder itself, on a file whose storage is not its shape: the anamorphic master.
     info = probe(pal_master)
     result = SimpleNamespace(key="master", file=pal_master.name, deliverable=None, conversion={}, delivered=True,

@@ -9,13 +9,17 @@ files carry the very same encoded picture (their video packets compared byte for
 
 from __future__ import annotations
 
+import base64
+import io
 import shlex
 import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
+from PIL import Image
 
 from pipeline.audio import loudness
 from pipeline.audio.loudness import GainPlan, Loudness
@@ -24,6 +28,7 @@ from pipeline.deliverables import MUSIC_AND_EFFECTS, Deliverable, full_mix
 from pipeline.media.ffmpeg import ffmpeg_binary
 from pipeline.media.probe import AudioInfo, VideoInfo
 from pipeline.render.commands import RenderInputs, build_render_command, encoder_threads, picture_copy_blockers
+from pipeline.render.keyframes import THUMBNAIL_COLUMNS, THUMBNAIL_WIDTH, frame_at
 from pipeline.sequence import render_package
 
 SPECS = [
@@ -86,6 +91,27 @@ def test_a_two_language_package_renders_in_one_ffmpeg_process_with_a_split_graph
     # Three encodes on two cores: one thread each.
     assert all(options[options.index("-threads") + 1] == "1"
                for name, options in outputs.items() if name.endswith(".mp4"))
+
+
+def test_the_render_cuts_each_encoded_pictures_contact_sheet_from_its_own_decode(tmp_path):
+    times = {"master-clean": [0.5, 1.5], "international": [0.5, 1.5], "subtitled-en": [1.0, 1.01, 2.0],
+             "subtitled-fr": [0.25]}
+    plan = build_render_command(_inputs(tmp_path / "show.mov", PRORES_1080), SPECS, GAIN, _config(tmp_path),
+                                tmp_path, "show", {}, cores=2, keyframes=times, sheet_folder=tmp_path / "sheets")
+    graph = plan.command[plan.command.index("-filter_complex") + 1]
+    # Each encoded picture is tapped once on its way to its encoder; the frames shown at the
+    # times (25 fps: 1.0 and 1.01 s are one frame, shown once), tiled four to a row.
+    assert "[v0]split=2[v0_enc][v0_sheet0]" in graph and "-map" in plan.command
+    assert "[v0_sheet0]select='eq(n\\,12)+eq(n\\,37)'" in graph
+    assert "select='eq(n\\,25)+eq(n\\,50)',scale=240:'max(2\\,trunc(240/dar/2+0.5)*2)',setsar=1,tile=2x1" in graph
+    assert plan.sheets["subtitled-en"].times == (1.0, 2.0)
+    # The international version carries the clean picture by stream copy: the same sheet.
+    assert plan.sheets["international"] == plan.sheets["master-clean"]
+    assert plan.sheets["master-clean"].png == tmp_path / "sheets" / "master-clean.png"
+    pngs = [plan.command[index - 1] for index, arg in enumerate(plan.command) if arg.endswith(".png")]
+    assert pngs == ["1"] * 3 and plan.command.count("-frames:v") == 3
+    # The encoders take the tapped pictures.
+    assert "[v0_enc]" in plan.command and "[v0]" not in plan.command
 
 
 def test_parallel_encodes_share_the_cores_instead_of_each_taking_them_all():
@@ -209,6 +235,48 @@ def test_the_international_version_carries_the_clean_masters_encoded_picture(pac
         assert item.loudness["integrated_lufs"] == pytest.approx(measured.integrated_lufs, abs=0.05), item.key
 
 
+def sheet_tiles(uri: str, count: int) -> list[np.ndarray]:
+    """The thumbnails of a contact sheet (a PNG data URI), in order."""
+    sheet = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split("base64,")[1]))).convert("RGB"), float)
+    columns = min(count, THUMBNAIL_COLUMNS)
+    height = sheet.shape[0] // -(-count // columns)
+    return [sheet[row * height:(row + 1) * height, column * THUMBNAIL_WIDTH:(column + 1) * THUMBNAIL_WIDTH]
+            for row, column in (divmod(index, columns) for index in range(count))]
+
+
+def thumbnails(path: Path, size: tuple[int, int]) -> list[np.ndarray]:
+    """Every frame of a file's picture, as a thumbnail of `size`."""
+    with av.open(str(path)) as container:
+        return [np.asarray(frame.to_image().resize(size, Image.BICUBIC), float) for frame in container.decode(video=0)]
+
+
+@pytest.mark.ffmpeg
+def test_each_sheet_shows_the_frames_its_file_shows_at_its_times(package, tmp_path, fast_config, ffmpeg_commands):
+    report = render_package(package, tmp_path / "out", load_config(fast_config))
+    assert report.exit_code == 0, [item.reason for item in report.failed]
+    assert not [command for command in ffmpeg_commands() if "xstack" in " ".join(command)], \
+        "a sheet was cut from a file: the render cuts every encoded picture's"
+    sheets = {item.key: item.contact_sheet for item in report.deliverables}
+    assert sheets["international"].uri == sheets["master-clean"].uri
+    for item in report.deliverables:
+        sheet = sheets[item.key]
+        assert sheet is not None and sheet.uri and len(sheet.times) == 8, item.key
+        frames = thumbnails(report.folder / item.file, (THUMBNAIL_WIDTH, 136))
+        for time, tile in zip(sheet.times, sheet_tiles(sheet.uri, len(sheet.times))):
+            shown = frame_at(time, 25)
+            # the frame shown at that time, not its neighbour (the test pattern moves every frame)
+            distance = {n: np.abs(tile - frames[n]).mean() for n in (shown - 1, shown, shown + 1)
+                        if 0 <= n < len(frames)}
+            assert min(distance, key=distance.get) == shown and distance[shown] < 8, (item.key, time, distance)
+    # The subtitled sheet shows a frame inside the cue (0.5-2.0 s), with its text burned in.
+    middle = min(sheets["subtitled-en"].times, key=lambda time: abs(time - 1.25))  # the cue's, frame-snapped
+    assert middle == pytest.approx(1.25, abs=0.05)
+    clean_file = report.folder / next(item.file for item in report.deliverables if item.key == "master-clean")
+    tile = sheet_tiles(sheets["subtitled-en"].uri, 8)[sheets["subtitled-en"].times.index(middle)]
+    burned = np.abs(tile - thumbnails(clean_file, (THUMBNAIL_WIDTH, 136))[frame_at(middle, 25)])
+    assert burned.max() > 100
+
+
 @pytest.mark.ffmpeg
 def test_a_master_meeting_the_profile_is_copied_and_only_the_subtitles_are_encoded(package, tmp_path,
                                                                                   ffmpeg_commands):
@@ -224,3 +292,8 @@ def test_a_master_meeting_the_profile_is_copied_and_only_the_subtitles_are_encod
         assert len(burned) == len(master) and burned != master
     encodes = picture_encodes(ffmpeg_commands)
     assert len(encodes) == 1 and encodes[0].count("libx264") == 2
+    # The copied picture was not decoded by the render: its sheet is cut from the file, once for
+    # the two files that carry it; the burned pictures' come from the render.
+    cut = [command for command in ffmpeg_commands() if "xstack" in " ".join(command)]
+    assert len(cut) == 1 and files["master-clean"].name in " ".join(cut[0])
+    assert all(item.contact_sheet.uri for item in report.deliverables)

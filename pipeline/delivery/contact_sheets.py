@@ -1,18 +1,21 @@
-"""Each delivered file's contact sheet for the QC report: eight frames cut from the file itself by
-ffmpeg (a subtitled version shows frames inside cues, so the burn-in can be judged), at the shape
-shown on screen.
+"""Each delivered file's contact sheet for the QC report: eight frames of its picture (a
+subtitled version shows frames inside cues, so the burn-in can be judged), at the shape shown on
+screen.
 
-The sheets are cut while the files are read back (pipeline.delivery.verify), side by side with
-the read-backs: each file's sheet is asked for as soon as its read-back knows the file's
-duration and shape, and the versions that carry the clean picture of their profile by stream copy
-(the international version) share one sheet, cut once. The report embeds what was cut; a result
-that comes without a sheet has its own cut when the report is written.
+The render cuts the sheet of every picture it encodes from its own decode, as that picture goes
+to its encoder (pipeline.render.keyframes); the files whose picture it did not encode (a master's
+picture copied as it is) have theirs cut from the file by ffmpeg while the files are read back
+(pipeline.delivery.verify), side by side with the read-backs: each such sheet is asked for as
+soon as its read-back knows the file's duration and shape, and the versions that carry the same
+picture by stream copy share one sheet, cut once. The report embeds what was cut; a result that
+comes without a sheet has its own cut when the report is written.
 """
 
 from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Mapping
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -21,10 +24,12 @@ from pipeline.delivery.results import ContactSheet, DeliverableResult, Technical
 from pipeline.errors import FFmpegError
 from pipeline.media import ffmpeg, work
 from pipeline.parallel import SideBySide
-from pipeline.render.keyframes import thumbnail_times
+from pipeline.render.commands import RenderedSheet
+from pipeline.render.keyframes import THUMBNAIL_COLUMNS, THUMBNAIL_WIDTH, thumbnail_times
 
-THUMBNAIL_COLUMNS = 4
-THUMBNAIL_WIDTH = 240
+__all__ = ["THUMBNAIL_COLUMNS", "THUMBNAIL_WIDTH", "ContactSheets", "contact_sheet_command", "cut_sheet",
+           "cut_sheets", "png_uri"]
+
 KEYFRAME_INTERVAL_FRAMES = 250
 """x264's default: cutting one frame decodes at most this many (the render makes the sheet's
 frames keyframes, but a file may come from elsewhere)."""
@@ -80,18 +85,22 @@ def _cue_midpoints(submission, language: str | None) -> list[float]:
 
 
 class ContactSheets:
-    """The sheets of one delivery, cut on `workers` as they are asked for."""
+    """The sheets of one delivery: those the render cut (`rendered`, by deliverable key), and the
+    others cut on `workers` as they are asked for."""
 
-    def __init__(self, submission, scratch: Path, limits: LimitsConfig, workers: SideBySide):
+    def __init__(self, submission, scratch: Path, limits: LimitsConfig, workers: SideBySide,
+                 rendered: Mapping[str, RenderedSheet] | None = None):
         self.submission, self.scratch, self.limits = submission, scratch, limits
         self.workers = workers
+        self.rendered = rendered or {}
         self._lock = threading.Lock()
         self._cut: dict[tuple, Future[str]] = {}
         self._asked: dict[str, tuple[list[float], list[float], Future[str]]] = {}
 
     def ask(self, result: DeliverableResult, path: Path) -> None:
-        """Start cutting the sheet of a read-back file, `path` (nothing for a file that failed its
-        read-back or has no picture: the report shows sheets of delivered files only)."""
+        """The sheet of a read-back file, `path`: the render's, else cut from the file (nothing for
+        a file that failed its read-back or has no picture: the report shows sheets of delivered
+        files only)."""
         technical = result.technical
         if not result.delivered or technical is None or not technical.video:
             return
@@ -99,6 +108,13 @@ class ContactSheets:
         deliverable = result.deliverable
         cues = [time / speed for time in
                 _cue_midpoints(self.submission, deliverable.subtitle_language if deliverable else None)]
+        rendered = self.rendered.get(result.key)
+        if rendered is not None and rendered.png.is_file():
+            done: Future[str] = Future()
+            done.set_result(png_uri(rendered.png.read_bytes()))
+            with self._lock:
+                self._asked[result.key] = (list(rendered.times), cues, done)
+            return
         times = thumbnail_times(technical.duration_s, cues)
         shared = ((deliverable.profile, deliverable.textless, tuple(times))
                   if deliverable and deliverable.picture != "burn" else (result.key,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
@@ -25,15 +25,17 @@ from pipeline.intake.submission import Submission
 from pipeline.media.ffmpeg import TimeLimit
 from pipeline.media.probe import MediaInfo, probe, sound_digest
 from pipeline.parallel import SideBySide
-from pipeline.render.commands import RenderInputs, render_timeout
+from pipeline.render.commands import RenderedSheet, RenderInputs, render_timeout
 from pipeline.render.conform import out_interlaced
 
 
 def verify_outputs(submission: Submission, deliverables: list[Deliverable], outputs: dict[str, Path],
-                   config: Config, analysis: AudioAnalysis | None = None) -> list[DeliverableResult]:
+                   config: Config, analysis: AudioAnalysis | None = None,
+                   sheets: Mapping[str, RenderedSheet] | None = None) -> list[DeliverableResult]:
     """Read every finished output back, the files side by side (one per core: after the render
-    the cores are free, and each read-back mostly waits on its own ffmpeg), and cut each file's
-    contact sheet for the QC report beside them (pipeline.delivery.contact_sheets).
+    the cores are free, and each read-back mostly waits on its own ffmpeg), and give each file
+    its contact sheet for the QC report (pipeline.delivery.contact_sheets): the one the render cut
+    from its own decode (`sheets`, by key), else one cut from the file beside the read-backs.
 
     Their loudness: where an output's sound is, packet for packet, what the loudness trial encoded
     and measured (the render copies it in), that measurement; the others measured in one
@@ -49,7 +51,7 @@ def verify_outputs(submission: Submission, deliverables: list[Deliverable], outp
 
     # the sheets' folder outlives the threads: leaving the pool waits for every sheet being cut
     with tempfile.TemporaryDirectory(prefix="versioner-sheets-") as scratch, SideBySide(name="verify") as workers:
-        sheets = ContactSheets(submission, Path(scratch), config.limits, workers)
+        contact = ContactSheets(submission, Path(scratch), config.limits, workers, rendered=sheets)
         pairs = dict(zip(by_pair, workers.map(measure_pairs, by_pair)))
         known = _known_loudness({key: path for key, path in outputs.items() if key not in pairs}, analysis)
         known |= {key: measured[by_key[key].sound.signal] for key, measured in pairs.items()}
@@ -60,11 +62,11 @@ def verify_outputs(submission: Submission, deliverables: list[Deliverable], outp
         def verify(key: str) -> DeliverableResult:
             with _timed(spent, key):
                 result = verify_output(submission, by_key[key], outputs[key], config, measured=known[key])
-            sheets.ask(result, outputs[key])  # cut beside the other files' read-backs
+            contact.ask(result, outputs[key])  # cut beside the other files' read-backs
             return result
 
         results = workers.map(verify, outputs)
-        cut = sheets.collect()
+        cut = contact.collect()
     for result in results:
         result.contact_sheet = cut.get(result.key)
     for result in results:

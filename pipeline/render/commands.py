@@ -35,7 +35,8 @@ from pipeline.intake.textless import TextlessMaterial
 from pipeline.media import ffmpeg, work
 from pipeline.media.probe import VideoInfo
 from pipeline.parallel import available_cores
-from pipeline.render.conform import conform_filters, decoded_size, frame_size, picture_size
+from pipeline.render.conform import conform_filters, decoded_size, frame_size, output_rate, picture_size
+from pipeline.render.keyframes import sheet_chain, sheet_frames
 from pipeline.render.outputs import (
     FONTS_LINK,
     build_copy_command,
@@ -94,6 +95,18 @@ class RenderPlan:
     """Files `command` writes for the muxes only, removed once they ran."""
     detects_shots: bool = False
     """The command also finds the shots, on a branch of its own decode (`ShotBranch`)."""
+    sheets: dict[str, RenderedSheet] = field(default_factory=dict)
+    """Deliverable key -> the contact sheet the command cuts from the picture its file carries."""
+
+
+@dataclass(frozen=True)
+class RenderedSheet:
+    """A contact sheet the render cuts from its own decode (pipeline.render.keyframes): the frames
+    shown at `times` (seconds of the delivered file) of a picture it encodes, as its encoder
+    takes them, tiled as the QC report shows them."""
+
+    times: tuple[float, ...]
+    png: Path
 
 
 @dataclass(frozen=True)
@@ -417,7 +430,7 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
                          cores: int | None = None,
                          keyframes: dict[str, list[float]] | None = None,
                          encoded_sound: dict[str, Path] | None = None,
-                         shots: ShotBranch | None = None) -> RenderPlan:
+                         shots: ShotBranch | None = None, sheet_folder: Path | None = None) -> RenderPlan:
     """The single ffmpeg command making every encoded deliverable in every profile, and the
     stream-copy commands that follow it. Pure: no I/O.
 
@@ -432,7 +445,9 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     (programme seconds) whose frames must be keyframes in its encoded picture. `encoded_sound`:
     signal -> the sound the loudness trial encoded, copied into every file of a profile that
     encodes its sound the same way. `shots`: find the shots on this decode too
-    (`RenderPlan.detects_shots` says whether it was)."""
+    (`RenderPlan.detects_shots` says whether it was). `sheet_folder`: cut there the contact sheet
+    of every deliverable whose file carries a picture this command encodes, at its `keyframes`
+    times, from this decode (`RenderPlan.sheets`)."""
     profiles, encoded = config.profiles, encoded_sound or {}
     plan = _plan_outputs(inputs, specs, config)
     pictures = list(dict.fromkeys(_picture_of(spec) for spec in plan.written if spec.key not in plan.borrowed
@@ -451,11 +466,15 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
                                                        textless)
     command = ffmpeg.base_args() + ffmpeg.input_args(inputs.master, seek_s=inputs.start_s,
                                                      duration_s=inputs.duration_s, demuxer=inputs.demuxer)
+    sheets = _SheetBranches(inputs, plan, specs, config, keyframes or {}, sheet_folder) if sheet_folder else None
+    if sheets:
+        labels = sheets.branch(labels, video_chains)
     command += soft_args + sound_inputs + (textless.input_args if textless else [])
     output_args: list[str] = []
     track_chains: list[str] = []
     paths = {spec.key: work_dir / spec.filename(asset_id) for spec in specs}
-    render = RenderPlan(command=command, outputs={}, video_encodes=len(pictures), detects_shots=detects_shots)
+    render = RenderPlan(command=command, outputs={}, video_encodes=len(pictures), detects_shots=detects_shots,
+                        sheets=sheets.sheets if sheets else {})
     for index, spec in enumerate(plan.written):
         profile = profiles[spec.profile]
         copies = _copies_trial(profile, config, tracks_of(spec), encoded)
@@ -473,7 +492,7 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
             picture = (["-map", f"0:{inputs.video.index}", "-c:v", "copy"] if _picture_of(spec) not in labels
                        else ["-map", f"[{labels[_picture_of(spec)]}]"]
                        + video_codec_args(profile, inputs.video, threads)
-                       + (_keyframe_args((keyframes or {}).get(spec.key), _delivered_fps(inputs, profile))
+                       + (_keyframe_args((keyframes or {}).get(spec.key), output_rate(inputs.video, profile))
                           if forces_keyframes(profile) else []))
             output_args += (picture + audio + metadata.get(spec.key, []) + container_args(profile)
                             + [str(paths[spec.key])])
@@ -481,6 +500,8 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     if detects_shots and shots is not None:
         output_args += ["-map", f"[{SHOT_LABEL}]", "-fps_mode", "passthrough", "-q:v", "4", "-f", "image2",
                         str(shots.thumbnails)]
+    if sheets:
+        output_args += sheets.output_args
     output_args += _muxed_versions(inputs, plan, specs, config, sound, encoded, paths, metadata,
                                    subtitle_files or {}, render, work_dir)
     all_chains = video_chains + sound.chains + track_chains
@@ -527,10 +548,53 @@ def _muxed_versions(inputs: RenderInputs, plan: _Outputs, specs: list[Deliverabl
     return output_args
 
 
-def _delivered_fps(inputs: RenderInputs, profile: OutputProfile) -> Fraction:
-    """The frame rate a profile's file has where it converts the master's, else the master's."""
-    converted = profile.rate_conversion(inputs.video.fps) is not None and profile.fixed_rate is not None
-    return profile.fixed_rate if converted else inputs.video.fps  # type: ignore[return-value]
+class _SheetBranches:
+    """The contact sheets of a render command, cut from its own decode: one branch per encoded
+    picture and set of times (a subtitled version's frames sit inside its cues, so a version with
+    a soft subtitle track and its clean master need two sheets of one picture), tapped where
+    the picture goes to its encoder. The deliverables whose files carry that picture by stream
+    copy (the international version) share its sheet when they show the same times."""
+
+    def __init__(self, inputs: RenderInputs, plan: _Outputs, specs: list[Deliverable], config: Config,
+                 times: Mapping[str, list[float]], folder: Path):
+        self.inputs, self.config, self.folder = inputs, config, folder
+        self.groups: dict[tuple[PictureKey, tuple[float, ...]], list[str]] = {}
+        by_key = {spec.key: spec for spec in specs}
+        for spec in specs:
+            if spec in plan.written:
+                owner = by_key[plan.borrowed[spec.key]] if spec.key in plan.borrowed else spec
+            elif spec in plan.muxed:
+                owner = copied_picture_of(specs, spec)  # type: ignore[assignment]
+            else:
+                continue
+            if owner is not None and times.get(spec.key):
+                self.groups.setdefault((_picture_of(owner), tuple(times[spec.key])), []).append(spec.key)
+        self.sheets: dict[str, RenderedSheet] = {}
+        self.output_args: list[str] = []
+
+    def branch(self, labels: dict[PictureKey, str], chains: list[str]) -> dict[PictureKey, str]:
+        """Tap every encoded picture that has sheets (chains appended to `chains`); returns the
+        labels the encoders now take."""
+        taps: dict[PictureKey, list[tuple[float, ...]]] = {}
+        for picture, times in self.groups:
+            if picture in labels:
+                taps.setdefault(picture, []).append(times)
+        tapped = dict(labels)
+        for picture, all_times in taps.items():
+            label = labels[picture]
+            names = [f"{label}_sheet{index}" for index in range(len(all_times))]
+            chains.append(f"[{label}]split={1 + len(names)}[{label}_enc]" + "".join(f"[{name}]" for name in names))
+            tapped[picture] = f"{label}_enc"
+            fps = float(output_rate(self.inputs.video, self.config.profiles[picture[0]]))
+            for name, times in zip(names, all_times):
+                shown, frames = sheet_frames(list(times), fps)
+                keys = self.groups[(picture, times)]
+                png = self.folder / f"{keys[0]}.png"
+                chains.append(sheet_chain(name, frames, f"{name}_tiled"))
+                self.output_args += ["-map", f"[{name}_tiled]", "-fps_mode", "passthrough", "-frames:v", "1",
+                                     "-update", "1", str(png)]
+                self.sheets |= {key: RenderedSheet(tuple(shown), png) for key in keys}
+        return tapped
 
 
 def _soft_key(spec: Deliverable, inputs: RenderInputs, config: Config) -> str:

@@ -1,11 +1,17 @@
-"""Where the QC report cuts each file's frames (pipeline/delivery/report.py), decided before the
-render so the render makes those frames keyframes: a cut then decodes one frame, not everything
-since the keyframe before."""
+"""Where each file's contact sheet (the QC report's frames, pipeline.delivery.contact_sheets) is
+cut, decided before the render: the render cuts the sheet of every picture it encodes from its own
+decode (`sheet_chain`), and makes those frames keyframes, so a sheet cut later from a file (one
+whose picture the render did not encode) decodes one frame, not everything since the keyframe
+before."""
 
 from __future__ import annotations
 
+import math
+
 THUMBNAILS = 8
 """Frames on each file's contact sheet."""
+THUMBNAIL_COLUMNS = 4
+THUMBNAIL_WIDTH = 240
 
 
 def thumbnail_times(duration_s: float, cue_midpoints: list[float], count: int = THUMBNAILS) -> list[float]:
@@ -17,3 +23,30 @@ def thumbnail_times(duration_s: float, cue_midpoints: list[float], count: int = 
         chosen = [cue_midpoints[int(i * step)] for i in range(min(count, len(cue_midpoints)))]
     spread = [(i + 0.5) * duration_s / count for i in range(count - len(chosen))]
     return sorted(time for time in chosen + spread if 0 <= time < duration_s)
+
+
+def frame_at(time_s: float, fps: float) -> int:
+    """The number of the frame shown at `time_s` (from the programme's first frame, 0)."""
+    return max(0, math.floor(time_s * fps + 1e-6))
+
+
+def sheet_frames(times: list[float], fps: float) -> tuple[list[float], list[int]]:
+    """The frames a sheet shows at `times`, one per frame: (the first time shown by each frame,
+    their numbers)."""
+    frames: dict[int, float] = {}
+    for time in times:
+        frames.setdefault(frame_at(time, fps), time)
+    return list(frames.values()), list(frames)
+
+
+def sheet_chain(source: str, frames: list[int], label: str) -> str:
+    """The filter chain cutting a contact sheet from a picture on its way to its encoder: the
+    frames numbered `frames`, each scaled to a thumbnail of the picture's display shape (its
+    pixel aspect applied, so a circle stays round) and tiled in rows of THUMBNAIL_COLUMNS, as
+    the sheets cut from a file are. Pure."""
+    columns = min(len(frames), THUMBNAIL_COLUMNS)
+    rows = -(-len(frames) // columns)
+    chosen = "+".join(f"eq(n\\,{frame})" for frame in frames)
+    height = f"max(2\\,trunc({THUMBNAIL_WIDTH}/dar/2+0.5)*2)"
+    return (f"[{source}]select='{chosen}',scale={THUMBNAIL_WIDTH}:'{height}',setsar=1,"
+            f"tile={columns}x{rows}[{label}]")

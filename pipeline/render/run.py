@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -20,6 +21,7 @@ from pipeline.media.faults import disk_full_as_error, named_faults
 from pipeline.media.ffmpeg import Progress
 from pipeline.media.timecode import timecode_args
 from pipeline.render.commands import (
+    RenderedSheet,
     RenderInputs,
     ShotBranch,
     build_render_command,
@@ -42,6 +44,15 @@ class AnalysedSound(Protocol):
 
     gain: GainPlan
     encoded_sound: dict[str, Path]
+
+
+@dataclass
+class Rendered:
+    """What the render step made: deliverable key -> its file; and the contact sheets it cut from
+    its own decode, by deliverable key (the files of pictures it did not encode have none)."""
+
+    files: dict[str, Path]
+    sheets: dict[str, RenderedSheet] = field(default_factory=dict)
 
 
 def estimate_output_bytes(submission: Submission, specs: list[Deliverable], config: Config) -> int:
@@ -78,21 +89,24 @@ def _metadata_for(submission: Submission, spec: Deliverable, config: Config) -> 
 @disk_full_as_error
 def render_deliverables(submission: Submission, analysis: AnalysedSound, specs: list[Deliverable],
                         work_dir: Path, deliver_dir: Path, config: Config,
-                        on_progress: Callable[[Progress], None] | None = None) -> dict[str, Path]:
-    """The one ffmpeg run for every encoded picture, then the stream-copy deliverables."""
+                        on_progress: Callable[[Progress], None] | None = None) -> Rendered:
+    """The one ffmpeg run for every encoded picture (cutting their contact sheets too, into
+    `work_dir`/sheets), then the stream-copy deliverables."""
     # ffmpeg runs inside the work dir (plain relative names in the filter graph): every other
     # path it is given must be absolute, or an `--out` relative to the caller lands nowhere.
     work_dir, deliver_dir = Path(work_dir).absolute(), Path(deliver_dir).absolute()
     ensure_free_space(deliver_dir, estimate_output_bytes(submission, specs, config) + config.limits.min_free_bytes)
     prepare_work_dir(work_dir, config.subtitles.font_dirs)
     soft_tracks = _write_subtitle_scripts(submission, specs, work_dir, config)
+    (work_dir / "sheets").mkdir(exist_ok=True)
     metadata = {spec.key: _metadata_for(submission, spec, config) + _timecode_for(submission, spec, config)
                 for spec in specs}
     encoded_sound = {label: path for label, path in analysis.encoded_sound.items() if path.exists()}
     render_plan = build_render_command(RenderInputs.of(submission), specs, analysis.gain, config, deliver_dir,
                                        submission.asset_id, metadata, subtitle_files=soft_tracks,
                                        keyframes=_contact_sheet_times(submission, specs, config),
-                                       encoded_sound=encoded_sound, shots=_shot_branch(config, work_dir, deliver_dir))
+                                       encoded_sound=encoded_sound, shots=_shot_branch(config, work_dir, deliver_dir),
+                                       sheet_folder=work_dir / "sheets")
     _log_conform(submission, specs, config)
     with named_faults(deliver_dir, submission.package.master):
         ffmpeg.run(render_plan.command, limit=render_timeout(RenderInputs.of(submission), config, specs),
@@ -103,7 +117,7 @@ def render_deliverables(submission: Submission, analysis: AnalysedSound, specs: 
                        what=f"{key} mux")
     for used in [*render_plan.scratch_files, *encoded_sound.values()]:
         used.unlink(missing_ok=True)
-    return dict(render_plan.outputs)
+    return Rendered(dict(render_plan.outputs), render_plan.sheets)
 
 
 def _log_conform(submission: Submission, specs: list[Deliverable], config: Config) -> None:
@@ -121,10 +135,10 @@ def _log_conform(submission: Submission, specs: list[Deliverable], config: Confi
 
 
 def _contact_sheet_times(submission: Submission, specs: list[Deliverable], config: Config) -> dict[str, list[float]]:
-    """Where the QC report will cut each deliverable's frames (pipeline.delivery.report), for the render to
-    make them keyframes: cutting a frame then decodes that frame, not everything since the
-    keyframe before (up to 10 s of picture at x264's default keyint). Without this, the report's
-    frames cost a tenth of the render's CPU on a 1080p minute."""
+    """Where each deliverable's contact sheet shows its frames (pipeline.render.keyframes): the
+    render cuts the sheets of the pictures it encodes there, and makes those frames keyframes, so
+    a sheet cut from the file later decodes that frame, not everything since the keyframe before
+    (up to 10 s of picture at x264's default keyint)."""
     times = {}
     for spec in specs:
         speed = float(config.profiles[spec.profile].speed_factor(submission.fps))  # a sped-up file: earlier
