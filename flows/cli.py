@@ -8,8 +8,10 @@ rendered; 3 the pipeline could not run here (ffmpeg missing or broken, disk full
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -153,8 +155,22 @@ def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
 
 
 def entry() -> int:
-    """The `versioner` script."""
-    return main(own_process=True)
+    """The `versioner` script. It ends as soon as the command has: its exit handlers run (Prefect
+    sends its last log lines and events, the embedded API stops), its output flushed, and then the
+    process leaves without the interpreter's teardown, which frees every object one by one (0.6 s
+    or more after a render, measured; no file or connection is left to it)."""
+    return leave(main(own_process=True))
+
+
+def leave(code: int) -> int:
+    """End this process with `code`: what an ordinary exit does, less the teardown."""
+    for thread in threading.enumerate():  # an ordinary exit waits for them first
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
