@@ -252,9 +252,11 @@ def asset_page_html(folder: Path, document: dict) -> str:
             f"<body>{''.join(body)}</body></html>\n")
 
 
-def write_asset_page(folder: Path, document: dict) -> Path:
-    """The page and its players' posters, in the delivery folder being staged."""
-    write_posters(folder, document)
+def write_asset_page(folder: Path, document: dict, posters_cut: bool = False) -> Path:
+    """The page and its players' posters (unless `posters_cut`: `write_posters` ran already), in
+    the delivery folder being staged."""
+    if not posters_cut:
+        write_posters(folder, document)
     path = folder / FILENAME
     write_atomically(path, asset_page_html(folder, document))
     return path

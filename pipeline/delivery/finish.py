@@ -21,6 +21,7 @@ from pipeline.files import write_json
 from pipeline.intake.submission import Submission
 from pipeline.media import shots
 from pipeline.media.faults import disk_full_as_error
+from pipeline.parallel import SideBySide
 
 
 def deliverable_findings(submission: Submission, analysis: AudioAnalysis, result: DeliverableResult,
@@ -73,10 +74,14 @@ def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: P
     sidecar_schema.validate_sidecar(document)  # a violation is a bug: raise before anything is published
     metadata_file = deliver_dir / f"{submission.asset_id}_metadata.json"
     write_json(metadata_file, document)
-    ebucore.write_ebucore(deliver_dir / ebucore.filename(submission.asset_id), document)
-    report.write_report(deliver_dir / report.filename(submission.asset_id), submission, analysis, results,
-                        document, config)
-    asset_page.write_asset_page(deliver_dir, document)
+    # the players' posters are cut (ffmpeg, side by side) while the report draws its charts
+    with SideBySide(workers=1, name="posters") as background:
+        posters = background.submit(asset_page.write_posters, deliver_dir, document)
+        ebucore.write_ebucore(deliver_dir / ebucore.filename(submission.asset_id), document)
+        report.write_report(deliver_dir / report.filename(submission.asset_id), submission, analysis, results,
+                            document, config)
+        posters.result()
+    asset_page.write_asset_page(deliver_dir, document, posters_cut=True)
     write_checksums(deliver_dir)
     folder = publish_folder(deliver_dir, out_dir / submission.asset_id)
     return RenderReport(submission.asset_id, folder, results, folder / metadata_file.name)
