@@ -69,10 +69,13 @@ def command_render(args) -> int:
     from pipeline.intake.submission import check_submission
 
     # A bad package is refused at once, before Prefect starts (the flow checks it again).
-    check_submission(args.package, load_config(args.config, profiles=args.profiles))
-    from flows.render import progress_listeners, render_master
+    config = load_config(args.config, profiles=args.profiles)
+    submission = check_submission(args.package, config)
+    from flows.render import AnalysisAhead, analyses_ahead, progress_listeners, render_master
 
     progress_listeners.append(ProgressBar())
+    if embedded_api.running_here():  # its sound is analysed while the API boots
+        analyses_ahead[str(args.package)] = AnalysisAhead(submission, config)
     embedded_api.ready()
     report = render_master(package_dir=str(args.package), out_dir=str(args.out),
                            config_file=str(args.config) if args.config else None, profiles=args.profiles)

@@ -54,8 +54,49 @@ class LibraryDetailOffTheConsole(logging.Filter):
         return not (from_library and record.levelno < logging.WARNING)
 
 
+class HeldBack(logging.Filter):
+    """Holds back the lines logged where `holding` is set (a thread, and the threads it runs
+    pieces in), in order, each once, for `replay` inside a run: work begun before its flow run
+    exists logs into that run's log, not before it, outside any run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        held = _held_lines.get()
+        if held is None:
+            return True
+        held.setdefault(id(record), record)
+        return False
+
+
+_held_lines: ContextVar[dict[int, logging.LogRecord] | None] = ContextVar("versioner_held_lines", default=None)
 _ASSET_FILTER = AssetIdOnEveryLine()
 _CONSOLE_FILTER = LibraryDetailOffTheConsole()
+_HOLD_FILTER = HeldBack()
+
+
+@contextmanager
+def holding_lines() -> Iterator[dict[int, logging.LogRecord]]:
+    """Within this block (in this thread, and in the pieces it hands to other threads with its
+    context), the lines logged are held back, not written: `replay` them later."""
+    keep_library_logs()
+    held: dict[int, logging.LogRecord] = {}
+    token = _held_lines.set(held)
+    try:
+        yield held
+    finally:
+        _held_lines.reset(token)
+
+
+def replay(held: dict[int, logging.LogRecord]) -> None:
+    """Write the held lines now, where this thread logs (a step of a flow run: its log), with the
+    times they were first logged; only to the handlers that held them back (any other handler of
+    the library's loggers had them when they were logged)."""
+    for record in held.values():
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None:  # as Logger.callHandlers walks up
+            for handler in logger.handlers:
+                if _HOLD_FILTER in handler.filters and record.levelno >= handler.level:
+                    handler.handle(record)
+            logger = logger.parent if logger.propagate else None
 
 
 def keep_library_logs() -> None:
@@ -75,6 +116,8 @@ def keep_library_logs() -> None:
     for handler in run_handlers | console_handlers:
         if _ASSET_FILTER not in handler.filters:
             handler.addFilter(_ASSET_FILTER)
+        if _HOLD_FILTER not in handler.filters:
+            handler.addFilter(_HOLD_FILTER)
     for handler in console_handlers:
         if _CONSOLE_FILTER not in handler.filters:
             handler.addFilter(_CONSOLE_FILTER)

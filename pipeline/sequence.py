@@ -94,20 +94,22 @@ def plan(submission: Submission, analysis: AudioAnalysis, config: Config) -> tup
 def render_package(package_dir: str | Path, out_dir: str | Path, config: Config,
                    on_progress: Callable[[str, Progress], None] | None = None,
                    run_id: str | None = None, scratch_root: Path | None = None,
-                   run_step: StepRunner = run_inline, earlier_attempts: list[dict] | None = None) -> RenderReport:
+                   run_step: StepRunner = run_inline, earlier_attempts: list[dict] | None = None,
+                   analyse: Callable[[Submission, Config], AudioAnalysis] = analyse_audio) -> RenderReport:
     """Check, analyse, render, verify and publish one package; `out_dir/<asset_id>/` appears whole.
 
     `on_progress(asset_id, progress)` hears the render's progress. Scratch and staging live in a
     temporary folder under `scratch_root` (default `out_dir`), which must be on the same
     filesystem as `out_dir` so the publish is one rename. `earlier_attempts`: how the earlier
-    attempts at this package ended (the night's retries), recorded in the sidecar's provenance."""
+    attempts at this package ended (the night's retries), recorded in the sidecar's provenance.
+    `analyse`: the analysis step (a host may hand over there an analysis it began earlier)."""
     started = datetime.now(UTC)
     timings = StepTimings()
     run_step = TimedSteps(run_step, timings)
     submission = run_step("check package", check_submission, package_dir, config)
     run_step.asset_id = submission.asset_id
     config = config.with_rate_conversion(submission.descriptive.frame_rate_conversion)  # the package's own choice
-    analysis = run_step("analyse audio", analyse_audio, submission, config)
+    analysis = run_step("analyse audio", analyse, submission, config)
     delivery_plan = plan_delivery(submission, analysis, config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -259,3 +259,34 @@ def test_a_night_on_a_server_without_the_render_deployment_says_it_renders_here(
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     assert any("no deployment render_from_inbox/render on the server at http" in line and "rendering here" in line
                for line in warnings), warnings
+
+
+@pytest.mark.ffmpeg
+@pytest.mark.slow  # a flow run on the embedded Prefect API
+def test_an_analysis_begun_before_its_run_is_taken_by_the_run_with_its_lines(tmp_path, fast_config, capsys,
+                                                                            ffmpeg_commands):
+    """`versioner render` analyses the sound while its Prefect API boots (flows.render.AnalysisAhead):
+    here the analysis ends before the run even exists; the run takes it (the master's sound is
+    measured once, not again in the run) and its lines are in the run's log."""
+    from prefect.logging.handlers import APILogHandler
+
+    from flows.render import AnalysisAhead, analyses_ahead, render_master
+    from pipeline.config import load_config
+    from pipeline.intake.submission import check_submission
+
+    config = load_config(fast_config)
+    ahead = AnalysisAhead(check_submission(SAMPLE, config), config)
+    ahead.analysis.result()
+    analyses_ahead[str(SAMPLE)] = ahead
+    report = render_master(package_dir=str(SAMPLE), out_dir=str(tmp_path / "out"), config_file=str(fast_config))
+    assert report.exit_code == 0 and str(SAMPLE) not in analyses_ahead
+    measured_master = [command for command in ffmpeg_commands()
+                       if any("ebur128@mix" in arg for arg in command) and str(SAMPLE) in " ".join(command)]
+    assert len(measured_master) == 1, "the run analysed the sound again"
+    APILogHandler().flush()
+    run_id = json.loads(report.metadata_file.read_text())["provenance"]["flow_run_id"]
+    capsys.readouterr()
+    assert main(["logs", run_id, "--no-children"]) == 0
+    printed = capsys.readouterr().out
+    assert "loudness trial 1: mix -23.0" in printed and f"{SAMPLE_ASSET}: M&E check me_not_silent" in printed
+    assert printed.index("loudness trial 1") < printed.index("Beginning flow run"), "logged before the run began"

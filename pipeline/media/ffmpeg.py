@@ -44,7 +44,7 @@ REQUIRED_ENCODERS = ("libx264", "aac")
 REQUIRED_FILTERS = (
     # picture: deinterlace and field order, conform, burn-in, shots, contact sheet
     "bwdif", "idet", "setfield", "fieldorder", "scale", "pad", "setsar", "format", "drawbox", "overlay",
-    "split", "ass", "select", "scdet", "metadata", "trim", "setpts", "xstack", "null",
+    "split", "ass", "select", "scdet", "metadata", "trim", "setpts", "xstack", "tile", "null",
     # sound: layouts, profile tracks, loudness, sync
     "aformat", "aresample", "channelmap", "channelsplit", "pan", "amerge", "asplit", "anull", "volume",
     "alimiter", "ebur128", "highpass", "lowpass",
