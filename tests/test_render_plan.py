@@ -28,7 +28,7 @@ from pipeline.deliverables import MUSIC_AND_EFFECTS, Deliverable, full_mix
 from pipeline.media.ffmpeg import ffmpeg_binary
 from pipeline.media.probe import AudioInfo, VideoInfo
 from pipeline.render.commands import RenderInputs, build_render_command, encoder_threads, picture_copy_blockers
-from pipeline.render.keyframes import THUMBNAIL_COLUMNS, THUMBNAIL_WIDTH, frame_at
+from pipeline.render.sheet_frames import THUMBNAIL_COLUMNS, THUMBNAIL_WIDTH, frame_at
 from pipeline.sequence import render_package
 
 SPECS = [
@@ -97,7 +97,7 @@ def test_the_render_cuts_each_encoded_pictures_contact_sheet_from_its_own_decode
     times = {"master-clean": [0.5, 1.5], "international": [0.5, 1.5], "subtitled-en": [1.0, 1.01, 2.0],
              "subtitled-fr": [0.25]}
     plan = build_render_command(_inputs(tmp_path / "show.mov", PRORES_1080), SPECS, GAIN, _config(tmp_path),
-                                tmp_path, "show", {}, cores=2, keyframes=times, sheet_folder=tmp_path / "sheets")
+                                tmp_path, "show", {}, cores=2, sheet_times=times, sheet_folder=tmp_path / "sheets")
     graph = plan.command[plan.command.index("-filter_complex") + 1]
     # Each encoded picture is tapped once on its way to its encoder; the frames shown at the
     # times (25 fps: 1.0 and 1.01 s are one frame, shown once), tiled four to a row.

@@ -18,7 +18,7 @@ from PIL import Image
 
 from pipeline.delivery.contact_sheets import THUMBNAIL_WIDTH, contact_sheet_command
 from pipeline.delivery.report import sound_summary
-from pipeline.render.keyframes import thumbnail_times
+from pipeline.render.sheet_frames import thumbnail_times
 from tests.delivery_packages import AWKWARD_METADATA, SRT_FILES, make_package, render
 
 pytestmark = pytest.mark.slow

@@ -3,7 +3,7 @@ subtitled version shows frames inside cues, so the burn-in can be judged), at th
 screen.
 
 The render cuts the sheet of every picture it encodes from its own decode, as that picture goes
-to its encoder (pipeline.render.keyframes); the files whose picture it did not encode (a master's
+to its encoder (pipeline.render.sheet_frames); the files whose picture it did not encode (a master's
 picture copied as it is) have theirs cut from the file by ffmpeg while the files are read back
 (pipeline.delivery.verify), side by side with the read-backs: each such sheet is asked for as
 soon as its read-back knows the file's duration and shape, and the versions that carry the same
@@ -25,14 +25,13 @@ from pipeline.errors import FFmpegError
 from pipeline.media import ffmpeg, work
 from pipeline.parallel import SideBySide
 from pipeline.render.commands import RenderedSheet
-from pipeline.render.keyframes import THUMBNAIL_COLUMNS, THUMBNAIL_WIDTH, thumbnail_times
+from pipeline.render.sheet_frames import THUMBNAIL_COLUMNS, THUMBNAIL_WIDTH, thumbnail_times
 
 __all__ = ["THUMBNAIL_COLUMNS", "THUMBNAIL_WIDTH", "ContactSheets", "contact_sheet_command", "cut_sheet",
            "cut_sheets", "png_uri"]
 
 KEYFRAME_INTERVAL_FRAMES = 250
-"""x264's default: cutting one frame decodes at most this many (the render makes the sheet's
-frames keyframes, but a file may come from elsewhere)."""
+"""x264's default keyframe interval: cutting one frame from a file decodes at most this many."""
 
 
 def contact_sheet_command(source: Path, times: list[float], width: int, height: int, output: Path,

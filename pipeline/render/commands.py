@@ -36,17 +36,16 @@ from pipeline.media import ffmpeg, work
 from pipeline.media.probe import VideoInfo
 from pipeline.parallel import available_cores
 from pipeline.render.conform import conform_filters, decoded_size, frame_size, output_rate, picture_size
-from pipeline.render.keyframes import sheet_chain, sheet_frames
 from pipeline.render.outputs import (
     FONTS_LINK,
     build_copy_command,
     burn_in_filter,
     container_args,
-    forces_keyframes,
     soft_subtitle_args,
     soft_subtitle_key,
     video_codec_args,
 )
+from pipeline.render.sheet_frames import sheet_chain, sheet_frames
 from pipeline.render.textless import TextlessComposition, composition
 from pipeline.subtitles.fonts import font_files as burn_font_files
 
@@ -101,7 +100,7 @@ class RenderPlan:
 
 @dataclass(frozen=True)
 class RenderedSheet:
-    """A contact sheet the render cuts from its own decode (pipeline.render.keyframes): the frames
+    """A contact sheet the render cuts from its own decode (pipeline.render.sheet_frames): the frames
     shown at `times` (seconds of the delivered file) of a picture it encodes, as its encoder
     takes them, tiled as the QC report shows them."""
 
@@ -428,7 +427,7 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
                          metadata: dict[str, list[str]],
                          subtitle_files: dict[str, Path] | None = None,
                          cores: int | None = None,
-                         keyframes: dict[str, list[float]] | None = None,
+                         sheet_times: dict[str, list[float]] | None = None,
                          encoded_sound: dict[str, Path] | None = None,
                          shots: ShotBranch | None = None, sheet_folder: Path | None = None) -> RenderPlan:
     """The single ffmpeg command making every encoded deliverable in every profile, and the
@@ -441,13 +440,12 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
 
     `subtitle_files`: language (`soft_subtitle_key`) -> the frame-snapped SRT (programme time) of
     each deliverable with a soft subtitle track; each is one more input, muxed as mov_text. `cores`: how many the
-    encodes share (default: those this process may use). `keyframes`: deliverable key -> times
-    (programme seconds) whose frames must be keyframes in its encoded picture. `encoded_sound`:
+    encodes share (default: those this process may use). `encoded_sound`:
     signal -> the sound the loudness trial encoded, copied into every file of a profile that
     encodes its sound the same way. `shots`: find the shots on this decode too
     (`RenderPlan.detects_shots` says whether it was). `sheet_folder`: cut there the contact sheet
-    of every deliverable whose file carries a picture this command encodes, at its `keyframes`
-    times, from this decode (`RenderPlan.sheets`)."""
+    of every deliverable whose file carries a picture this command encodes, at its `sheet_times`
+    (deliverable key -> seconds of its file), from this decode (`RenderPlan.sheets`)."""
     profiles, encoded = config.profiles, encoded_sound or {}
     plan = _plan_outputs(inputs, specs, config)
     pictures = list(dict.fromkeys(_picture_of(spec) for spec in plan.written if spec.key not in plan.borrowed
@@ -466,7 +464,7 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
                                                        textless)
     command = ffmpeg.base_args() + ffmpeg.input_args(inputs.master, seek_s=inputs.start_s,
                                                      duration_s=inputs.duration_s, demuxer=inputs.demuxer)
-    sheets = _SheetBranches(inputs, plan, specs, config, keyframes or {}, sheet_folder) if sheet_folder else None
+    sheets = _SheetBranches(inputs, plan, specs, config, sheet_times or {}, sheet_folder) if sheet_folder else None
     if sheets:
         labels = sheets.branch(labels, video_chains)
     command += soft_args + sound_inputs + (textless.input_args if textless else [])
@@ -491,9 +489,7 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
         else:
             picture = (["-map", f"0:{inputs.video.index}", "-c:v", "copy"] if _picture_of(spec) not in labels
                        else ["-map", f"[{labels[_picture_of(spec)]}]"]
-                       + video_codec_args(profile, inputs.video, threads)
-                       + (_keyframe_args((keyframes or {}).get(spec.key), output_rate(inputs.video, profile))
-                          if forces_keyframes(profile) else []))
+                       + video_codec_args(profile, inputs.video, threads))
             output_args += (picture + audio + metadata.get(spec.key, []) + container_args(profile)
                             + [str(paths[spec.key])])
         render.outputs[spec.key] = paths[spec.key]
@@ -601,17 +597,6 @@ def _soft_key(spec: Deliverable, inputs: RenderInputs, config: Config) -> str:
     """The SRT (`subtitle_files` key) of a deliverable's soft subtitle track, at its profile's speed."""
     speed = config.profiles[spec.profile].speed_factor(inputs.video.fps)
     return soft_subtitle_key(spec.subtitle_language or "", speed)
-
-
-def _keyframe_args(times: list[float] | None, fps) -> list[str]:
-    """Make the frame shown at each time a keyframe. ffmpeg forces the first frame whose time is
-    at or after the given one, so each time is moved back to the start of its frame (less a
-    thousandth of a frame, against rounding at 29.97 fps): a seek to the time then lands on that
-    keyframe and decodes one frame, not everything since the keyframe before."""
-    if not times:
-        return []
-    starts = sorted({max(0.0, (math.floor(time * fps + 1e-6) - 0.001) / fps) for time in times})
-    return ["-force_key_frames:v", ",".join(f"{start:.6f}" for start in starts)]
 
 
 def render_timeout(inputs: RenderInputs, config: Config, encodes: list[Deliverable] | None = None,

@@ -56,12 +56,6 @@ def video_codec_args(profile: OutputProfile, video: VideoInfo, threads: int) -> 
     return args + ["-pix_fmt", profile.pix_fmt]
 
 
-def forces_keyframes(profile: OutputProfile) -> bool:
-    """Whether the QC report's frames may be made keyframes in this profile's pictures: a long-GOP
-    encoder whose GOP the profile leaves free (XDCAM's fixed GOP and all-intra ProRes are not)."""
-    return profile.video_codec == "libx264" and profile.gop is None
-
-
 def container_args(profile: OutputProfile) -> list[str]:
     """The muxer's options; the container itself follows the file name's extension."""
     if profile.container == "mxf":

@@ -31,8 +31,8 @@ from pipeline.render.commands import (
     tracks_of,
 )
 from pipeline.render.conform import conform_notes, frame_size
-from pipeline.render.keyframes import thumbnail_times
 from pipeline.render.outputs import bytes_per_second, soft_subtitle_key, subtitle_script_name
+from pipeline.render.sheet_frames import thumbnail_times
 from pipeline.render.tags import audio_stream_tags, container_tags, metadata_args, subtitle_stream_tags
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def render_deliverables(submission: Submission, analysis: AnalysedSound, specs: 
     encoded_sound = {label: path for label, path in analysis.encoded_sound.items() if path.exists()}
     render_plan = build_render_command(RenderInputs.of(submission), specs, analysis.gain, config, deliver_dir,
                                        submission.asset_id, metadata, subtitle_files=soft_tracks,
-                                       keyframes=_contact_sheet_times(submission, specs, config),
+                                       sheet_times=_contact_sheet_times(submission, specs, config),
                                        encoded_sound=encoded_sound, shots=_shot_branch(config, work_dir, deliver_dir),
                                        sheet_folder=work_dir / "sheets")
     _log_conform(submission, specs, config)
@@ -135,10 +135,8 @@ def _log_conform(submission: Submission, specs: list[Deliverable], config: Confi
 
 
 def _contact_sheet_times(submission: Submission, specs: list[Deliverable], config: Config) -> dict[str, list[float]]:
-    """Where each deliverable's contact sheet shows its frames (pipeline.render.keyframes): the
-    render cuts the sheets of the pictures it encodes there, and makes those frames keyframes, so
-    a sheet cut from the file later decodes that frame, not everything since the keyframe before
-    (up to 10 s of picture at x264's default keyint)."""
+    """Where each deliverable's contact sheet shows its frames (pipeline.render.sheet_frames), in
+    seconds of its file: the render cuts there the sheets of the pictures it encodes."""
     times = {}
     for spec in specs:
         speed = float(config.profiles[spec.profile].speed_factor(submission.fps))  # a sped-up file: earlier

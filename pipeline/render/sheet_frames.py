@@ -1,8 +1,8 @@
-"""Where each file's contact sheet (the QC report's frames, pipeline.delivery.contact_sheets) is
-cut, decided before the render: the render cuts the sheet of every picture it encodes from its own
-decode (`sheet_chain`), and makes those frames keyframes, so a sheet cut later from a file (one
-whose picture the render did not encode) decodes one frame, not everything since the keyframe
-before."""
+"""Where each file's contact sheet (the QC report's frames, pipeline.delivery.contact_sheets) shows
+its picture, decided before the render, which cuts the sheet of every picture it encodes from its
+own decode (`sheet_chain`): no file is decoded again for its sheet. (The render once made those
+frames keyframes instead, for sheets cut from the files afterwards; the encodes are now left to
+place their keyframes as they would.)"""
 
 from __future__ import annotations
 
