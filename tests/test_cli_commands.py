@@ -21,7 +21,7 @@ import pytest
 
 from flows.cli import build_parser, main
 from pipeline.media.ffmpeg import REQUIRED_FILTERS
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, run_versioner
 from tests.inbox_packages import SRT_EN, make_master, make_package
 
 SAMPLE_ASSET = "2026-11-20-harbour-bridge-reopens"
@@ -290,3 +290,24 @@ def test_an_analysis_begun_before_its_run_is_taken_by_the_run_with_its_lines(tmp
     printed = capsys.readouterr().out
     assert "loudness trial 1: mix -23.0" in printed and f"{SAMPLE_ASSET}: M&E check me_not_silent" in printed
     assert printed.index("loudness trial 1") < printed.index("Beginning flow run"), "logged before the run began"
+
+
+@pytest.mark.ffmpeg
+@pytest.mark.slow  # two commands, each with its embedded Prefect API
+def test_a_render_commands_run_log_is_whole_once_the_command_has_ended(tmp_path, master, fast_config):
+    """`versioner render` (its own process) leaves without the interpreter's teardown
+    (flows.cli.leave), but only once Prefect's log worker has sent what it held while the
+    embedded API was still up: the run's log, read back by the next command, ends with the
+    flow's final state, and opens with the sound's analysis, made while the API booted."""
+    package = make_package(tmp_path / "package", "cli-whole-log", master)
+    out = tmp_path / "out"
+    rendered = run_versioner("render", str(package), "--out", str(out), "--profiles", "web",
+                             "--config", str(fast_config))
+    assert rendered.returncode == 0, rendered.stdout + rendered.stderr
+    sidecar = json.loads((out / "cli-whole-log" / "cli-whole-log_metadata.json").read_text())
+    result = run_versioner("logs", sidecar["provenance"]["flow_run_id"], "--no-children")
+    assert result.returncode == 0, result.stdout + result.stderr
+    printed = result.stdout.rstrip()
+    assert printed.endswith("Finished in state Completed()") and f"published {out / 'cli-whole-log'}" in printed, \
+        printed[-800:]
+    assert printed.index("loudness trial 1") < printed.index("Beginning flow run"), printed[:2000]

@@ -118,3 +118,4 @@ def test_an_api_that_cannot_start_is_named_with_what_to_do(tmp_path, monkeypatch
     assert "error: the embedded Prefect API on port " in result.stderr
     assert "exited with code 3 while starting (its messages are above)" in result.stderr
     assert "point PREFECT_API_URL at a running Prefect server" in result.stderr
+

@@ -100,16 +100,20 @@ def test_the_render_cuts_each_encoded_pictures_contact_sheet_from_its_own_decode
                                 tmp_path, "show", {}, cores=2, sheet_times=times, sheet_folder=tmp_path / "sheets")
     graph = plan.command[plan.command.index("-filter_complex") + 1]
     # Each encoded picture is tapped once on its way to its encoder; the frames shown at the
-    # times (25 fps: 1.0 and 1.01 s are one frame, shown once), tiled four to a row.
+    # times (25 fps: 1.0 and 1.01 s are one frame, shown once), tiled four to a row. The first
+    # frame goes through too (ffmpeg reports no progress before every output has a frame), and
+    # the tile slides: its last picture holds the sheet's frames alone.
     assert "[v0]split=2[v0_enc][v0_sheet0]" in graph and "-map" in plan.command
-    assert "[v0_sheet0]select='eq(n\\,12)+eq(n\\,37)'" in graph
-    assert "select='eq(n\\,25)+eq(n\\,50)',scale=240:'max(2\\,trunc(240/dar/2+0.5)*2)',setsar=1,tile=2x1" in graph
+    assert "[v0_sheet0]select='eq(n\\,0)+eq(n\\,12)+eq(n\\,37)'" in graph
+    assert ("select='eq(n\\,0)+eq(n\\,25)+eq(n\\,50)',scale=240:'max(2\\,trunc(240/dar/2+0.5)*2)',setsar=1,"
+            "tile=2x1:nb_frames=2:overlap=1:init_padding=1") in graph
+    assert "select='eq(n\\,0)+eq(n\\,6)',scale=" in graph and "tile=1x1:nb_frames=1:overlap=0:init_padding=0" in graph
     assert plan.sheets["subtitled-en"].times == (1.0, 2.0)
     # The international version carries the clean picture by stream copy: the same sheet.
     assert plan.sheets["international"] == plan.sheets["master-clean"]
     assert plan.sheets["master-clean"].png == tmp_path / "sheets" / "master-clean.png"
     pngs = [plan.command[index - 1] for index, arg in enumerate(plan.command) if arg.endswith(".png")]
-    assert pngs == ["1"] * 3 and plan.command.count("-frames:v") == 3
+    assert pngs == ["1"] * 3 and plan.command.count("-update") == 3
     # The encoders take the tapped pictures.
     assert "[v0_enc]" in plan.command and "[v0]" not in plan.command
 

@@ -587,8 +587,8 @@ class _SheetBranches:
                 keys = self.groups[(picture, times)]
                 png = self.folder / f"{keys[0]}.png"
                 chains.append(sheet_chain(name, frames, f"{name}_tiled"))
-                self.output_args += ["-map", f"[{name}_tiled]", "-fps_mode", "passthrough", "-frames:v", "1",
-                                     "-update", "1", str(png)]
+                self.output_args += ["-map", f"[{name}_tiled]", "-fps_mode", "passthrough", "-update", "1",
+                                     str(png)]
                 self.sheets |= {key: RenderedSheet(tuple(shown), png) for key in keys}
         return tapped
 

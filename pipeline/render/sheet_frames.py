@@ -43,10 +43,17 @@ def sheet_chain(source: str, frames: list[int], label: str) -> str:
     """The filter chain cutting a contact sheet from a picture on its way to its encoder: the
     frames numbered `frames`, each scaled to a thumbnail of the picture's display shape (its
     pixel aspect applied, so a circle stays round) and tiled in rows of THUMBNAIL_COLUMNS, as
-    the sheets cut from a file are. Pure."""
-    columns = min(len(frames), THUMBNAIL_COLUMNS)
-    rows = -(-len(frames) // columns)
-    chosen = "+".join(f"eq(n\\,{frame})" for frame in frames)
+    the sheets cut from a file are. Pure.
+
+    ffmpeg reports no progress until every output has had its first frame, and the render is
+    killed when it reports none for `stall_s`: so the first frame always goes through too, and
+    the tile is a sliding window, one picture out per frame in (the first one at once); the last
+    one written, which the output keeps (`-update 1`), holds the sheet's frames alone."""
+    count = len(frames)
+    columns = min(count, THUMBNAIL_COLUMNS)
+    rows = -(-count // columns)
+    chosen = "+".join(f"eq(n\\,{frame})" for frame in sorted({0, *frames}))
     height = f"max(2\\,trunc({THUMBNAIL_WIDTH}/dar/2+0.5)*2)"
+    window = f"nb_frames={count}:overlap={count - 1}:init_padding={count - 1}"
     return (f"[{source}]select='{chosen}',scale={THUMBNAIL_WIDTH}:'{height}',setsar=1,"
-            f"tile={columns}x{rows}[{label}]")
+            f"tile={columns}x{rows}:{window}[{label}]")
