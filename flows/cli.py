@@ -158,10 +158,10 @@ def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
 
 
 def entry() -> int:
-    """The `versioner` script. It ends as soon as the command has: its exit handlers run (Prefect
-    sends its last log lines and events, the embedded API stops), its output flushed, and then the
-    process leaves without the interpreter's teardown, which frees every object one by one (0.6 s
-    or more after a render, measured; no file or connection is left to it)."""
+    """The `versioner` script. It ends as soon as the command has: its threads ended (Prefect
+    sends its last log lines and events), its exit handlers run (the embedded API stops), its
+    output flushed; then the process leaves without the interpreter's teardown, which frees every
+    object one by one (0.6 s or more after a render, measured; no file or connection is left to it)."""
     return leave(main(own_process=True))
 
 

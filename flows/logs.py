@@ -55,9 +55,9 @@ class LibraryDetailOffTheConsole(logging.Filter):
 
 
 class HeldBack(logging.Filter):
-    """Holds back the lines logged where `holding` is set (a thread, and the threads it runs
-    pieces in), in order, each once, for `replay` inside a run: work begun before its flow run
-    exists logs into that run's log, not before it, outside any run."""
+    """Holds back the lines logged inside `holding_lines` (in that thread, and in the threads it
+    hands pieces to with its context), in order, each once, for `replay` inside a run: work begun
+    before its flow run exists logs into that run's log, not outside any run."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         held = _held_lines.get()

@@ -79,6 +79,7 @@ def _analyse_audio(submission: Submission, config: Config, sounds: list[Sound], 
     sound checks and the subtitle sync."""
     inputs = RenderInputs.of(submission)
     limit = render_timeout(inputs, config)
+
     def check_me() -> MEReport | None:
         return audio_checks.check_me(inputs.master, inputs.audio_streams, inputs.roles, config.audio_checks,
                                      limit=limit, seek_s=inputs.start_s, duration_s=inputs.duration_s,

@@ -182,7 +182,10 @@ def test_the_time_of_each_step_and_each_file_read_back_is_in_the_sidecar_and_the
     document = _sidecar(folder)
     timings = document["provenance"]["timings"]
     assert list(timings["steps_s"]) == ["check", "analyse", "render", "verify", "publish"]
-    assert all(seconds > 0 for seconds in timings["steps_s"].values()), timings
+    # publish counts its seconds up to the sidecar's making (the sidecar holds them), which
+    # with the sheets and posters made elsewhere is a few milliseconds: 0.00 once rounded
+    assert all(seconds > 0 for step, seconds in timings["steps_s"].items() if step != "publish"), timings
+    assert timings["steps_s"]["publish"] >= 0, timings
     delivered = [item["file"] for item in document["deliverables"] if item["state"] == "delivered"]
     assert sorted(timings["verify_s"]) == sorted(delivered)
     assert all(seconds > 0 for seconds in timings["verify_s"].values()), timings
