@@ -25,7 +25,7 @@ from pipeline.errors import FFmpegError
 from pipeline.media import ffmpeg, work
 from pipeline.parallel import SideBySide
 from pipeline.render.commands import RenderedSheet
-from pipeline.render.sheet_frames import THUMBNAIL_COLUMNS, THUMBNAIL_WIDTH, thumbnail_times
+from pipeline.render.sheet_frames import THUMBNAIL_COLUMNS, THUMBNAIL_WIDTH, cue_midpoints, thumbnail_times
 
 __all__ = ["THUMBNAIL_COLUMNS", "THUMBNAIL_WIDTH", "ContactSheets", "contact_sheet_command", "cut_sheet",
            "cut_sheets", "png_uri"]
@@ -78,11 +78,6 @@ def cut_sheet(path: Path, technical: TechnicalFacts, times: list[float], scratch
     return png_uri(output.read_bytes())
 
 
-def _cue_midpoints(submission, language: str | None) -> list[float]:
-    track = submission.subtitles.get(language) if language else None
-    return [(cue.start_ms + cue.end_ms) / 2000 for cue in track.cues] if track else []
-
-
 class ContactSheets:
     """The sheets of one delivery: those the render cut (`rendered`, by deliverable key), and the
     others cut on `workers` as they are asked for."""
@@ -105,8 +100,8 @@ class ContactSheets:
             return
         speed = result.conversion.get("speed", 1.0)  # a sped-up file shows each cue earlier
         deliverable = result.deliverable
-        cues = [time / speed for time in
-                _cue_midpoints(self.submission, deliverable.subtitle_language if deliverable else None)]
+        language = deliverable.subtitle_language if deliverable else None
+        cues = cue_midpoints(self.submission.subtitles.get(language) if language else None, speed)
         rendered = self.rendered.get(result.key)
         if rendered is not None and rendered.png.is_file():
             done: Future[str] = Future()

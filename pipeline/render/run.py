@@ -32,7 +32,7 @@ from pipeline.render.commands import (
 )
 from pipeline.render.conform import conform_notes, frame_size
 from pipeline.render.outputs import bytes_per_second, soft_subtitle_key, subtitle_script_name
-from pipeline.render.sheet_frames import thumbnail_times
+from pipeline.render.sheet_frames import cue_midpoints, thumbnail_times
 from pipeline.render.tags import audio_stream_tags, container_tags, metadata_args, subtitle_stream_tags
 
 log = logging.getLogger(__name__)
@@ -141,8 +141,7 @@ def _contact_sheet_times(submission: Submission, specs: list[Deliverable], confi
     for spec in specs:
         speed = float(config.profiles[spec.profile].speed_factor(submission.fps))  # a sped-up file: earlier
         track = submission.subtitles.get(spec.subtitle_language) if spec.subtitle_language else None
-        cues = [(cue.start_ms + cue.end_ms) / 2000 / speed for cue in track.cues] if track else []
-        times[spec.key] = thumbnail_times(submission.programme.duration_s / speed, cues)
+        times[spec.key] = thumbnail_times(submission.programme.duration_s / speed, cue_midpoints(track, speed))
     return times
 
 

@@ -14,6 +14,12 @@ THUMBNAIL_COLUMNS = 4
 THUMBNAIL_WIDTH = 240
 
 
+def cue_midpoints(track, speed: float = 1.0) -> list[float]:
+    """The middle of each cue of a subtitle track (None: no track), in seconds of a file that plays
+    the programme `speed` times faster (a sped-up file shows each cue earlier)."""
+    return [(cue.start_ms + cue.end_ms) / 2000 / speed for cue in track.cues] if track else []
+
+
 def thumbnail_times(duration_s: float, cue_midpoints: list[float], count: int = THUMBNAILS) -> list[float]:
     """Where to cut frames: inside cues first (so a subtitled version shows its subtitles), the
     rest spread evenly over the programme."""
