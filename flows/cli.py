@@ -77,8 +77,9 @@ def command_render(args) -> int:
     if embedded_api.running_here():  # its sound is analysed while the API boots
         analyses_ahead[str(args.package)] = AnalysisAhead(submission, config)
     embedded_api.ready()
-    report = render_master(package_dir=str(args.package), out_dir=str(args.out),
-                           config_file=str(args.config) if args.config else None, profiles=args.profiles)
+    with embedded_api.flow_settings():
+        report = render_master(package_dir=str(args.package), out_dir=str(args.out),
+                               config_file=str(args.config) if args.config else None, profiles=args.profiles)
     _print_report(report)
     return EXIT_PARTIAL if report.exit_code else EXIT_OK
 

@@ -83,7 +83,8 @@ def command_nightly(args) -> int:
     from flows.nightly import nightly_render
 
     embedded_api.ready()
-    summary = nightly_render(config_file=_config_file(args), where=args.where, profiles=args.profiles)
+    with embedded_api.flow_settings():
+        summary = nightly_render(config_file=_config_file(args), where=args.where, profiles=args.profiles)
     counts = ", ".join(f"{count} {name.lower()}" for name, count in sorted(summary["counts"].items()))
     print(f"night run {summary['run_id']}: {len(summary['packages'])} package(s) in {summary['data_root']}"
           f"{': ' + counts if counts else ''}")

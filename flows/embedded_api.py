@@ -31,7 +31,8 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -170,6 +171,21 @@ def ready() -> None:
 def running_here() -> bool:
     """Whether the API this process talks to is the embedded one it started."""
     return _running is not None
+
+
+@contextmanager
+def flow_settings() -> Iterator[None]:
+    """Around the flow runs of this command: with the embedded API, no flow-run heartbeats. They
+    tell a server that outlives the process running a flow that the process still lives; the
+    embedded API ends with the command, so they have nobody to tell, and each run waited at its
+    end for its heartbeat thread, which looks at its stop once a second (0.5-0.8 s, measured)."""
+    if _running is None:
+        yield
+        return
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def stop() -> None:

@@ -119,3 +119,20 @@ def test_an_api_that_cannot_start_is_named_with_what_to_do(tmp_path, monkeypatch
     assert "exited with code 3 while starting (its messages are above)" in result.stderr
     assert "point PREFECT_API_URL at a running Prefect server" in result.stderr
 
+
+
+def test_flow_runs_on_the_embedded_api_send_no_heartbeats_and_a_sites_runs_keep_them(monkeypatch):
+    """Heartbeats tell a server that outlives the flow's process that it still lives: the embedded
+    API ends with the command, so its runs go without (each run's end waited for the thread)."""
+    from prefect.settings import get_current_settings
+
+    from flows import embedded_api
+
+    site = get_current_settings().flows.heartbeat_frequency
+    assert site is not None  # Prefect's default: the site's runs send them
+    with embedded_api.flow_settings():  # no embedded API in this process: the site's settings
+        assert get_current_settings().flows.heartbeat_frequency == site
+    monkeypatch.setattr(embedded_api, "_running", object())  # as if this command had started one
+    with embedded_api.flow_settings():
+        assert get_current_settings().flows.heartbeat_frequency is None
+    assert get_current_settings().flows.heartbeat_frequency == site

@@ -20,6 +20,7 @@ from pipeline.media import ffmpeg, shots
 from pipeline.media.faults import disk_full_as_error, named_faults
 from pipeline.media.ffmpeg import Progress
 from pipeline.media.timecode import timecode_args
+from pipeline.parallel import SideBySide
 from pipeline.render.commands import (
     RenderedSheet,
     RenderInputs,
@@ -111,10 +112,15 @@ def render_deliverables(submission: Submission, analysis: AnalysedSound, specs: 
     with named_faults(deliver_dir, submission.package.master):
         ffmpeg.run(render_plan.command, limit=render_timeout(RenderInputs.of(submission), config, specs),
                    total_s=submission.programme.duration_s, on_progress=on_progress, cwd=work_dir, what="render")
-    for key, command in render_plan.mux_commands.items():  # the stream-copy versions, in order
+
+    def mux(item: tuple[str, list[str]]) -> None:
+        key, command = item
         with named_faults(deliver_dir):
-            ffmpeg.run(command, limit=render_timeout(RenderInputs.of(submission), config),
-                       what=f"{key} mux")
+            ffmpeg.run(command, limit=render_timeout(RenderInputs.of(submission), config), what=f"{key} mux")
+
+    # the stream-copy versions, side by side: each reads only files the render has finished
+    with SideBySide(name="mux") as workers:
+        workers.map(mux, render_plan.mux_commands.items())
     for used in [*render_plan.scratch_files, *encoded_sound.values()]:
         used.unlink(missing_ok=True)
     return Rendered(dict(render_plan.outputs), render_plan.sheets)
