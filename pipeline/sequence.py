@@ -131,7 +131,7 @@ def render_package(package_dir: str | Path, out_dir: str | Path, config: Config,
                                       deliverable=delivery_plan.planned.get(key))
                     for key, reason in delivery_plan.failures.items()]
         report = run_step("publish", finish_delivery, submission, analysis, results, deliver_dir, out_dir,
-                          config, started, run_id, earlier_attempts, timings)
+                          config, started, run_id, earlier_attempts, timings, rendered.posters)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     _log_outcome(report)

@@ -118,6 +118,24 @@ def test_the_render_cuts_each_encoded_pictures_contact_sheet_from_its_own_decode
     assert "[v0_enc]" in plan.command and "[v0]" not in plan.command
 
 
+def test_the_render_cuts_each_players_poster_frame_from_its_own_decode_too(tmp_path):
+    posters = {"master-clean": 0.3, "international": 0.3, "subtitled-en": 0.3}  # subtitled-fr: none asked
+    plan = build_render_command(_inputs(tmp_path / "show.mov", PRORES_1080), SPECS, GAIN, _config(tmp_path),
+                                tmp_path, "show", {}, cores=2, sheet_times={}, sheet_folder=tmp_path / "sheets",
+                                poster_times=posters)
+    graph = plan.command[plan.command.index("-filter_complex") + 1]
+    # The frame shown at 0.3 s (25 fps: frame 7), the first frame through too, at the display
+    # shape and at most POSTER_WIDTH wide; the JPEG keeps the last one written.
+    assert "[v0]split=2[v0_enc][v0_poster0]" in graph
+    assert ("[v0_poster0]select='eq(n\\,0)+eq(n\\,7)',scale='min(960\\,trunc(iw*sar/2)*2)':"
+            "'max(2\\,trunc(ow/dar/2+0.5)*2)',setsar=1[v0_poster0_scaled]") in graph
+    # The international version plays the clean picture by stream copy: the same poster frame.
+    assert plan.posters["international"] == plan.posters["master-clean"] == tmp_path / "sheets" / "master-clean-poster.jpg"
+    assert set(plan.posters) == {"master-clean", "international", "subtitled-en"}
+    jpgs = [index for index, arg in enumerate(plan.command) if arg.endswith("-poster.jpg")]
+    assert len(jpgs) == 2 and all(plan.command[index - 1] == "1" and plan.command[index - 3] == "4" for index in jpgs)
+
+
 def test_parallel_encodes_share_the_cores_instead_of_each_taking_them_all():
     assert encoder_threads(cores=2, video_encodes=3) == encoder_threads(cores=2, video_encodes=2) == 1
     assert encoder_threads(cores=2, video_encodes=1) == 3  # alone: x264's own 1.5 threads per core

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from pipeline.delivery.contact_sheets import contact_sheet_command
@@ -23,6 +25,7 @@ from pipeline.errors import FFmpegError
 from pipeline.files import sha256_of, write_atomically
 from pipeline.media import ffmpeg
 from pipeline.parallel import SideBySide
+from pipeline.render.sheet_frames import PLAYABLE, POSTER_AT, POSTER_WIDTH
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +49,6 @@ th { background: #f3f4f6; } .mono { font-family: 'DejaVu Sans Mono', monospace; 
 _e = escaped  # the QC report's escaper: one rule for every page the delivery carries
 
 
-PLAYABLE = (".mp4", ".m4v", ".webm")
-"""Files a browser's <video> element plays."""
-POSTER_AT = 0.1
-"""Where a player's poster frame is cut, as a share of the programme: past a fade from black."""
-POSTER_WIDTH = 960
-"""The players' largest width on the page (STYLE): a wider poster would only be scaled down."""
 POSTER_SUFFIX = "_poster.jpg"
 
 _PROFILE_NAMES = {"broadcast": "broadcast MXF", "mezzanine": "ProRes mezzanine"}
@@ -130,20 +127,24 @@ def _played(document: dict) -> list[dict]:
             if item.get("state") == "delivered" and (item.get("file") or "").endswith(PLAYABLE)]
 
 
-def write_posters(folder: Path, document: dict) -> list[str]:
-    """A poster frame for each player, cut from its own file at its display shape, side by side.
-    A frame that cannot be cut is logged and its player goes without: the page is a help, not a
-    deliverable."""
+def write_posters(folder: Path, document: dict, rendered: Mapping[str, Path] | None = None) -> list[str]:
+    """A poster frame for each player at its display shape: the one the render cut from its own
+    decode of that picture (`rendered`, by deliverable key), else one cut from its own file, side
+    by side. A frame that cannot be cut is logged and its player goes without: the page is a
+    help, not a deliverable."""
     items = [item for item in _played(document) if (item.get("technical") or {}).get("video")]
     with SideBySide(name="poster") as workers:
-        written = workers.map(lambda item: _write_poster(folder, document["asset_id"], item), items)
+        written = workers.map(lambda item: _write_poster(folder, document["asset_id"], item, rendered or {}), items)
     return [name for name in written if name]
 
 
-def _write_poster(folder: Path, asset_id: str, item: dict) -> str | None:
+def _write_poster(folder: Path, asset_id: str, item: dict, rendered: Mapping[str, Path]) -> str | None:
     technical = item["technical"]
     video = technical["video"]
     name = poster_name(asset_id, item["key"])
+    if item["key"] in rendered and rendered[item["key"]].is_file():
+        shutil.copyfile(rendered[item["key"]], folder / name)  # the files sharing a picture share its frame
+        return name
     width, height = video.get("display_size") or (video["width"], video["height"])
     command = contact_sheet_command(folder / item["file"], [technical["duration_s"] * POSTER_AT], width, height,
                                     folder / name, columns=1, thumbnail_width=min(POSTER_WIDTH, width // 2 * 2))

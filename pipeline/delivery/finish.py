@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -50,9 +51,10 @@ def _planned(submission: Submission, config: Config) -> dict[str, Deliverable]:
 @disk_full_as_error
 def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: Path, config: Config,
                     started: datetime, run_id: str | None, earlier_attempts: list[dict] | None = None,
-                    timings: StepTimings | None = None) -> RenderReport:
+                    timings: StepTimings | None = None, posters: Mapping[str, Path] | None = None) -> RenderReport:
     """Sidecars, checksums, and the one rename that makes the delivery visible. `timings`: the
-    steps so far; this one adds its own seconds up to the metadata sidecar's making."""
+    steps so far; this one adds its own seconds up to the metadata sidecar's making. `posters`:
+    the players' poster frames the render cut, by deliverable key (the others are cut here)."""
     begun = time.monotonic()
     timings = timings or StepTimings()
     for result in results:
@@ -74,13 +76,14 @@ def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: P
     sidecar_schema.validate_sidecar(document)  # a violation is a bug: raise before anything is published
     metadata_file = deliver_dir / f"{submission.asset_id}_metadata.json"
     write_json(metadata_file, document)
-    # the players' posters are cut (ffmpeg, side by side) while the report draws its charts
+    # the players' posters the render did not cut are cut (ffmpeg, side by side) while the report
+    # draws its charts
     with SideBySide(workers=1, name="posters") as background:
-        posters = background.submit(asset_page.write_posters, deliver_dir, document)
+        written = background.submit(asset_page.write_posters, deliver_dir, document, posters)
         ebucore.write_ebucore(deliver_dir / ebucore.filename(submission.asset_id), document)
         report.write_report(deliver_dir / report.filename(submission.asset_id), submission, analysis, results,
                             document, config)
-        posters.result()
+        written.result()
     asset_page.write_asset_page(deliver_dir, document, posters_cut=True)
     write_checksums(deliver_dir)
     folder = publish_folder(deliver_dir, out_dir / submission.asset_id)

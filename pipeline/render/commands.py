@@ -45,7 +45,7 @@ from pipeline.render.outputs import (
     soft_subtitle_key,
     video_codec_args,
 )
-from pipeline.render.sheet_frames import sheet_chain, sheet_frames
+from pipeline.render.sheet_frames import frame_at, poster_chain, sheet_chain, sheet_frames
 from pipeline.render.textless import TextlessComposition, composition
 from pipeline.subtitles.fonts import font_files as burn_font_files
 
@@ -96,6 +96,8 @@ class RenderPlan:
     """The command also finds the shots, on a branch of its own decode (`ShotBranch`)."""
     sheets: dict[str, RenderedSheet] = field(default_factory=dict)
     """Deliverable key -> the contact sheet the command cuts from the picture its file carries."""
+    posters: dict[str, Path] = field(default_factory=dict)
+    """Deliverable key -> the poster frame (JPEG) of its player, cut from that picture too."""
 
 
 @dataclass(frozen=True)
@@ -429,7 +431,8 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
                          cores: int | None = None,
                          sheet_times: dict[str, list[float]] | None = None,
                          encoded_sound: dict[str, Path] | None = None,
-                         shots: ShotBranch | None = None, sheet_folder: Path | None = None) -> RenderPlan:
+                         shots: ShotBranch | None = None, sheet_folder: Path | None = None,
+                         poster_times: dict[str, float] | None = None) -> RenderPlan:
     """The single ffmpeg command making every encoded deliverable in every profile, and the
     stream-copy commands that follow it. Pure: no I/O.
 
@@ -445,7 +448,9 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     encodes its sound the same way. `shots`: find the shots on this decode too
     (`RenderPlan.detects_shots` says whether it was). `sheet_folder`: cut there the contact sheet
     of every deliverable whose file carries a picture this command encodes, at its `sheet_times`
-    (deliverable key -> seconds of its file), from this decode (`RenderPlan.sheets`)."""
+    (deliverable key -> seconds of its file), from this decode (`RenderPlan.sheets`), and there too
+    the poster frame of each deliverable in `poster_times` (key -> seconds of its file;
+    `RenderPlan.posters`)."""
     profiles, encoded = config.profiles, encoded_sound or {}
     plan = _plan_outputs(inputs, specs, config)
     pictures = list(dict.fromkeys(_picture_of(spec) for spec in plan.written if spec.key not in plan.borrowed
@@ -464,7 +469,8 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
                                                        textless)
     command = ffmpeg.base_args() + ffmpeg.input_args(inputs.master, seek_s=inputs.start_s,
                                                      duration_s=inputs.duration_s, demuxer=inputs.demuxer)
-    sheets = _SheetBranches(inputs, plan, specs, config, sheet_times or {}, sheet_folder) if sheet_folder else None
+    sheets = _SheetBranches(inputs, plan, specs, config, sheet_times or {}, sheet_folder,
+                            poster_times) if sheet_folder else None
     if sheets:
         labels = sheets.branch(labels, video_chains)
     command += soft_args + sound_inputs + (textless.input_args if textless else [])
@@ -472,7 +478,7 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     track_chains: list[str] = []
     paths = {spec.key: work_dir / spec.filename(asset_id) for spec in specs}
     render = RenderPlan(command=command, outputs={}, video_encodes=len(pictures), detects_shots=detects_shots,
-                        sheets=sheets.sheets if sheets else {})
+                        sheets=sheets.sheets if sheets else {}, posters=sheets.posters if sheets else {})
     for index, spec in enumerate(plan.written):
         profile = profiles[spec.profile]
         copies = _copies_trial(profile, config, tracks_of(spec), encoded)
@@ -552,9 +558,10 @@ class _SheetBranches:
     copy (the international version) share its sheet when they show the same times."""
 
     def __init__(self, inputs: RenderInputs, plan: _Outputs, specs: list[Deliverable], config: Config,
-                 times: Mapping[str, list[float]], folder: Path):
+                 times: Mapping[str, list[float]], folder: Path, posters: Mapping[str, float] | None = None):
         self.inputs, self.config, self.folder = inputs, config, folder
         self.groups: dict[tuple[PictureKey, tuple[float, ...]], list[str]] = {}
+        self.poster_groups: dict[tuple[PictureKey, int], list[str]] = {}
         by_key = {spec.key: spec for spec in specs}
         for spec in specs:
             if spec in plan.written:
@@ -563,33 +570,55 @@ class _SheetBranches:
                 owner = copied_picture_of(specs, spec)  # type: ignore[assignment]
             else:
                 continue
-            if owner is not None and times.get(spec.key):
-                self.groups.setdefault((_picture_of(owner), tuple(times[spec.key])), []).append(spec.key)
+            if owner is None:
+                continue
+            picture = _picture_of(owner)
+            if times.get(spec.key):
+                self.groups.setdefault((picture, tuple(times[spec.key])), []).append(spec.key)
+            if spec.key in (posters or {}):
+                frame = frame_at((posters or {})[spec.key], self._fps(picture))
+                self.poster_groups.setdefault((picture, frame), []).append(spec.key)
         self.sheets: dict[str, RenderedSheet] = {}
+        self.posters: dict[str, Path] = {}
         self.output_args: list[str] = []
+
+    def _fps(self, picture: PictureKey) -> float:
+        return float(output_rate(self.inputs.video, self.config.profiles[picture[0]]))
 
     def branch(self, labels: dict[PictureKey, str], chains: list[str]) -> dict[PictureKey, str]:
         """Tap every encoded picture that has sheets (chains appended to `chains`); returns the
         labels the encoders now take."""
         taps: dict[PictureKey, list[tuple[float, ...]]] = {}
+        poster_taps: dict[PictureKey, list[int]] = {}
         for picture, times in self.groups:
             if picture in labels:
                 taps.setdefault(picture, []).append(times)
+        for picture, frame in self.poster_groups:
+            if picture in labels:
+                poster_taps.setdefault(picture, []).append(frame)
         tapped = dict(labels)
-        for picture, all_times in taps.items():
-            label = labels[picture]
+        for picture in dict.fromkeys([*taps, *poster_taps]):
+            label, all_times, frames = labels[picture], taps.get(picture, []), poster_taps.get(picture, [])
             names = [f"{label}_sheet{index}" for index in range(len(all_times))]
-            chains.append(f"[{label}]split={1 + len(names)}[{label}_enc]" + "".join(f"[{name}]" for name in names))
+            posters = [f"{label}_poster{index}" for index in range(len(frames))]
+            chains.append(f"[{label}]split={1 + len(names) + len(posters)}[{label}_enc]"
+                          + "".join(f"[{name}]" for name in names + posters))
             tapped[picture] = f"{label}_enc"
-            fps = float(output_rate(self.inputs.video, self.config.profiles[picture[0]]))
             for name, times in zip(names, all_times):
-                shown, frames = sheet_frames(list(times), fps)
+                shown, numbers = sheet_frames(list(times), self._fps(picture))
                 keys = self.groups[(picture, times)]
                 png = self.folder / f"{keys[0]}.png"
-                chains.append(sheet_chain(name, frames, f"{name}_tiled"))
+                chains.append(sheet_chain(name, numbers, f"{name}_tiled"))
                 self.output_args += ["-map", f"[{name}_tiled]", "-fps_mode", "passthrough", "-update", "1",
                                      str(png)]
                 self.sheets |= {key: RenderedSheet(tuple(shown), png) for key in keys}
+            for name, frame in zip(posters, frames):
+                keys = self.poster_groups[(picture, frame)]
+                jpg = self.folder / f"{keys[0]}-poster.jpg"
+                chains.append(poster_chain(name, frame, f"{name}_scaled"))
+                self.output_args += ["-map", f"[{name}_scaled]", "-fps_mode", "passthrough", "-q:v", "4",
+                                     "-update", "1", str(jpg)]  # JPEG as the shot thumbnails
+                self.posters |= dict.fromkeys(keys, jpg)
         return tapped
 
 

@@ -33,7 +33,7 @@ from pipeline.render.commands import (
 )
 from pipeline.render.conform import conform_notes, frame_size
 from pipeline.render.outputs import bytes_per_second, soft_subtitle_key, subtitle_script_name
-from pipeline.render.sheet_frames import cue_midpoints, thumbnail_times
+from pipeline.render.sheet_frames import PLAYABLE, POSTER_AT, cue_midpoints, thumbnail_times
 from pipeline.render.tags import audio_stream_tags, container_tags, metadata_args, subtitle_stream_tags
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,8 @@ class Rendered:
 
     files: dict[str, Path]
     sheets: dict[str, RenderedSheet] = field(default_factory=dict)
+    posters: dict[str, Path] = field(default_factory=dict)
+    """Deliverable key -> the poster frame of its player, cut from the render's decode too."""
 
 
 def estimate_output_bytes(submission: Submission, specs: list[Deliverable], config: Config) -> int:
@@ -107,7 +109,8 @@ def render_deliverables(submission: Submission, analysis: AnalysedSound, specs: 
                                        submission.asset_id, metadata, subtitle_files=soft_tracks,
                                        sheet_times=_contact_sheet_times(submission, specs, config),
                                        encoded_sound=encoded_sound, shots=_shot_branch(config, work_dir, deliver_dir),
-                                       sheet_folder=work_dir / "sheets")
+                                       sheet_folder=work_dir / "sheets",
+                                       poster_times=_poster_times(submission, specs, config))
     _log_conform(submission, specs, config)
     with named_faults(deliver_dir, submission.package.master):
         ffmpeg.run(render_plan.command, limit=render_timeout(RenderInputs.of(submission), config, specs),
@@ -123,7 +126,7 @@ def render_deliverables(submission: Submission, analysis: AnalysedSound, specs: 
         workers.map(mux, render_plan.mux_commands.items())
     for used in [*render_plan.scratch_files, *encoded_sound.values()]:
         used.unlink(missing_ok=True)
-    return Rendered(dict(render_plan.outputs), render_plan.sheets)
+    return Rendered(dict(render_plan.outputs), render_plan.sheets, render_plan.posters)
 
 
 def _log_conform(submission: Submission, specs: list[Deliverable], config: Config) -> None:
@@ -149,6 +152,13 @@ def _contact_sheet_times(submission: Submission, specs: list[Deliverable], confi
         track = submission.subtitles.get(spec.subtitle_language) if spec.subtitle_language else None
         times[spec.key] = thumbnail_times(submission.programme.duration_s / speed, cue_midpoints(track, speed))
     return times
+
+
+def _poster_times(submission: Submission, specs: list[Deliverable], config: Config) -> dict[str, float]:
+    """Where each player's poster frame is (POSTER_AT of its file, in its seconds): the files a
+    browser plays (PLAYABLE)."""
+    return {spec.key: POSTER_AT * submission.programme.duration_s / float(config.profiles[spec.profile].speed_factor(
+        submission.fps)) for spec in specs if spec.filename(submission.asset_id).endswith(PLAYABLE)}
 
 
 def _write_subtitle_scripts(submission: Submission, specs: list[Deliverable], work_dir: Path,

@@ -2,7 +2,8 @@
 its picture, decided before the render, which cuts the sheet of every picture it encodes from its
 own decode (`sheet_chain`): no file is decoded again for its sheet. (The render once made those
 frames keyframes instead, for sheets cut from the files afterwards; the encodes are now left to
-place their keyframes as they would.)"""
+place their keyframes as they would.) The asset page's players' poster frames are cut there too
+(`poster_chain`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ THUMBNAILS = 8
 """Frames on each file's contact sheet."""
 THUMBNAIL_COLUMNS = 4
 THUMBNAIL_WIDTH = 240
+POSTER_AT = 0.1
+"""Where a player's poster frame is cut, as a share of the programme: past a fade from black."""
+POSTER_WIDTH = 960
+"""The players' largest width on the asset page (STYLE): a wider poster would only be scaled down."""
+PLAYABLE = (".mp4", ".m4v", ".webm")
+"""The files a browser's player plays (the asset page's players, each with its poster frame):
+broadcast MXF and ProRes files are for download."""
 
 
 def cue_midpoints(track, speed: float = 1.0) -> list[float]:
@@ -63,3 +71,13 @@ def sheet_chain(source: str, frames: list[int], label: str) -> str:
     window = f"nb_frames={count}:overlap={count - 1}:init_padding={count - 1}"
     return (f"[{source}]select='{chosen}',scale={THUMBNAIL_WIDTH}:'{height}',setsar=1,"
             f"tile={columns}x{rows}:{window}[{label}]")
+
+
+def poster_chain(source: str, frame: int, label: str) -> str:
+    """The poster frame of a player, from a picture on its way to its encoder: frame `frame` at
+    the picture's display shape, POSTER_WIDTH wide at most, as a poster cut from the file is. As
+    for the sheets, the first frame goes through too (ffmpeg's progress waits for every output's
+    first frame); the last one written, which the output keeps, is the poster. Pure."""
+    chosen = "+".join(f"eq(n\\,{number})" for number in sorted({0, frame}))
+    width = f"min({POSTER_WIDTH}\\,trunc(iw*sar/2)*2)"
+    return f"[{source}]select='{chosen}',scale='{width}':'max(2\\,trunc(ow/dar/2+0.5)*2)',setsar=1[{label}]"
