@@ -555,7 +555,8 @@ class _SheetBranches:
     picture and set of times (a subtitled version's frames sit inside its cues, so a version with
     a soft subtitle track and its clean master need two sheets of one picture), tapped where
     the picture goes to its encoder. The deliverables whose files carry that picture by stream
-    copy (the international version) share its sheet when they show the same times."""
+    copy (the international version) share its sheet when they show the same times, and its
+    poster frame (`posters`: key -> seconds of its file, for the files a browser plays)."""
 
     def __init__(self, inputs: RenderInputs, plan: _Outputs, specs: list[Deliverable], config: Config,
                  times: Mapping[str, list[float]], folder: Path, posters: Mapping[str, float] | None = None):
@@ -586,8 +587,8 @@ class _SheetBranches:
         return float(output_rate(self.inputs.video, self.config.profiles[picture[0]]))
 
     def branch(self, labels: dict[PictureKey, str], chains: list[str]) -> dict[PictureKey, str]:
-        """Tap every encoded picture that has sheets (chains appended to `chains`); returns the
-        labels the encoders now take."""
+        """Tap every encoded picture that has sheets or posters (chains appended to `chains`);
+        returns the labels the encoders now take."""
         taps: dict[PictureKey, list[tuple[float, ...]]] = {}
         poster_taps: dict[PictureKey, list[int]] = {}
         for picture, times in self.groups:
