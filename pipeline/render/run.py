@@ -148,17 +148,22 @@ def _contact_sheet_times(submission: Submission, specs: list[Deliverable], confi
     seconds of its file: the render cuts there the sheets of the pictures it encodes."""
     times = {}
     for spec in specs:
-        speed = float(config.profiles[spec.profile].speed_factor(submission.fps))  # a sped-up file: earlier
+        speed = _speed(submission, spec, config)  # a sped-up file: earlier
         track = submission.subtitles.get(spec.subtitle_language) if spec.subtitle_language else None
         times[spec.key] = thumbnail_times(submission.programme.duration_s / speed, cue_midpoints(track, speed))
     return times
 
 
+def _speed(submission: Submission, spec: Deliverable, config: Config) -> float:
+    """How many times faster than the programme the deliverable's file plays (its profile's rate)."""
+    return float(config.profiles[spec.profile].speed_factor(submission.fps))
+
+
 def _poster_times(submission: Submission, specs: list[Deliverable], config: Config) -> dict[str, float]:
     """Where each player's poster frame is (POSTER_AT of its file, in its seconds): the files a
     browser plays (PLAYABLE)."""
-    return {spec.key: POSTER_AT * submission.programme.duration_s / float(config.profiles[spec.profile].speed_factor(
-        submission.fps)) for spec in specs if spec.filename(submission.asset_id).endswith(PLAYABLE)}
+    return {spec.key: POSTER_AT * submission.programme.duration_s / _speed(submission, spec, config)
+            for spec in specs if spec.filename(submission.asset_id).endswith(PLAYABLE)}
 
 
 def _write_subtitle_scripts(submission: Submission, specs: list[Deliverable], work_dir: Path,
