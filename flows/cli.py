@@ -71,15 +71,21 @@ def command_render(args) -> int:
     # A bad package is refused at once, before Prefect starts (the flow checks it again).
     config = load_config(args.config, profiles=args.profiles)
     submission = check_submission(args.package, config)
-    from flows.render import AnalysisAhead, analyses_ahead, progress_listeners, render_master
+    from flows.render import HeadStartHere, head_starts, progress_listeners, render_master
 
     progress_listeners.append(ProgressBar())
-    if embedded_api.running_here():  # its sound is analysed while the API boots
-        analyses_ahead[str(args.package)] = AnalysisAhead(submission, config)
-    embedded_api.ready()
-    with embedded_api.flow_settings():
-        report = render_master(package_dir=str(args.package), out_dir=str(args.out),
-                               config_file=str(args.config) if args.config else None, profiles=args.profiles)
+    head_start = None
+    if embedded_api.running_here():  # its sound is analysed and the render begun while the API boots
+        head_start = head_starts[str(args.package)] = HeadStartHere(submission, config, args.out)
+    try:
+        embedded_api.ready()
+        with embedded_api.flow_settings():
+            report = render_master(package_dir=str(args.package), out_dir=str(args.out),
+                                   config_file=str(args.config) if args.config else None, profiles=args.profiles)
+    finally:
+        if head_start is not None:  # the run did not take it (it failed before): stopped, its files removed
+            head_starts.pop(str(args.package), None)
+            head_start.discard()
     _print_report(report)
     return EXIT_PARTIAL if report.exit_code else EXIT_OK
 

@@ -57,46 +57,71 @@ class LibraryDetailOffTheConsole(logging.Filter):
 class HeldBack(logging.Filter):
     """Holds back the lines logged inside `holding_lines` (in that thread, and in the threads it
     hands pieces to with its context), in order, each once, for `replay` inside a run: work begun
-    before its flow run exists logs into that run's log, not outside any run."""
+    before its flow run exists logs into that run's log, not outside any run. Once `released`
+    into a run, the lines of that work go straight to the run's log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         held = _held_lines.get()
         if held is None:
             return True
-        held.setdefault(id(record), record)
+        if held.run is not None:
+            if getattr(record, "flow_run_id", None) is None:  # the step they belong to, as Prefect's handler reads it
+                record.__dict__.update(held.run)
+            return True
+        held.lines.setdefault(id(record), record)
         return False
 
 
-_held_lines: ContextVar[dict[int, logging.LogRecord] | None] = ContextVar("versioner_held_lines", default=None)
+class HeldLines:
+    """The lines held back by `holding_lines`; `run`: the run they go to once released."""
+
+    def __init__(self) -> None:
+        self.lines: dict[int, logging.LogRecord] = {}
+        self.run: dict[str, object] | None = None
+
+    def replay(self) -> None:
+        """Write the held lines now, where this thread logs (a step of a flow run: its log), with
+        the times they were first logged; only to the handlers that held them back (any other
+        handler of the library's loggers had them when they were logged). Each line once: a
+        replayed line leaves the held ones, which may still be growing."""
+        for key in list(self.lines):
+            record = self.lines.pop(key)
+            logger: logging.Logger | None = logging.getLogger(record.name)
+            while logger is not None:  # as Logger.callHandlers walks up
+                for handler in logger.handlers:
+                    if _HOLD_FILTER in handler.filters and record.levelno >= handler.level:
+                        handler.handle(record)
+                logger = logger.parent if logger.propagate else None
+
+    def release(self) -> None:
+        """From now on, the lines of the work that holds them go to the log of the run step
+        this is called in, as they are logged; those held so far are written there first."""
+        from prefect.context import TaskRunContext
+
+        context = TaskRunContext.get()
+        if context is not None:
+            self.run = {"flow_run_id": context.task_run.flow_run_id, "task_run_id": context.task_run.id}
+        self.replay()
+
+
+_held_lines: ContextVar[HeldLines | None] = ContextVar("versioner_held_lines", default=None)
 _ASSET_FILTER = AssetIdOnEveryLine()
 _CONSOLE_FILTER = LibraryDetailOffTheConsole()
 _HOLD_FILTER = HeldBack()
 
 
 @contextmanager
-def holding_lines() -> Iterator[dict[int, logging.LogRecord]]:
+def holding_lines(held: HeldLines | None = None) -> Iterator[HeldLines]:
     """Within this block (in this thread, and in the pieces it hands to other threads with its
-    context), the lines logged are held back, not written: `replay` them later."""
+    context), the lines logged are held back into `held` (a new one by default), not written:
+    `replay` them later, or `release` them."""
     keep_library_logs()
-    held: dict[int, logging.LogRecord] = {}
+    held = held if held is not None else HeldLines()
     token = _held_lines.set(held)
     try:
         yield held
     finally:
         _held_lines.reset(token)
-
-
-def replay(held: dict[int, logging.LogRecord]) -> None:
-    """Write the held lines now, where this thread logs (a step of a flow run: its log), with the
-    times they were first logged; only to the handlers that held them back (any other handler of
-    the library's loggers had them when they were logged)."""
-    for record in held.values():
-        logger: logging.Logger | None = logging.getLogger(record.name)
-        while logger is not None:  # as Logger.callHandlers walks up
-            for handler in logger.handlers:
-                if _HOLD_FILTER in handler.filters and record.levelno >= handler.level:
-                    handler.handle(record)
-            logger = logger.parent if logger.propagate else None
 
 
 def keep_library_logs() -> None:

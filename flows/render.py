@@ -14,20 +14,20 @@ import contextvars
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, runtime, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.logs import holding_lines, keep_library_logs, replay
-from pipeline.analysis import AudioAnalysis, analyse_audio
+from flows.logs import HeldLines, holding_lines, keep_library_logs
+from pipeline.analysis import AudioAnalysis
 from pipeline.config import Config, load_config
 from pipeline.delivery.results import RenderReport
 from pipeline.intake.submission import Submission
 from pipeline.media.ffmpeg import Progress
-from pipeline.sequence import render_package
+from pipeline.render.run import Rendered
+from pipeline.sequence import DeliveryPlan, HeadStart, render_package
 
 # Whoever runs a flow in this process (the CLI's progress bar) can listen here; the flow itself
 # only logs every 10 %.
@@ -51,40 +51,43 @@ class _ProgressLogger:
                 self.next_step += 0.1
 
 
-class AnalysisAhead:
-    """A package's audio analysis begun before its flow run exists: `versioner render` starts it
-    once the package is checked, while the embedded Prefect API boots (flows/embedded_api.py),
-    and the run's "analyse audio" step takes it, its lines (held back until then) written to the
-    run's log there, when the run checked the same package with the same config; otherwise the
-    step analyses anew. Its failure is the step's failure, raised there."""
+class HeadStartHere(HeadStart):
+    """A package's analysis and render begun before its flow run exists (pipeline.sequence.HeadStart),
+    in a thread of this process: `versioner render` begins them once the package is checked,
+    while the embedded Prefect API boots (flows/embedded_api.py). Their lines are held back and
+    written to the run's log by the run's analyse and render steps, with the times they were
+    logged; their progress goes to `progress_listeners` (the CLI's bar) until the run takes it."""
 
-    def __init__(self, submission: Submission, config: Config):
-        self.submission = submission
-        self.config = config.with_rate_conversion(submission.descriptive.frame_rate_conversion)  # as the run's
-        self.analysis: Future[AudioAnalysis] = Future()
-        self.lines: dict[int, logging.LogRecord] = {}
-        threading.Thread(target=contextvars.copy_context().run, args=(self._analyse,), name="analysis-ahead").start()
+    def __init__(self, submission: Submission, config: Config, out_dir: Path):
+        super().__init__(submission, config, out_dir, on_progress=self._tell_listeners)
+        self.lines = HeldLines()
+        threading.Thread(target=contextvars.copy_context().run, args=(self._work_holding_lines,),
+                         name="head-start").start()
 
-    def _analyse(self) -> None:
-        with holding_lines() as held:
-            self.lines = held
-            try:
-                self.analysis.set_result(analyse_audio(self.submission, self.config))
-            except BaseException as error:
-                self.analysis.set_exception(error)
+    def _tell_listeners(self, progress: Progress) -> None:
+        for listener in progress_listeners:
+            listener(self.submission.asset_id, progress)
 
-    def analyse(self, submission: Submission, config: Config) -> AudioAnalysis:
-        """The step: this analysis if it is of `submission` and `config`, else a new one."""
-        if (submission, config) != (self.submission, self.config):
-            return analyse_audio(submission, config)
+    def _work_holding_lines(self) -> None:
+        with holding_lines(self.lines):
+            self.work()
+
+    def analysis(self) -> tuple[AudioAnalysis, DeliveryPlan, Path]:
         try:
-            return self.analysis.result()
+            return super().analysis()
         finally:
-            replay(self.lines)
+            self.lines.replay()
+
+    def rendering(self, on_progress: Callable[[Progress], None] | None) -> Rendered:
+        self.lines.release()  # the render's lines into the run's log as they come
+        try:
+            return super().rendering(on_progress)
+        finally:
+            self.lines.replay()
 
 
-analyses_ahead: dict[str, AnalysisAhead] = {}
-"""Package folder (as given to the flow) -> its analysis begun ahead, taken by the flow run."""
+head_starts: dict[str, HeadStart] = {}
+"""Package folder (as given to the flow) -> its head start, taken by the flow run."""
 
 
 def run_as_task(name: str, step: Callable[..., Any], *args: Any) -> Any:
@@ -99,15 +102,13 @@ def render_master(package_dir: str, out_dir: str, config_file: str | None = None
     """Render every deliverable of one package into `out_dir/<asset_id>/`; `profiles` replaces
     the config's [outputs] (every version in those delivery profiles)."""
     keep_library_logs()
-    ahead = analyses_ahead.pop(package_dir, None)
     return render_steps(package_dir, Path(out_dir), load_config(config_file, profiles=profiles),
-                        scratch_root=Path(out_dir), analyse=ahead.analyse if ahead else analyse_audio)
+                        scratch_root=Path(out_dir), head_start=head_starts.pop(package_dir, None))
 
 
 def render_steps(package_dir: str, out: Path, config: Config, scratch_root: Path,
-                 earlier_attempts: list[dict] | None = None,
-                 analyse: Callable[[Submission, Config], AudioAnalysis] = analyse_audio) -> RenderReport:
+                 earlier_attempts: list[dict] | None = None, head_start: HeadStart | None = None) -> RenderReport:
     """The render as tasks of the calling flow run, into `out/<asset_id>/`."""
     return render_package(package_dir, out, config, on_progress=_ProgressLogger(get_run_logger()),
                           run_id=str(runtime.flow_run.id), scratch_root=scratch_root, run_step=run_as_task,
-                          earlier_attempts=earlier_attempts, analyse=analyse)
+                          earlier_attempts=earlier_attempts, head_start=head_start)

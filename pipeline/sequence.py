@@ -13,8 +13,10 @@ import functools
 import logging
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +30,7 @@ from pipeline.delivery.results import STEPS, DeliverableResult, DeliverableState
 from pipeline.delivery.verify import verify_outputs
 from pipeline.intake.submission import Submission, check_submission
 from pipeline.media.ffmpeg import Progress
-from pipeline.render.run import render_deliverables
+from pipeline.render.run import Rendered, render_deliverables
 
 log = logging.getLogger(__name__)
 
@@ -91,37 +93,172 @@ def plan(submission: Submission, analysis: AudioAnalysis, config: Config) -> tup
     return delivery_plan.deliverables, delivery_plan.failures
 
 
+def _work_dir(submission: Submission, scratch_root: Path) -> Path:
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".work-{submission.asset_id}-", dir=scratch_root))
+
+
+class HeadStart:
+    """A package's analysis and render begun before the run that delivers it exists: `versioner
+    render` begins them once it has checked the package, while its embedded Prefect API boots (a
+    core idles for about two seconds there, and the run's set-up takes round trips to the API).
+
+    `render_package` takes them over (`take`) when its own check found the same package, with the
+    same config, to render under the same scratch root: its analyse and render steps then wait for
+    this work instead of doing it. Otherwise it discards them. Whoever begins one runs `work` in a
+    thread of its own and, at its end, calls `discard`: a head start no run took is stopped (its
+    render killed at its next progress report) and its work dir removed.
+
+    Its progress goes to `on_progress` until a run takes it, then to the run's."""
+
+    def __init__(self, submission: Submission, config: Config, scratch_root: Path,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 analyse: Callable[[Submission, Config], AudioAnalysis] = analyse_audio):
+        self.submission = submission
+        self.config = config.with_rate_conversion(submission.descriptive.frame_rate_conversion)  # as the run's
+        self.scratch_root = Path(scratch_root)
+        self.listener = on_progress
+        self._analyse = analyse
+        self.analysed: Future[tuple[AudioAnalysis, DeliveryPlan, Path]] = Future()
+        self.rendered: Future[Rendered] = Future()
+        self.seconds: dict[str, float] = {}
+        """Step (as in the sidecar's timings) -> the seconds this work took, wherever it began."""
+        self._last: Progress | None = None
+        self._lock = threading.Lock()
+        self._taken = False
+        self.stopped = False
+        """Told to stop: no run took it, or the run that took it has ended."""
+        self._ended = threading.Event()
+        self._work_dir: Path | None = None
+
+    def work(self) -> None:
+        """The analysis, the plan, then the render into a work dir of its own."""
+        try:
+            begun = time.monotonic()
+            analysis = self._analyse(self.submission, self.config)
+            self.seconds["analyse"] = round(time.monotonic() - begun, 2)
+            delivery_plan = plan_delivery(self.submission, analysis, self.config)
+            with self._lock:
+                if self.stopped:
+                    raise _Stopped()
+                self._work_dir = _work_dir(self.submission, self.scratch_root)
+                (self._work_dir / "deliver").mkdir()
+            self.analysed.set_result((analysis, delivery_plan, self._work_dir))
+            begun = time.monotonic()
+            rendered = render_deliverables(self.submission, analysis, delivery_plan.deliverables,
+                                           self._work_dir / "tmp", self._work_dir / "deliver", self.config,
+                                           self._progress)
+            self.seconds["render"] = round(time.monotonic() - begun, 2)
+            self.rendered.set_result(rendered)
+        except BaseException as error:  # the step that waits for it raises it
+            for future in (self.analysed, self.rendered):
+                if not future.done():
+                    future.set_exception(error)
+        finally:
+            with self._lock:
+                if self.stopped and not self._taken and self._work_dir is not None:
+                    shutil.rmtree(self._work_dir, ignore_errors=True)
+                self._ended.set()
+
+    def _progress(self, progress: Progress) -> None:
+        if self.stopped:
+            raise _Stopped()  # ffmpeg.run kills the render
+        self._last = progress
+        if self.listener is not None:
+            self.listener(progress)
+
+    def take(self, submission: Submission, config: Config, scratch_root: Path) -> bool:
+        """Whether this is the work of a run that checked `submission` and will render it with
+        `config` under `scratch_root`: then that run owns it (and `close`s it at its end); if
+        not, it is discarded."""
+        if (submission, config, Path(scratch_root)) != (self.submission, self.config, self.scratch_root):
+            self.discard()
+            return False
+        with self._lock:
+            self._taken = not self.stopped
+        return self._taken
+
+    def analysis(self) -> tuple[AudioAnalysis, DeliveryPlan, Path]:
+        """The run's analyse step: the analysis, the plan made of it, the work dir of the render."""
+        return self.analysed.result()
+
+    def rendering(self, on_progress: Callable[[Progress], None] | None) -> Rendered:
+        """The run's render step: its progress to the run's `on_progress` from now, and the render."""
+        self.listener = on_progress
+        if on_progress is not None and self._last is not None:
+            on_progress(self._last)
+        return self.rendered.result()
+
+    def close(self) -> None:
+        """Stop what is still running and wait for it (the run that took it ends: its work dir goes)."""
+        self.stopped = True
+        self._ended.wait()
+
+    def discard(self) -> None:
+        """Unless a run took it: stop it, wait for it, and remove its work dir."""
+        with self._lock:
+            if self._taken:
+                return
+            self.stopped = True
+            ended = self._ended.is_set()
+        if ended:
+            if self._work_dir is not None:
+                shutil.rmtree(self._work_dir, ignore_errors=True)
+        else:
+            self._ended.wait()
+
+
+class _Stopped(Exception):
+    """A head start stopped: no run took it, or the run that took it has ended."""
+
+    def __init__(self) -> None:
+        super().__init__("stopped: no run took this head start, or its run has ended")
+
+
 def render_package(package_dir: str | Path, out_dir: str | Path, config: Config,
                    on_progress: Callable[[str, Progress], None] | None = None,
                    run_id: str | None = None, scratch_root: Path | None = None,
                    run_step: StepRunner = run_inline, earlier_attempts: list[dict] | None = None,
-                   analyse: Callable[[Submission, Config], AudioAnalysis] = analyse_audio) -> RenderReport:
+                   head_start: HeadStart | None = None) -> RenderReport:
     """Check, analyse, render, verify and publish one package; `out_dir/<asset_id>/` appears whole.
 
     `on_progress(asset_id, progress)` hears the render's progress. Scratch and staging live in a
     temporary folder under `scratch_root` (default `out_dir`), which must be on the same
     filesystem as `out_dir` so the publish is one rename. `earlier_attempts`: how the earlier
     attempts at this package ended (the night's retries), recorded in the sidecar's provenance.
-    `analyse`: the analysis step (a host may hand over there an analysis it began earlier)."""
+    `head_start`: this package's analysis and render, begun before this call (`HeadStart`)."""
     started = datetime.now(UTC)
     timings = StepTimings()
     run_step = TimedSteps(run_step, timings)
     submission = run_step("check package", check_submission, package_dir, config)
     run_step.asset_id = submission.asset_id
     config = config.with_rate_conversion(submission.descriptive.frame_rate_conversion)  # the package's own choice
-    analysis = run_step("analyse audio", analyse, submission, config)
-    delivery_plan = plan_delivery(submission, analysis, config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     scratch_root = Path(scratch_root or out_dir)
-    scratch_root.mkdir(parents=True, exist_ok=True)
-    work_dir = Path(tempfile.mkdtemp(prefix=f".work-{submission.asset_id}-", dir=scratch_root))
+    begun = head_start if head_start is not None and head_start.take(submission, config, scratch_root) else None
+    if head_start is not None and begun is None:
+        log.info("%s: the render begun ahead was of another package, config or folder: it was stopped",
+                 submission.asset_id)
+    work_dir: Path | None = None
     progress = functools.partial(on_progress, submission.asset_id) if on_progress else None
     try:
+        if begun is not None:
+            analysis, delivery_plan, work_dir = run_step("analyse audio", begun.analysis)
+        else:
+            analysis = run_step("analyse audio", analyse_audio, submission, config)
+            delivery_plan = plan_delivery(submission, analysis, config)
+            work_dir = _work_dir(submission, scratch_root)
+            (work_dir / "deliver").mkdir()
         deliver_dir = work_dir / "deliver"
-        deliver_dir.mkdir()
-        rendered = run_step("render deliverables", render_deliverables, submission, analysis,
-                            delivery_plan.deliverables, work_dir / "tmp", deliver_dir, config, progress)
+        if begun is not None:
+            rendered = run_step("render deliverables", begun.rendering, progress)
+            timings.steps.update(begun.seconds)  # the work's own seconds, not the steps' waits
+            log.info("%s: the analysis and the render began before the run: they took %.2f s and %.2f s",
+                     submission.asset_id, begun.seconds["analyse"], begun.seconds["render"])
+        else:
+            rendered = run_step("render deliverables", render_deliverables, submission, analysis,
+                                delivery_plan.deliverables, work_dir / "tmp", deliver_dir, config, progress)
         seconds = timings.steps["render"]
         results = run_step("verify outputs", verify_outputs, submission, delivery_plan.deliverables, rendered.files,
                            config, analysis, rendered.sheets)
@@ -133,7 +270,10 @@ def render_package(package_dir: str | Path, out_dir: str | Path, config: Config,
         report = run_step("publish", finish_delivery, submission, analysis, results, deliver_dir, out_dir,
                           config, started, run_id, earlier_attempts, timings, rendered.posters)
     finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        if begun is not None:
+            begun.close()  # nothing of it still writes into its work dir
+        if work_dir is not None:
+            shutil.rmtree(work_dir, ignore_errors=True)
     _log_outcome(report)
     return report
 

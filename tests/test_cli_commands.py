@@ -263,33 +263,75 @@ def test_a_night_on_a_server_without_the_render_deployment_says_it_renders_here(
 
 @pytest.mark.ffmpeg
 @pytest.mark.slow  # a flow run on the embedded Prefect API
-def test_an_analysis_begun_before_its_run_is_taken_by_the_run_with_its_lines(tmp_path, fast_config, capsys,
-                                                                            ffmpeg_commands):
-    """`versioner render` analyses the sound while its Prefect API boots (flows.render.AnalysisAhead):
-    here the analysis ends before the run even exists; the run takes it (the master's sound is
-    measured once, not again in the run) and its lines are in the run's log."""
+def test_a_head_start_is_taken_by_the_run_with_its_lines_and_its_seconds(tmp_path, fast_config, capsys,
+                                                                        ffmpeg_commands):
+    """`versioner render` analyses the sound and begins the render while its Prefect API boots
+    (flows.render.HeadStartHere): here both end before the run even exists. The run takes them:
+    the master's sound is measured once and the render run once; their lines are in the run's
+    log, before its beginning; the sidecar's timings hold the work's own seconds, not the steps'
+    waits; no work dir is left."""
     from prefect.logging.handlers import APILogHandler
 
-    from flows.render import AnalysisAhead, analyses_ahead, render_master
+    from flows.render import HeadStartHere, head_starts, render_master
     from pipeline.config import load_config
     from pipeline.intake.submission import check_submission
 
     config = load_config(fast_config)
-    ahead = AnalysisAhead(check_submission(SAMPLE, config), config)
-    ahead.analysis.result()
-    analyses_ahead[str(SAMPLE)] = ahead
-    report = render_master(package_dir=str(SAMPLE), out_dir=str(tmp_path / "out"), config_file=str(fast_config))
-    assert report.exit_code == 0 and str(SAMPLE) not in analyses_ahead
-    measured_master = [command for command in ffmpeg_commands()
+    out = tmp_path / "out"
+    head = HeadStartHere(check_submission(SAMPLE, config), config, out)
+    head.rendered.result()
+    head_starts[str(SAMPLE)] = head
+    report = render_master(package_dir=str(SAMPLE), out_dir=str(out), config_file=str(fast_config))
+    assert report.exit_code == 0 and str(SAMPLE) not in head_starts
+    commands = ffmpeg_commands()
+    measured_master = [command for command in commands
                        if any("ebur128@mix" in arg for arg in command) and str(SAMPLE) in " ".join(command)]
     assert len(measured_master) == 1, "the run analysed the sound again"
+    renders = [command for command in commands  # from the master to the clean file (not a mux, not a read-back)
+               if any(arg.endswith("_master-clean.mp4") for arg in command) and str(SAMPLE) in " ".join(command)]
+    assert len(renders) == 1, "the run rendered again"
+    sidecar = json.loads(report.metadata_file.read_text())
+    steps = sidecar["provenance"]["timings"]["steps_s"]
+    assert (steps["analyse"], steps["render"]) == (head.seconds["analyse"], head.seconds["render"])
+    assert steps["render"] > 1.0, steps
+    assert not list(out.glob(".work-*")), "a work dir was left"
     APILogHandler().flush()
-    run_id = json.loads(report.metadata_file.read_text())["provenance"]["flow_run_id"]
     capsys.readouterr()
-    assert main(["logs", run_id, "--no-children"]) == 0
+    assert main(["logs", sidecar["provenance"]["flow_run_id"], "--no-children"]) == 0
     printed = capsys.readouterr().out
     assert "loudness trial 1: mix -23.0" in printed and f"{SAMPLE_ASSET}: M&E check me_not_silent" in printed
     assert printed.index("loudness trial 1") < printed.index("Beginning flow run"), "logged before the run began"
+    render_line = next(line for line in printed.splitlines()
+                       if "running:" in line and "_master-clean.mp4" in line and str(SAMPLE) in line)
+    assert printed.index(render_line) < printed.index("Beginning flow run"), "the render began before the run"
+    assert "the analysis and the render began before the run" in printed
+
+
+@pytest.mark.ffmpeg
+@pytest.mark.slow  # a flow run on the embedded Prefect API
+def test_a_head_start_of_other_work_is_stopped_and_the_run_renders_anew(tmp_path, fast_config, capsys):
+    """A head start rendering under another folder than the run's (or of another package or
+    config) is not the run's work: the run stops it, removes its work dir, says so in its log,
+    and renders the package itself."""
+    from prefect.logging.handlers import APILogHandler
+
+    from flows.render import HeadStartHere, head_starts, render_master
+    from pipeline.config import load_config
+    from pipeline.intake.submission import check_submission
+
+    config = load_config(fast_config)
+    elsewhere = tmp_path / "elsewhere"
+    head = HeadStartHere(check_submission(SAMPLE, config), config, elsewhere)
+    head_starts[str(SAMPLE)] = head
+    report = render_master(package_dir=str(SAMPLE), out_dir=str(tmp_path / "out"), config_file=str(fast_config))
+    assert report.exit_code == 0 and all(item.delivered for item in report.deliverables)
+    assert head.stopped and head.rendered.done()
+    assert not elsewhere.exists() or not any(elsewhere.iterdir()), f"left behind: {list(elsewhere.iterdir())}"
+    APILogHandler().flush()
+    capsys.readouterr()
+    run_id = json.loads(report.metadata_file.read_text())["provenance"]["flow_run_id"]
+    assert main(["logs", run_id, "--no-children"]) == 0
+    assert "the render begun ahead was of another package, config or folder: it was stopped" in capsys.readouterr().out
 
 
 @pytest.mark.ffmpeg

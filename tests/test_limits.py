@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -20,7 +21,7 @@ from pipeline.media import ffmpeg, work
 from pipeline.media.work import Picture
 from pipeline.render.commands import RenderInputs, render_timeout
 from pipeline.render.run import render_deliverables
-from pipeline.sequence import plan, render_package
+from pipeline.sequence import HeadStart, plan, render_package
 from tests.conftest import ROOT, run_versioner
 from tests.fault_media import RENDER_CONFIG, make_package, srt_text
 from tests.processes import our_ffmpeg_processes, wait_until
@@ -164,6 +165,38 @@ def test_cancelling_from_the_progress_callback_kills_ffmpeg(tmp_path, checked):
         render_deliverables(submission, analysis, specs, tmp_path / "work", deliver,
                             load_config(_config(tmp_path, "")), on_progress=cancel)
     assert seen and seen[0], "the render was not running when it was cancelled"
+    _no_ffmpeg_left()
+
+
+@pytest.mark.ffmpeg
+def test_a_head_start_no_run_takes_is_stopped_mid_render_and_leaves_nothing(tmp_path, checked):
+    """`versioner render` begins the analysis and the render before its run exists (HeadStart); one
+    no run takes (the run failed first, or it was of other work) is stopped when discarded: its
+    ffmpeg killed, its work dir gone, nothing left under the folder it rendered in. Its first
+    progress report is held until the stop is asked for, so the stop lands mid-render."""
+    submission, _analysis, _specs, folder = checked
+    reported, go_on = threading.Event(), threading.Event()
+
+    def listener(progress: ffmpeg.Progress) -> None:
+        reported.set()
+        go_on.wait(60)
+
+    out = tmp_path / "out"
+    head = HeadStart(submission, load_config(_config(tmp_path, "")), out, on_progress=listener)
+    worker = threading.Thread(target=head.work)
+    worker.start()
+    assert reported.wait(120), "the render never reported its progress"
+    assert ffmpeg.running_processes(), "the render was not running"
+    stopper = threading.Thread(target=head.discard)
+    stopper.start()
+    assert wait_until(lambda: head.stopped, timeout_s=10)
+    go_on.set()
+    stopper.join(60)
+    assert not stopper.is_alive()
+    with pytest.raises(Exception, match="no run took this head start"):
+        head.rendered.result(timeout=0)  # discard waited for the head start's end
+    assert out.is_dir() and not any(out.iterdir()), f"left behind: {list(out.iterdir())}"
+    worker.join(10)
     _no_ffmpeg_left()
 
 
