@@ -169,8 +169,8 @@ class HeadStart:
 
     def take(self, submission: Submission, config: Config, scratch_root: Path) -> bool:
         """Whether this is the work of a run that checked `submission` and will render it with
-        `config` under `scratch_root`: then that run owns it (and `close`s it at its end); if
-        not, it is discarded."""
+        `config` under `scratch_root`: then that run owns it, work dir included (and `close`s it
+        at its end); if not, it is discarded."""
         if (submission, config, Path(scratch_root)) != (self.submission, self.config, self.scratch_root):
             self.discard()
             return False
@@ -190,9 +190,11 @@ class HeadStart:
         return self.rendered.result()
 
     def close(self) -> None:
-        """Stop what is still running and wait for it (the run that took it ends: its work dir goes)."""
+        """The end of the run that took it: stop what still runs, wait for it, remove the work dir."""
         self.stopped = True
         self._ended.wait()
+        if self._work_dir is not None:
+            shutil.rmtree(self._work_dir, ignore_errors=True)
 
     def discard(self) -> None:
         """Unless a run took it: stop it, wait for it, and remove its work dir."""
@@ -271,8 +273,8 @@ def render_package(package_dir: str | Path, out_dir: str | Path, config: Config,
                           config, started, run_id, earlier_attempts, timings, rendered.posters)
     finally:
         if begun is not None:
-            begun.close()  # nothing of it still writes into its work dir
-        if work_dir is not None:
+            begun.close()  # its work dir, even if a step failed before the run had it
+        elif work_dir is not None:
             shutil.rmtree(work_dir, ignore_errors=True)
     _log_outcome(report)
     return report

@@ -201,6 +201,33 @@ def test_a_head_start_no_run_takes_is_stopped_mid_render_and_leaves_nothing(tmp_
 
 
 @pytest.mark.ffmpeg
+def test_a_run_that_fails_after_taking_its_head_start_leaves_nothing(tmp_path, checked):
+    """A run that took the head start (its check found the same package) and failed before its
+    render step ended (here its task runner fails the step while the render runs: a fault of the
+    orchestrator) stops the render and removes the head start's work dir."""
+    submission, _analysis, _specs, folder = checked
+    config = load_config(_config(tmp_path, ""))
+    reported = threading.Event()
+    out = tmp_path / "out"
+    head = HeadStart(submission, config, out, on_progress=lambda progress: reported.set())
+    worker = threading.Thread(target=head.work)
+    worker.start()
+
+    def failing_runner(name, step, *args):
+        if name == "render deliverables":
+            assert reported.wait(120), "the render never reported its progress"
+            raise RuntimeError("the task runner lost the render step")
+        return step(*args)
+
+    with pytest.raises(RuntimeError, match="lost the render step"):
+        render_package(submission.package.root, out, config, run_step=failing_runner, head_start=head)
+    assert head.stopped and head.rendered.done()
+    assert not any(out.iterdir()), f"left behind: {list(out.iterdir())}"
+    worker.join(10)
+    _no_ffmpeg_left()
+
+
+@pytest.mark.ffmpeg
 def test_a_reader_that_stops_early_kills_its_pcm_stream(checked):
     submission, *_ = checked
     command = (ffmpeg.base_args() + ffmpeg.input_args(submission.package.master, demuxer="mov")
