@@ -290,6 +290,9 @@ def test_a_head_start_is_taken_by_the_run_with_its_lines_and_its_seconds(tmp_pat
     renders = [command for command in commands  # from the master to the clean file (not a mux, not a read-back)
                if any(arg.endswith("_master-clean.mp4") for arg in command) and str(SAMPLE) in " ".join(command)]
     assert len(renders) == 1, "the run rendered again"
+    sync_references = [command for command in commands  # the master's sound the read-backs' sync is held to
+                       if str(SAMPLE) in " ".join(command) and any("aresample=8000:first_pts=0" in arg for arg in command)]
+    assert len(sync_references) == 1, "the files' read-backs, side by side, each read the master's sound"
     sidecar = json.loads(report.metadata_file.read_text())
     steps = sidecar["provenance"]["timings"]["steps_s"]
     assert (steps["analyse"], steps["render"]) == (head.seconds["analyse"], head.seconds["render"])

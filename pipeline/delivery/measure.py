@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -129,9 +130,19 @@ def _sound(command: tuple[str, ...], limit: TimeLimit) -> np.ndarray:
     return np.concatenate(chunks)[:, 0] if chunks else np.zeros(0, dtype=np.float32)
 
 
-@functools.lru_cache(maxsize=4)
+_master_sound_lock = threading.Lock()
+
+
 def _master_sound(command: tuple[str, ...], limit: TimeLimit) -> np.ndarray:
-    return _sound(command, limit)  # measured once for all the outputs of a master
+    """Measured once for all the outputs of a master: the files' read-backs run side by side,
+    and the first to ask reads it while the others wait for it."""
+    with _master_sound_lock:
+        return _cached_master_sound(command, limit)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_master_sound(command: tuple[str, ...], limit: TimeLimit) -> np.ndarray:
+    return _sound(command, limit)
 
 
 def sound_offset(reference: np.ndarray, delivered: np.ndarray, rate: int = SYNC_RATE) -> float | None:
