@@ -155,10 +155,7 @@ class HeadStart:
                 if not future.done():
                     future.set_exception(error)
         finally:
-            with self._lock:
-                if self.stopped and not self._taken and self._work_dir is not None:
-                    shutil.rmtree(self._work_dir, ignore_errors=True)
-                self._ended.set()
+            self._ended.set()
 
     def _progress(self, progress: Progress) -> None:
         if self.stopped:
@@ -202,12 +199,7 @@ class HeadStart:
             if self._taken:
                 return
             self.stopped = True
-            ended = self._ended.is_set()
-        if ended:
-            if self._work_dir is not None:
-                shutil.rmtree(self._work_dir, ignore_errors=True)
-        else:
-            self._ended.wait()
+        self.close()
 
 
 class _Stopped(Exception):
