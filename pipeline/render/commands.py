@@ -564,6 +564,7 @@ class _SheetBranches:
         self.groups: dict[tuple[PictureKey, tuple[float, ...]], list[str]] = {}
         self.poster_groups: dict[tuple[PictureKey, int], list[str]] = {}
         by_key = {spec.key: spec for spec in specs}
+        poster_times = posters or {}
         for spec in specs:
             if spec in plan.written:
                 owner = by_key[plan.borrowed[spec.key]] if spec.key in plan.borrowed else spec
@@ -576,8 +577,8 @@ class _SheetBranches:
             picture = _picture_of(owner)
             if times.get(spec.key):
                 self.groups.setdefault((picture, tuple(times[spec.key])), []).append(spec.key)
-            if spec.key in (posters or {}):
-                frame = frame_at((posters or {})[spec.key], self._fps(picture))
+            if spec.key in poster_times:
+                frame = frame_at(poster_times[spec.key], self._fps(picture))
                 self.poster_groups.setdefault((picture, frame), []).append(spec.key)
         self.sheets: dict[str, RenderedSheet] = {}
         self.posters: dict[str, Path] = {}
