@@ -1,4 +1,5 @@
-"""Child processes that end with their parent: ffmpeg, and the CLI's embedded Prefect API."""
+"""Child processes that end with their parent (ffmpeg, and the CLI's embedded Prefect API), and
+the CPU time one has used."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -45,3 +47,13 @@ def die_with_parent() -> Callable[[], None] | None:
             os._exit(1)
 
     return hook
+
+
+def cpu_ticks(pid: int) -> int | None:
+    """The CPU time process `pid` has used so far (all its threads, user and system), in clock
+    ticks; None where the system does not tell (no /proc) or the process is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of proc(5)
+    except (OSError, IndexError, ValueError):
+        return None

@@ -282,6 +282,29 @@ def test_progress_reports_that_do_not_move_are_a_stall(tmp_path):
         ffmpeg.run(command, limit=ffmpeg.TimeLimit(stall_s=1.0, ceiling_s=60.0), total_s=9.0)
 
 
+def _working_ffmpeg(folder, seconds: float):
+    """An executable in ffmpeg's place that uses the CPU for `seconds` and writes no progress at
+    all: nine encoders starting, or a decode towards a first output, on a busy machine."""
+    script = folder / "working-ffmpeg"
+    script.write_text(f"#!{sys.executable}\nimport time\nend = time.monotonic() + {seconds}\n"
+                      "while time.monotonic() < end:\n    pass\n")
+    script.chmod(0o755)
+    return [str(script), "-hide_banner", "-nostdin", "-y"]
+
+
+def test_a_run_using_the_cpu_before_its_first_output_is_slow_not_stuck(tmp_path):
+    started = time.monotonic()
+    ffmpeg.run(_working_ffmpeg(tmp_path, 3.0), limit=ffmpeg.TimeLimit(stall_s=1.0, ceiling_s=60.0))
+    assert time.monotonic() - started > 2.5  # three stall limits with nothing written, not killed
+
+
+def test_a_run_that_works_without_ever_writing_is_ended_by_its_ceiling(tmp_path):
+    started = time.monotonic()
+    with pytest.raises(FFmpegTimeout, match="^ffmpeg ran past its ceiling of 2 s at 00:00:00.00 and was killed"):
+        ffmpeg.run(_working_ffmpeg(tmp_path, 60.0), limit=ffmpeg.TimeLimit(stall_s=1.0, ceiling_s=2.0))
+    assert time.monotonic() - started < 10
+
+
 def _alive(pid: int) -> bool:
     try:
         state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]

@@ -29,7 +29,8 @@ from tests.processes import all_processes, our_ffmpeg_processes, wait_until
 
 STALL_S = 3
 LOAD_CONFIG = f"\n[limits]\nstall_s = {STALL_S}\n"
-"""A short stall: a busy machine's renders must go on reporting progress well within it."""
+"""A short stall: a busy machine's renders must go on progressing (writing, or using what CPU they
+are given) well within it."""
 PROFILES = "web,broadcast,mezzanine"
 
 

@@ -7,9 +7,11 @@ on error or cancel (KeyboardInterrupt, a Prefect cancellation...). On Linux the 
 each child when its parent dies, so not even a SIGKILLed run leaves one.
 
 Every run is watched the same way (`TimeLimit`): this module adds `-progress` on a pipe of its own
-to the command, and kills a run whose progress has not moved for `stall_s` (it is stuck: frozen,
-deadlocked, waiting on a dead share), or that has run `ceiling_s` in all (pipeline/media/work.py
-grows that ceiling from the work). A run that is only slow, on a busy machine, is left to finish.
+to the command, and kills a run that has neither moved its progress nor used the CPU for `stall_s`
+(it is stuck: frozen, deadlocked, waiting on a dead share), or that has run `ceiling_s` in all
+(pipeline/media/work.py grows that ceiling from the work). A run that is only slow, on a busy
+machine, is left to finish: one still starting its encoders, or decoding towards its first output,
+uses the CPU it is given, however little.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     import numpy
 
 from pipeline.errors import FFmpegError, FFmpegStalled, FFmpegTimeout, ToolError
-from pipeline.processes import die_with_parent
+from pipeline.processes import cpu_ticks, die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +173,10 @@ class _Watch:
 
     Progress is any advance of out_time_us, frame or total_size: one of them moves while ffmpeg
     writes, even where another stands still (outputs written side by side, where out_time can
-    stand still while frames go on; a null muxer, whose size is N/A)."""
+    stand still while frames go on; a null muxer, whose size is N/A). A run that used the CPU
+    since it was last looked at (`worked`) has moved too: it is working towards its next output
+    (nine encoders starting on a busy machine write nothing for seconds). A frozen, deadlocked or
+    blocked run uses none."""
 
     def __init__(self, stream, total_s: float):
         self.stream = stream
@@ -180,6 +185,7 @@ class _Watch:
         self.done_s = 0.0
         self.killed: tuple[type[FFmpegTimeout], str] | None = None  # set by the watchdog, raised by the run
         self._counters: tuple[int, ...] = (-1, -1, -1)
+        self._cpu_ticks = 0
         self._block: dict[str, str] = {}
 
     def updates(self) -> Iterator[Progress]:
@@ -196,6 +202,12 @@ class _Watch:
             self.done_s = self.total_s if value == "end" else max(0, self._counters[0]) / 1e6
             self._block = {}
             yield Progress(self.done_s, self.total_s)
+
+    def worked(self, ticks: int | None) -> None:
+        """Hear the CPU time the run has used so far (None: unknown, only its progress counts)."""
+        if ticks is not None and ticks > self._cpu_ticks:
+            self._cpu_ticks = ticks
+            self.moved = time.monotonic()
 
     def where(self) -> str:
         return clock(self.done_s) + (f" of {clock(self.total_s)}" if self.total_s > 0 else "")
@@ -332,6 +344,7 @@ def _supervised(command: list[str], limit: TimeLimit, total_s: float, what: str,
     def watchdog() -> None:
         step = min(1.0, limit.stall_s / 10, limit.ceiling_s / 10)
         while not finished.wait(step):
+            watch.worked(cpu_ticks(process.pid))
             if (verdict := watch.overdue(limit, what)) is not None:
                 watch.killed = verdict
                 _signal_group(process)

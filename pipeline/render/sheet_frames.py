@@ -59,8 +59,8 @@ def sheet_chain(source: str, frames: list[int], label: str) -> str:
     pixel aspect applied, so a circle stays round) and tiled in rows of THUMBNAIL_COLUMNS, as
     the sheets cut from a file are. Pure.
 
-    ffmpeg reports no progress until every output has had its first frame, and the render is
-    killed when it reports none for `stall_s`: so the first frame always goes through too, and
+    ffmpeg reports no progress until every output has had its first frame, and a render that
+    reports none looks stuck to whoever follows it: so the first frame always goes through too, and
     the tile is a sliding window, one picture out per frame in (the first one at once); the last
     one written, which the output keeps (`-update 1`), holds the sheet's frames alone."""
     count = len(frames)
