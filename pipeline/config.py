@@ -395,8 +395,9 @@ class LimitsConfig(_Strict):
     max_metadata_bytes: int = 1_000_000
     max_master_duration_s: float = 6 * 3600
     stall_s: float = Field(300.0, gt=0)
-    """An ffmpeg whose progress has not moved for this long is stuck, and is killed (a transient
-    failure). A busy machine only makes progress slowly: that is never a reason to kill."""
+    """An ffmpeg whose progress has not moved, and that has used no CPU, for this long is stuck,
+    and is killed (a transient failure). A busy machine only makes progress slowly: that is never
+    a reason to kill."""
     ceiling_factor: float = Field(20.0, gt=0)
     """The backstop: an ffmpeg is killed once it has run this many times what its work (pictures x
     pixels x frames, per codec; pipeline/media/work.py) took on the machine the figures were measured on."""

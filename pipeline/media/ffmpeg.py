@@ -67,8 +67,9 @@ progress callback) before it ends, and a stall is seen within this of `stall_s`.
 
 @dataclass(frozen=True)
 class TimeLimit:
-    """When a run is killed: once its progress has not moved for `stall_s`, or once it has run
-    `ceiling_s` in all however it progresses (see pipeline/media/work.py)."""
+    """When a run is killed: once its progress has not moved and it has used no CPU for
+    `stall_s`, or once it has run `ceiling_s` in all however it progresses (see
+    pipeline/media/work.py)."""
 
     stall_s: float
     ceiling_s: float

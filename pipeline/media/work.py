@@ -1,9 +1,10 @@
 """How long an ffmpeg run may take in all: a ceiling grown from the work it does (pictures x
 pixels x frames, per codec), not from the programme's duration alone.
 
-A run is first of all watched for progress (pipeline/media/ffmpeg.py kills one that makes none
-for `limits.stall_s`): a busy machine makes progress slowly and is left alone. The ceiling is only
-the backstop for a run that keeps progressing without ever ending, so it is generous: the
+A run is first of all watched for progress (pipeline/media/ffmpeg.py kills one that makes none,
+and uses no CPU, for `limits.stall_s`): a busy machine makes progress slowly and is left alone.
+The ceiling is only the backstop for a run that keeps progressing, or working, without ever
+ending, so it is generous: the
 measured cost times `limits.ceiling_factor`, plus `limits.ceiling_floor_s` for start-up.
 """
 
