@@ -298,6 +298,30 @@ def test_a_run_using_the_cpu_before_its_first_output_is_slow_not_stuck(tmp_path)
     assert time.monotonic() - started > 2.5  # three stall limits with nothing written, not killed
 
 
+@pytest.mark.ffmpeg
+def test_an_encoder_filling_its_look_ahead_is_not_stuck(tmp_path):
+    """x264 writes its first packet once its look-ahead (40 frames at preset medium) is full:
+    at 1080p, with one thread, about a second in which the run writes nothing at all (nine
+    encodes on a busy machine: minutes). A stall limit shorter than that is not hit: the run is
+    working."""
+    frames = 45
+    command = ffmpeg.base_args() + ["-f", "lavfi", "-i", f"testsrc2=s=1920x1080:r=25,trim=end_frame={frames}",
+                                    "-c:v", "libx264", "-preset", "medium", "-threads", "1",
+                                    str(tmp_path / "look-ahead.mp4")]
+    started = time.monotonic()
+    first_written: list[float] = []
+
+    def heard(progress: ffmpeg.Progress) -> None:
+        if progress.done_s > 0 and not first_written:
+            first_written.append(time.monotonic() - started)
+
+    stall_s = 0.25
+    ffmpeg.run(command, limit=ffmpeg.TimeLimit(stall_s=stall_s, ceiling_s=120.0), total_s=frames / 25, on_progress=heard)
+    silent_s = first_written[0] if first_written else time.monotonic() - started
+    assert silent_s > 2 * stall_s, f"the encoder wrote after {silent_s:.1f} s: no silence longer than the stall limit"
+    assert (tmp_path / "look-ahead.mp4").stat().st_size > 0
+
+
 def test_a_run_that_works_without_ever_writing_is_ended_by_its_ceiling(tmp_path):
     started = time.monotonic()
     with pytest.raises(FFmpegTimeout, match="^ffmpeg ran past its ceiling of 2 s at 00:00:00.00 and was killed"):
