@@ -94,8 +94,11 @@ def plan(submission: Submission, analysis: AudioAnalysis, config: Config) -> tup
 
 
 def _work_dir(submission: Submission, scratch_root: Path) -> Path:
+    """A new work dir under `scratch_root`, with the `deliver` folder the render writes into."""
     scratch_root.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".work-{submission.asset_id}-", dir=scratch_root))
+    work_dir = Path(tempfile.mkdtemp(prefix=f".work-{submission.asset_id}-", dir=scratch_root))
+    (work_dir / "deliver").mkdir()
+    return work_dir
 
 
 class HeadStart:
@@ -142,7 +145,6 @@ class HeadStart:
                 if self.stopped:
                     raise _Stopped()
                 self._work_dir = _work_dir(self.submission, self.scratch_root)
-                (self._work_dir / "deliver").mkdir()
             self.analysed.set_result((analysis, delivery_plan, self._work_dir))
             begun = time.monotonic()
             rendered = render_deliverables(self.submission, analysis, delivery_plan.deliverables,
@@ -243,7 +245,6 @@ def render_package(package_dir: str | Path, out_dir: str | Path, config: Config,
             analysis = run_step("analyse audio", analyse_audio, submission, config)
             delivery_plan = plan_delivery(submission, analysis, config)
             work_dir = _work_dir(submission, scratch_root)
-            (work_dir / "deliver").mkdir()
         deliver_dir = work_dir / "deliver"
         if begun is not None:
             rendered = run_step("render deliverables", begun.rendering, progress)

@@ -20,6 +20,7 @@ import pytest
 from pipeline.config import load_config
 from pipeline.errors import FFmpegStalled
 from pipeline.media import ffmpeg
+from pipeline.processes import cpu_ticks
 from pipeline.sequence import render_package
 from tests.conftest import FAST_CONFIG, run_versioner
 from tests.fault_media import RENDER_CONFIG, make_package, srt_text
@@ -35,8 +36,7 @@ PROFILES = "web,broadcast,mezzanine"
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (cpu_ticks(pid) or 0) / os.sysconf("SC_CLK_TCK")
 
 
 @pytest.fixture
