@@ -18,8 +18,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.config import load_config
-from pipeline.render.commands import fonts_dir
 from pipeline.sequence import render_package
+from pipeline.subtitles.fonts import dejavu_dir
 from tests.subtitle_masters import luma_frames, make_package, srt
 
 pytestmark = pytest.mark.slow
@@ -122,7 +122,7 @@ def reference_fill(text: str, font_file: str = "DejaVuSans.ttf", basic_layout: b
     height of the font's ascender + descender (VSFilter's convention, which libass keeps), so
     the em size is scaled down by that height."""
     ass_size = round(load_config().subtitles.style.size_ratio * HEIGHT)
-    path = str(fonts_dir() / font_file)
+    path = str(dejavu_dir() / font_file)
     ascent, descent = ImageFont.truetype(path, 1000).getmetrics()
     layout = ImageFont.Layout.BASIC if basic_layout else ImageFont.Layout.RAQM
     font = ImageFont.truetype(path, ass_size * 1000 / (ascent + descent), layout_engine=layout)

@@ -8,7 +8,9 @@ import base64
 import html
 import io
 import json
+import re
 import subprocess
+import xml.etree.ElementTree as ElementTree
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -24,7 +26,8 @@ from tests.delivery_packages import AWKWARD_METADATA, SRT_FILES, make_package, r
 pytestmark = pytest.mark.slow
 ASSET = AWKWARD_METADATA["asset_id"]
 DELIVERABLES = ["master-clean", "international"] + [f"subtitled-{language}" for language in sorted(SRT_FILES)]
-CHARTS = 2  # loudness, subtitle timeline
+CHARTS = ["Short-term loudness of each deliverable", "Subtitle timeline per language"]  # inline SVG
+SVG = "{http://www.w3.org/2000/svg}"
 BANNER_COLOURS = {"pass": (0x15, 0x80, 0x3d), "warning": (0xb4, 0x53, 0x09), "fail": (0xb9, 0x1c, 0x1c)}
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -86,10 +89,31 @@ def test_report_is_one_self_contained_file(delivered):
     assert len(inside) == len(DELIVERABLES) and {url[1:] for url in inside} <= links.ids, inside
     assert all(url.startswith("data:image/png;base64,") for url in links.urls if url not in inside), \
         [url[:60] for url in links.urls if not url.startswith(("data:", "#"))]
-    assert len(links.images) == len(DELIVERABLES) + CHARTS
+    assert len(links.images) == len(DELIVERABLES)  # the contact sheets; the charts are inline SVG
     for uri in links.images:
         picture = _png(uri)
         assert picture.width > 100 and picture.height > 50
+
+
+@pytest.mark.ffmpeg
+def test_loudness_chart_has_a_panel_per_file_at_its_measured_loudness(delivered):
+    page, sidecar = _report(delivered), _sidecar(delivered)
+    charts = re.findall(r"<svg class='chart'.*?</svg>", page, flags=re.S)
+    assert [ElementTree.fromstring(chart).get("aria-label") for chart in charts] == CHARTS
+    panels = {group.get("data-key"): group for group in ElementTree.fromstring(charts[0]).iter(f"{SVG}g")
+              if group.get("class") == "loudness"}
+    assert sorted(panels) == sorted(DELIVERABLES)
+    for item in sidecar["deliverables"]:
+        group = panels[item["key"]]
+        plot = next(rect for rect in group.iter(f"{SVG}rect") if rect.get("class") == "plot")
+        top, height = float(plot.get("y")), float(plot.get("height"))
+        low, high = float(group.get("data-y-min")), float(group.get("data-y-max"))
+        line = next(line for line in group.iter(f"{SVG}line") if line.get("class") == "integrated")
+        drawn = high - (float(line.get("y1")) - top) / height * (high - low)
+        assert drawn == pytest.approx(item["loudness"]["integrated_lufs"], abs=0.1), item["key"]
+        values = [high - (float(point.split(",")[1]) - top) / height * (high - low)
+                  for polyline in group.iter(f"{SVG}polyline") for point in polyline.get("points").split()]
+        assert values and abs(float(np.median(values)) - drawn) < 3, item["key"]  # the curve sits around it
 
 
 @pytest.mark.ffmpeg
@@ -199,7 +223,7 @@ def test_report_opens_in_chromium_with_every_image_loaded(delivered, chromium, t
     marker = 'data-image-widths="'
     assert marker in result.stdout, "the page's script did not run, or Chromium dumped the DOM before load"
     widths = [int(width) for width in result.stdout.split(marker, 1)[1].split('"', 1)[0].split(",")]
-    assert len(widths) == len(DELIVERABLES) + CHARTS  # and no image smuggled in by the package's text
+    assert len(widths) == len(DELIVERABLES)  # and no image smuggled in by the package's text
     assert all(width > 0 for width in widths), widths
 
 

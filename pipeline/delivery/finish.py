@@ -77,7 +77,7 @@ def finish_delivery(submission, analysis, results, deliver_dir: Path, out_dir: P
     metadata_file = deliver_dir / f"{submission.asset_id}_metadata.json"
     write_json(metadata_file, document)
     # the players' posters the render did not cut are cut (ffmpeg, side by side) while the report
-    # draws its charts
+    # is written (its textless pictures, its charts)
     with SideBySide(workers=1, name="posters") as background:
         written = background.submit(asset_page.write_posters, deliver_dir, document, posters)
         ebucore.write_ebucore(deliver_dir / ebucore.filename(submission.asset_id), document)

@@ -1,34 +1,30 @@
 """The QC report `<asset_id>_qc.html`: what a technician looks at before signing a delivery off.
 
-One self-contained HTML file (pictures inline as base64 PNG, no script, nothing fetched):
-a PASS / WARNING / FAIL banner, the outputs as versions x profiles (a row per version, a column
-per profile; each file's verdict, size and sound on one line, its technical facts and tracks one
-by one in a `<details>` a click away, so four versions in three profiles fit on one laptop
-screen), the descriptive metadata, a contact sheet per deliverable (frames cut by ffmpeg;
-subtitled versions show frames inside cues, so the burn-in can be judged), the short-term
-loudness of each deliverable against the target, the subtitle timeline per language with QC
-findings marked, the M&E checks, and the provenance.
+One self-contained HTML file (pictures inline: contact sheets as base64 PNG, charts as SVG;
+no script, nothing fetched): a PASS / WARNING / FAIL banner, the outputs as versions x profiles
+(a row per version, a column per profile; each file's verdict, size and sound on one line, its
+technical facts and tracks one by one in a `<details>` a click away, so four versions in three
+profiles fit on one laptop screen), the descriptive metadata, a contact sheet per deliverable
+(frames cut by ffmpeg; subtitled versions show frames inside cues, so the burn-in can be
+judged), the short-term loudness of each deliverable against the target, the subtitle timeline
+per language with QC findings marked, the M&E checks, and the provenance.
 
-Charts are drawn with matplotlib's object API (`Figure`, no pyplot): no global backend is
-switched and nothing is shown on a screen. Every value that came from the package is
-HTML-escaped: a title is untrusted input like any other.
+The charts are inline SVG (pipeline.delivery.charts). Every value that came from the package
+is HTML-escaped: a title is untrusted input like any other.
 """
 
 from __future__ import annotations
 
 import html
-import io
 import logging
-import math
 import tempfile
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 
-from matplotlib.figure import Figure
-
 from pipeline.config import Config
 from pipeline.delivery import qc
+from pipeline.delivery.charts import loudness_svg, subtitle_svg
 from pipeline.delivery.contact_sheets import contact_sheet_command, cut_sheets, png_uri
 from pipeline.errors import FFmpegError
 from pipeline.files import write_atomically
@@ -36,10 +32,7 @@ from pipeline.media import ffmpeg
 
 log = logging.getLogger(__name__)
 
-SILENCE_LUFS = -70.0
-"""Short-term values under the BS.1770 absolute gate are silence: left out of the curve."""
 VERDICT_TEXT = {"pass": "PASS", "warning": "WARNING", "fail": "FAIL"}
-SEVERITY_COLOURS = {"warning": "#d97706", "error": "#dc2626"}
 
 
 def filename(asset_id: str) -> str:
@@ -60,101 +53,6 @@ def _clock(seconds: float) -> str:
     return f"{hours:02d}:{minutes:02d}:{rest:04.1f}"
 
 
-def _figure_png(figure: Figure, tight: bool = True) -> bytes:
-    """The figure as PNG; `tight`: cropped to what is drawn (one more drawing of the figure)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight" if tight else None)
-    return buffer.getvalue()
-
-
-# --- charts ------------------------------------------------------------------------------------
-
-def loudness_chart(results: list, config: Config) -> bytes | None:
-    """Short-term loudness of each delivered file over time, against the target and tolerance."""
-    curves = [result for result in results if result.delivered and result.short_term]
-    if not curves:
-        return None
-    figure = Figure(figsize=(10, 1.9 * len(curves) + 0.6))
-    _fixed_margins(figure, len(curves))
-    axes = figure.subplots(len(curves), 1, sharex=True, squeeze=False)[:, 0]
-    for axis, result in zip(axes, curves):
-        # each file against its own profile's target (a mezzanine may be held to -24 LKFS)
-        target = config.loudness_for(result.deliverable.profile) if result.deliverable else config.loudness
-        times = [time for time, _ in result.short_term]
-        values = [value if math.isfinite(value) and value > SILENCE_LUFS else math.nan
-                  for _, value in result.short_term]
-        axis.axhspan(target.target_lufs - target.tolerance_lu, target.target_lufs + target.tolerance_lu,
-                     color="#16a34a", alpha=0.15, label="target +/- tolerance")
-        axis.axhline(target.target_lufs, color="#16a34a", linewidth=1, label=f"target {target.target_lufs:g} LUFS")
-        axis.plot(times, values, color="#1d4ed8", linewidth=1.2, label="short-term (3 s)")
-        integrated = result.loudness.get("integrated_lufs")
-        if integrated is not None and math.isfinite(integrated):
-            axis.axhline(integrated, color="#1d4ed8", linestyle=":", linewidth=1, label="integrated")
-        axis.set_ylim(target.target_lufs - 30, target.target_lufs + 12)
-        axis.set_xlim(0, max(result.technical.duration_s if result.technical else 0, times[-1] if times else 0))
-        axis.set_ylabel("LUFS")
-        axis.grid(alpha=0.3)
-        axis.set_title(_loudness_title(result), fontsize=10, loc="left")
-    axes[0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.12), fontsize=8, ncol=4, frameon=False)
-    axes[-1].set_xlabel("programme time (s)")
-    return _figure_png(figure, tight=False)
-
-
-def _fixed_margins(figure: Figure, rows: int) -> None:
-    """Margins in inches that hold the legend, the titles and the labels of a column of charts:
-    laying them out by measuring every label (`tight_layout`, then a tight crop) drew the figure
-    three times instead of once (twelve files' chart: 0.86 s of CPU, 0.5-0.7 s with these)."""
-    width, height = figure.get_size_inches()
-    top, bottom, left, right, gap = 0.55, 0.5, 0.75, 0.15, 0.4  # inches
-    axes_height = (height - top - bottom - (rows - 1) * gap) / rows
-    figure.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height,
-                           bottom=bottom / height, hspace=gap / axes_height)
-
-
-def _loudness_title(result) -> str:
-    measured = result.loudness
-    parts = [f"{result.key}:", f"I {measured.get('integrated_lufs', math.nan):.1f} LUFS",
-             f"TP {measured.get('true_peak_dbtp', math.nan):.1f} dBTP", f"LRA {measured.get('lra_lu', math.nan):.1f} LU"]
-    if result.deliverable is not None and not result.deliverable.sound.held_to_target:
-        parts.append("(M&E: measured, not targeted; same gain as the mix)")
-    return " ".join(parts)
-
-
-def subtitle_chart(submission) -> bytes | None:
-    """One row per language: each cue a bar over programme time, QC findings marked on it."""
-    languages = sorted(submission.subtitles)
-    if not languages:
-        return None
-    figure = Figure(figsize=(10, 0.8 * len(languages) + 1.2))
-    axis = figure.subplots()
-    labelled: set[str] = set()
-    for row, language in enumerate(languages):
-        cues = submission.subtitles[language].cues
-        axis.broken_barh([(cue.start_ms / 1000, cue.duration_ms / 1000) for cue in cues], (row - 0.3, 0.6),
-                         facecolors="#93c5fd", edgecolors="#1d4ed8", linewidth=0.5)
-        starts = {cue.index: cue.start_ms / 1000 for cue in cues}
-        for severity, colour in SEVERITY_COLOURS.items():
-            marked = [starts[finding.cue] for finding in submission.subtitle_findings
-                      if finding.language == language and finding.severity == severity and finding.cue in starts]
-            if marked:
-                axis.scatter(marked, [row + 0.42] * len(marked), marker="v", color=colour, s=40, zorder=3,
-                             label=None if severity in labelled else severity)
-                labelled.add(severity)
-        flagged = sorted({finding.cue for finding in submission.subtitle_findings
-                          if finding.language == language and finding.cue in starts})
-        for cue in flagged[:60]:  # numbers beyond that would only overprint each other
-            axis.annotate(str(cue), (starts[cue], row + 0.42), textcoords="offset points", xytext=(4, 2), fontsize=7)
-    axis.set_yticks(range(len(languages)), languages)
-    axis.set_ylim(-0.7, len(languages) - 0.2)
-    axis.set_xlim(0, submission.programme.duration_s)
-    axis.set_xlabel("programme time (s)")
-    axis.grid(axis="x", alpha=0.3)
-    if axis.get_legend_handles_labels()[0]:
-        axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, title="QC findings", title_fontsize=8)
-    figure.tight_layout()
-    return _figure_png(figure)
-
-
 # --- HTML --------------------------------------------------------------------------------------
 
 STYLE = """
@@ -170,7 +68,7 @@ th, td { border: 1px solid #d1d5db; padding: 4px 6px; text-align: left; vertical
 th { background: #f3f4f6; } td.mono, span.mono { font-family: 'DejaVu Sans Mono', monospace; font-size: 11px; word-break: break-all; }
 .state-delivered { color: #15803d; font-weight: bold; } .state-failed { color: #b91c1c; font-weight: bold; }
 .sev-warning { color: #b45309; font-weight: bold; } .sev-error { color: #b91c1c; font-weight: bold; }
-img { max-width: 100%; display: block; border: 1px solid #d1d5db; }
+img, svg.chart { max-width: 100%; height: auto; display: block; border: 1px solid #d1d5db; }
 .caption, .note { color: #4b5563; font-size: 12px; margin: 4px 0; } pre { white-space: pre-wrap; margin: 0; font-family: inherit; }
 #outputs tr > th:first-child { white-space: nowrap; } #outputs td.none { color: #9ca3af; } #outputs th .container { font-weight: normal; color: #4b5563; }
 a.verdict { color: #fff; font-weight: bold; font-size: 12px; padding: 1px 6px; border-radius: 3px; text-decoration: none; }
@@ -470,10 +368,8 @@ def _offset_text(match: dict | None) -> str:
     return "in place" if offset == 0 else f"matches best {abs(offset)} frames {'earlier' if offset < 0 else 'later'}"
 
 
-def _image(png: bytes | None, alt: str, missing: str) -> str:
-    if png is None:
-        return f"<p class='note'>{_e(missing)}</p>"
-    return f"<img alt='{_e(alt)}' src='{png_uri(png)}'>"
+def _chart(svg: str | None, missing: str) -> str:
+    return f"<p class='note'>{_e(missing)}</p>" if svg is None else svg
 
 
 def _loudness_section(results: list, config: Config) -> str:
@@ -486,8 +382,7 @@ def _loudness_section(results: list, config: Config) -> str:
             f"+/- {target.tolerance_lu:g} LU, true peak at most {target.true_peak_dbtp:g} dBTP"
             + "".join(f"; {_e(text)}" for text in own)
             + ", measured per ITU-R BS.1770 on each delivered file.</p>"
-            + _image(loudness_chart(results, config), "Short-term loudness of each deliverable",
-                     "No loudness curve was measured."))
+            + _chart(loudness_svg(results, config), "No loudness curve was measured."))
 
 
 def _sync_text(analysis, language: str) -> str:
@@ -504,8 +399,7 @@ def _sync_text(analysis, language: str) -> str:
 def _subtitles_section(submission, analysis) -> str:
     if not submission.subtitles and not submission.subtitle_failures:
         return "<h2>Subtitles</h2><p class='note'>The package has no subtitles.</p>"
-    parts = ["<h2>Subtitles</h2>", _image(subtitle_chart(submission), "Subtitle timeline per language",
-                                          "No language could be read.")]
+    parts = ["<h2>Subtitles</h2>", _chart(subtitle_svg(submission), "No language could be read.")]
     for language, reason in sorted(submission.subtitle_failures.items()):
         parts.append(f"<p class='sev-error'>{_e(language)}: not rendered: {_e(reason)}</p>")
     for language in sorted(submission.subtitles):

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-import matplotlib
-
 from pipeline.audio.encoding import audio_codec_args, same_encoding, sound_file_suffix
 from pipeline.audio.layouts import SURROUND_ORDER, merged_audio
 from pipeline.audio.loudness import GainPlan
@@ -48,11 +46,6 @@ from pipeline.render.outputs import (
 from pipeline.render.sheet_frames import frame_at, poster_chain, sheet_chain, sheet_frames
 from pipeline.render.textless import TextlessComposition, composition
 from pipeline.subtitles.fonts import font_files as burn_font_files
-
-
-def fonts_dir() -> Path:
-    """DejaVu fonts shipped inside matplotlib (Latin, Cyrillic, Arabic...): no system font needed."""
-    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
 @dataclass(frozen=True)

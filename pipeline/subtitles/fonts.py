@@ -21,8 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
 from pipeline.subtitles.model import Finding, SubtitleTrack, format_timecode
 from pipeline.subtitles.scripts import language_scripts, script_of
 
@@ -46,8 +44,16 @@ def _package_file(package: str, relative: str) -> Path | None:
     return path if path.is_file() else None
 
 
+@functools.cache
 def dejavu_dir() -> Path:
-    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    """DejaVu fonts shipped inside matplotlib (Latin, Cyrillic, Arabic...): no system font needed.
+    Found where matplotlib keeps its data (`matplotlib.get_data_path()`), without importing it:
+    the command that burns subtitles draws no chart."""
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("matplotlib, whose DejaVu fonts draw burned subtitles, is not installed; "
+                                "reinstall versioner")
+    return Path(next(iter(spec.submodule_search_locations))) / "mpl-data" / "fonts" / "ttf"
 
 
 _CJK_FILE = ("noto_cjk_sans_otc", "NotoSansCJK-Regular.ttc")
