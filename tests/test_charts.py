@@ -57,7 +57,8 @@ def _lufs_at(group: ElementTree.Element, css_class: str) -> list[float]:
                 found.append(y_max - (float(element.get("y1")) - top) / height * (y_max - y_min))
             else:  # the band: its top and bottom edges
                 edge_top, edge_height = float(element.get("y")), float(element.get("height"))
-                found += [y_max - (edge - top) / height * (y_max - y_min) for edge in (edge_top, edge_top + edge_height)]
+                found += [y_max - (edge - top) / height * (y_max - y_min)
+                          for edge in (edge_top, edge_top + edge_height)]
     return found
 
 
@@ -105,15 +106,16 @@ def test_subtitle_cues_are_bars_where_they_are_shown_and_findings_sit_on_their_c
               for language, items in cues.items()}
     findings = [Finding("en", 2, "00:00:04,000", "too_short", 600, 833, "shown 600 ms"),
                 Finding("en", 3, "00:00:07,000", "overlap", 0, 0, "overlaps", severity="error")]
-    submission = SimpleNamespace(subtitles=tracks, subtitle_findings=findings, programme=SimpleNamespace(duration_s=12.0))
+    submission = SimpleNamespace(subtitles=tracks, subtitle_findings=findings,
+                                 programme=SimpleNamespace(duration_s=12.0))
     root = ElementTree.fromstring(subtitle_svg(submission))
     rows = {group.get("data-language"): group for group in root.iter(f"{SVG}g") if group.get("class") == "subtitles"}
     assert list(rows) == ["en", "fr"]
     left, _, width, _ = _plot(root)
     for language, row in rows.items():
         bars = [element for element in row.iter(f"{SVG}rect") if element.get("class") == "cue"]
-        shown = [edge for bar in bars for edge in ((float(bar.get("x")) - left) / width * 12.0,
-                                                   (float(bar.get("x")) + float(bar.get("width")) - left) / width * 12.0)]
+        edges = [(float(bar.get("x")), float(bar.get("x")) + float(bar.get("width"))) for bar in bars]
+        shown = [(edge - left) / width * 12.0 for pair in edges for edge in pair]
         wanted = [edge for cue in cues[language] for edge in (cue.start_ms / 1000, cue.end_ms / 1000)]
         assert shown == pytest.approx(wanted, abs=0.02)
     marks = {(mark.get("data-cue"), mark.get("class")) for mark in rows["en"].iter(f"{SVG}path")}

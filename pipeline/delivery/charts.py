@@ -95,8 +95,8 @@ def _x_grid(axes: Axes, labels: bool) -> Iterator[str]:
 
 
 def _frame(axes: Axes) -> str:
-    return (f"<rect class='plot' x='{_n(axes.left)}' y='{_n(axes.top)}' width='{_n(axes.width)}' height='{_n(axes.height)}' "
-            f"fill='none' stroke='{FRAME}'/>")
+    return (f"<rect class='plot' x='{_n(axes.left)}' y='{_n(axes.top)}' width='{_n(axes.width)}' "
+            f"height='{_n(axes.height)}' fill='none' stroke='{FRAME}'/>")
 
 
 # --- loudness ------------------------------------------------------------------------------------
@@ -147,7 +147,8 @@ def _loudness_panel(axes: Axes, result, target, row: int, last: bool) -> Iterato
     yield (f"<g class='loudness' data-key='{_e(result.key)}' data-x-max='{axes.x_max:g}' "
            f"data-y-min='{axes.y_min:g}' data-y-max='{axes.y_max:g}'>")
     yield _text(axes.left, axes.top - 8, _loudness_title(result), size=13)
-    band_top, band_bottom = axes.y(target.target_lufs + target.tolerance_lu), axes.y(target.target_lufs - target.tolerance_lu)
+    band_top = axes.y(target.target_lufs + target.tolerance_lu)
+    band_bottom = axes.y(target.target_lufs - target.tolerance_lu)
     yield (f"<rect class='target-band' x='{_n(axes.left)}' y='{_n(band_top)}' width='{_n(axes.width)}' "
            f"height='{_n(band_bottom - band_top)}' fill='{TARGET}' fill-opacity='0.15'/>")
     for tick in nice_ticks(axes.y_min, axes.y_max, 5):
@@ -189,7 +190,8 @@ def _audible_runs(short_term: Sequence[tuple[float, float]]) -> Iterator[list[tu
 def _loudness_title(result) -> str:
     measured = result.loudness
     parts = [f"{result.key}:", f"I {measured.get('integrated_lufs', math.nan):.1f} LUFS",
-             f"TP {measured.get('true_peak_dbtp', math.nan):.1f} dBTP", f"LRA {measured.get('lra_lu', math.nan):.1f} LU"]
+             f"TP {measured.get('true_peak_dbtp', math.nan):.1f} dBTP",
+             f"LRA {measured.get('lra_lu', math.nan):.1f} LU"]
     if result.deliverable is not None and not result.deliverable.sound.held_to_target:
         parts.append("(M&E: measured, not targeted; same gain as the mix)")
     return " ".join(parts)
@@ -231,7 +233,8 @@ def _subtitle_row(axes: Axes, submission, language: str, top: float, seen: set[s
                f"width='{_n(max(end - start, 0.5))}' height='{_n(bar_height)}' fill='#93c5fd' stroke='{CURVE}' "
                "stroke-width='0.5'/>")
     starts = {cue.index: cue.start_ms / 1000 for cue in cues}
-    mine = [finding for finding in submission.subtitle_findings if finding.language == language and finding.cue in starts]
+    mine = [finding for finding in submission.subtitle_findings
+            if finding.language == language and finding.cue in starts]
     for severity, colour in SEVERITY_COLOURS.items():
         for cue in sorted({finding.cue for finding in mine if finding.severity == severity}):
             x, y = axes.x(starts[cue]), bar_top - 3

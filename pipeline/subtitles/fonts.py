@@ -47,8 +47,8 @@ def _package_file(package: str, relative: str) -> Path | None:
 @functools.cache
 def dejavu_dir() -> Path:
     """DejaVu fonts shipped inside matplotlib (Latin, Cyrillic, Arabic...): no system font needed.
-    Found where matplotlib keeps its data (`matplotlib.get_data_path()`), without importing it:
-    the command that burns subtitles draws no chart."""
+    Found where matplotlib keeps its data (`matplotlib.get_data_path()`) without importing it,
+    which took 0.26 s of every command's start for a folder name."""
     spec = importlib.util.find_spec("matplotlib")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("matplotlib, whose DejaVu fonts draw burned subtitles, is not installed; "
