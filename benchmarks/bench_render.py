@@ -44,6 +44,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -517,18 +518,31 @@ def median_of(runs: list[Measurement]) -> Measurement:
     return chosen
 
 
+RATIOS = {"pipeline/floor": ("pipeline", "floor"), "pipeline-core/floor": ("pipeline-core", "floor"),
+          "pipeline-core-3p/floor-3p": ("pipeline-core-3p", "floor-3p"),
+          "pipeline-3p/floor-3p": ("pipeline-3p", "floor-3p"),
+          "pipeline-core-textless/pipeline-core": ("pipeline-core-textless", "pipeline-core"),
+          "floor-textless/floor": ("floor-textless", "floor"),
+          "pipeline-core-textless/floor-textless": ("pipeline-core-textless", "floor-textless"),
+          "naive/pipeline": ("naive", "pipeline"), "moviepy/pipeline": ("moviepy", "pipeline")}
+"""Each ratio the report gives: (numerator variant, denominator variant)."""
+
+
 def ratios(results: dict[str, Measurement], measure: str = "wall_s") -> dict[str, float]:
     """The ratios of the issue, of wall time (the targets) or of CPU time (`measure="cpu_s"`:
     steadier than wall time when other work shares the machine)."""
-    pairs = {"pipeline/floor": ("pipeline", "floor"), "pipeline-core/floor": ("pipeline-core", "floor"),
-             "pipeline-core-3p/floor-3p": ("pipeline-core-3p", "floor-3p"),
-             "pipeline-3p/floor-3p": ("pipeline-3p", "floor-3p"),
-             "pipeline-core-textless/pipeline-core": ("pipeline-core-textless", "pipeline-core"),
-             "floor-textless/floor": ("floor-textless", "floor"),
-             "pipeline-core-textless/floor-textless": ("pipeline-core-textless", "floor-textless"),
-             "naive/pipeline": ("naive", "pipeline"), "moviepy/pipeline": ("moviepy", "pipeline")}
     return {name: getattr(results[top], measure) / getattr(results[bottom], measure)
-            for name, (top, bottom) in pairs.items() if top in results and bottom in results}
+            for name, (top, bottom) in RATIOS.items() if top in results and bottom in results}
+
+
+def pair_ratios(results: dict[str, Measurement]) -> dict[str, list[float]]:
+    """Each ratio run by run, where both variants ran more than once: the runs are interleaved
+    (run i of one variant beside run i of the other), so each pair shares the machine's state of
+    its minutes; the spread of the pairs shows how far one sitting's ratio can be trusted."""
+    return {name: [round(high / low, 3) for high, low in zip(results[top].walls_s, results[bottom].walls_s)]
+            for name, (top, bottom) in RATIOS.items()
+            if top in results and bottom in results and len(results[top].walls_s) > 1
+            and len(results[top].walls_s) == len(results[bottom].walls_s)}
 
 
 def _verdict(name: str, value: float, duration_s: float) -> str:
@@ -565,7 +579,11 @@ def print_report(document: dict) -> None:
     if document["ratios"]:
         print(f"{'ratio':<38}{'wall':>6}{'CPU':>8}")
     for name, value in document["ratios"].items():
-        print(f"{name:<38}{value:>6.2f}{document['cpu_ratios'][name]:>8.2f}   wall {_verdict(name, value, document['settings']['duration_s'])}")
+        print(f"{name:<38}{value:>6.3f}{document['cpu_ratios'][name]:>8.3f}   wall {_verdict(name, value, document['settings']['duration_s'])}")
+        pairs = document.get("pair_ratios", {}).get(name)
+        if pairs:  # the verdict is the medians' ratio; the pairs show its spread
+            print(f"  run by run: {', '.join(f'{pair:.3f}' for pair in pairs)} (their median "
+                  f"{statistics.median(pairs):.3f})")
     memory = document.get("memory_flatness")
     if memory:
         print(f"\npeak RSS of the Python process, pipeline-core: {memory['short_mb']:.0f} MB for "
@@ -585,7 +603,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds of distinct ProRes picture; the master loops them (default 5)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset to run")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="runs of each variant, interleaved; the median wall counts (default 1)")
+                        help="runs of each variant, interleaved, every other round in reverse order; "
+                        "the median wall counts (default 1)")
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed)")
     return parser.parse_args(argv)
 
@@ -622,7 +641,9 @@ def run_all(args: argparse.Namespace, settings: Settings) -> dict[str, Measureme
         warm_up_core(settings)
     runs: dict[str, list[Measurement]] = {name: [] for name in chosen}
     for attempt in range(args.repeat):
-        for name in chosen:
+        # every other round in reverse (A B, B A, ...): a machine that drifts in one direction over
+        # the sitting does not always favour the variant that runs first
+        for name in chosen if attempt % 2 == 0 else chosen[::-1]:
             out = settings.work / f"out-{name}-{attempt}"
             print(f"running {name} ({attempt + 1}/{args.repeat}) ...", flush=True)
             runs[name].append(run_variant(name, settings, out))
@@ -665,6 +686,7 @@ def main(argv: list[str] | None = None) -> int:
         "variants": [asdict(measured) for measured in results.values()],
         "ratios": ratios(results),
         "cpu_ratios": ratios(results, "cpu_s"),
+        "pair_ratios": pair_ratios(results),
         "memory_flatness": memory,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
