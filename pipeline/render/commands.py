@@ -41,8 +41,10 @@ from pipeline.render.outputs import (
     container_args,
     soft_subtitle_args,
     soft_subtitle_key,
+    subtitle_script_name,
     video_codec_args,
 )
+from pipeline.render.patches import CONCAT_SUFFIX, INTRA_ENCODERS, Patch, concat_list, select_chain, text_frames
 from pipeline.render.sheet_frames import frame_at, poster_chain, sheet_chain, sheet_frames
 from pipeline.render.textless import TextlessComposition, composition
 from pipeline.subtitles.fonts import font_files as burn_font_files
@@ -81,7 +83,15 @@ class RenderPlan:
     mux_commands: dict[str, list[str]] = field(default_factory=dict)
     """Key -> the stream-copy command making that deliverable's file (a stream-copy version from
     its profile's clean file, or a profile's file whose picture another profile's file has),
-    in the order they must run, after `command`."""
+    in the order they must run, after `command` and `assemblies`."""
+    assemblies: dict[str, list[str]] = field(default_factory=dict)
+    """Key -> the stream-copy command putting together a burned picture encoded only where its
+    text is (pipeline/render/patches.py) from its patch and its profile's clean file, with its
+    tracks; after `command`, before `mux_commands` (which may take its picture)."""
+    concat_lists: dict[Path, str] = field(default_factory=dict)
+    """The concat lists `assemblies` read (path -> text), to be written before they run."""
+    patches: dict[str, Patch] = field(default_factory=dict)
+    """Key -> the frames `command` encodes of that deliverable's burned picture."""
     video_encodes: int = 0
     scratch_files: list[Path] = field(default_factory=list)
     """Files `command` writes for the muxes only, removed once they ran."""
@@ -425,7 +435,8 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
                          sheet_times: dict[str, list[float]] | None = None,
                          encoded_sound: dict[str, Path] | None = None,
                          shots: ShotBranch | None = None, sheet_folder: Path | None = None,
-                         poster_times: dict[str, float] | None = None) -> RenderPlan:
+                         poster_times: dict[str, float] | None = None,
+                         burned_cues: Mapping[str, Sequence[tuple[int, int]]] | None = None) -> RenderPlan:
     """The single ffmpeg command making every encoded deliverable in every profile, and the
     stream-copy commands that follow it. Pure: no I/O.
 
@@ -443,7 +454,9 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     of every deliverable whose file carries a picture this command encodes, at its `sheet_times`
     (deliverable key -> seconds of its file), from this decode (`RenderPlan.sheets`), and there too
     the poster frame of each deliverable in `poster_times` (key -> seconds of its file;
-    `RenderPlan.posters`)."""
+    `RenderPlan.posters`). `burned_cues`: ASS script name (`subtitle_script_name`) -> the (start_ms,
+    end_ms) of each cue it burns: a burned picture in an intra-only codec is then encoded only
+    around them and put together with its clean file's picture (`RenderPlan.assemblies`)."""
     profiles, encoded = config.profiles, encoded_sound or {}
     plan = _plan_outputs(inputs, specs, config)
     pictures = list(dict.fromkeys(_picture_of(spec) for spec in plan.written if spec.key not in plan.borrowed
@@ -472,6 +485,7 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     paths = {spec.key: work_dir / spec.filename(asset_id) for spec in specs}
     render = RenderPlan(command=command, outputs={}, video_encodes=len(pictures), detects_shots=detects_shots,
                         sheets=sheets.sheets if sheets else {}, posters=sheets.posters if sheets else {})
+    patched = _patched(inputs, plan, config, labels, burned_cues or {})
     for index, spec in enumerate(plan.written):
         profile = profiles[spec.profile]
         copies = _copies_trial(profile, config, tracks_of(spec), encoded)
@@ -485,6 +499,19 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
             render.mux_commands[spec.key] = build_copy_command(paths[plan.borrowed[spec.key]], paths[spec.key],
                                                                metadata.get(spec.key, []), profile, tracks_file=scratch)
             render.scratch_files.append(scratch)
+        elif spec.key in patched:  # its tracks, and its picture where the text is, put together after
+            patch, clean = patched[spec.key]
+            tracks, patch_file = work_dir / f".{spec.key}-tracks.mov", work_dir / f".{spec.key}-patch.mov"
+            listing = work_dir / f".{spec.key}-picture{CONCAT_SUFFIX}"
+            video_chains.append(select_chain(labels[_picture_of(spec)], patch, f"patch{index}"))
+            output_args += audio + ["-f", "mov", str(tracks)]
+            output_args += (["-map", f"[patch{index}]"] + video_codec_args(profile, inputs.video, threads)
+                            + ["-fps_mode", "passthrough", "-f", "mov", str(patch_file)])
+            render.concat_lists[listing] = concat_list(paths[clean], patch_file, patch)
+            render.assemblies[spec.key] = build_copy_command(listing, paths[spec.key], metadata.get(spec.key, []),
+                                                             profile, tracks_file=tracks)
+            render.scratch_files += [tracks, patch_file, listing]
+            render.patches[spec.key] = patch
         else:
             picture = (["-map", f"0:{inputs.video.index}", "-c:v", "copy"] if _picture_of(spec) not in labels
                        else ["-map", f"[{labels[_picture_of(spec)]}]"]
@@ -504,6 +531,37 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
         command += ["-filter_complex", ";".join(all_chains)]
     command += output_args  # the runner adds its own -progress pipe
     return render
+
+
+PATCH_AT_MOST = 0.9
+"""A burned picture is patched only when its patch leaves at least a tenth of its frames to the
+clean file: below that, putting the file together costs more than it saves."""
+
+
+def _patched(inputs: RenderInputs, plan: _Outputs, config: Config, labels: Mapping[PictureKey, str],
+             burned_cues: Mapping[str, Sequence[tuple[int, int]]]) -> dict[str, tuple[Patch, str]]:
+    """Key -> (its patch, the key of its clean file) of each burned picture this command encodes
+    only around its cues (pipeline/render/patches.py): an intra-only encoder's, whose clean
+    picture the command writes into its profile's clean file, with cues known."""
+    clean_files = {_picture_of(spec): spec.key for spec in plan.written
+                   if spec.key not in plan.borrowed and not spec.burns and not spec.textless
+                   and _picture_of(spec) in labels}
+    patched: dict[str, tuple[Patch, str]] = {}
+    for spec in plan.written:
+        profile = config.profiles[spec.profile]
+        clean = clean_files.get((spec.profile, None, False))
+        if (not spec.burns or spec.key in plan.borrowed or profile.video_codec not in INTRA_ENCODERS
+                or clean is None or _picture_of(spec) not in labels):
+            continue
+        speed = profile.speed_factor(inputs.video.fps)
+        cues = burned_cues.get(subtitle_script_name(spec.burns, speed))
+        if cues is None:
+            continue
+        fps = output_rate(inputs.video, profile)
+        patch = text_frames(cues, fps, round(Fraction(inputs.duration_s) / speed * fps))
+        if patch.encoded <= PATCH_AT_MOST * patch.frames:
+            patched[spec.key] = (patch, clean)
+    return patched
 
 
 def _muxed_versions(inputs: RenderInputs, plan: _Outputs, specs: list[Deliverable], config: Config, sound: _Sound,

@@ -14,6 +14,7 @@ from pipeline.config import OutputProfile, bit_rate_of
 from pipeline.media import ffmpeg
 from pipeline.media.probe import VideoInfo
 from pipeline.render.conform import frame_size, out_interlaced
+from pipeline.render.patches import CONCAT_SUFFIX, picture_input_args
 
 FONTS_LINK = "fonts"
 """Name of the link to the font folder inside the work dir: filter arguments stay plain names."""
@@ -93,16 +94,20 @@ def subtitle_script_name(language: str, speed: Fraction = Fraction(1)) -> str:
 
 def build_copy_command(picture_file: Path, output: Path, metadata: list[str], profile: OutputProfile,
                        tracks_file: Path | None = None, subtitle_source: Path | None = None) -> list[str]:
-    """A file made by stream copy: the picture of `picture_file`, the sound of `tracks_file` (with
-    the soft subtitle track it may hold) or else of `picture_file` itself, optionally a soft
-    subtitle track from an SRT file, and this file's own tags."""
+    """A file made by stream copy: the picture of `picture_file` (or of the concat list of an
+    assembled picture, pipeline/render/patches.py), the sound of `tracks_file` (with the soft
+    subtitle track it may hold) or else of `picture_file` itself, optionally a soft subtitle
+    track from an SRT file, and this file's own tags."""
     inputs = [picture_file] + ([tracks_file] if tracks_file else []) + ([subtitle_source] if subtitle_source else [])
     sound = 1 if tracks_file else 0
-    command = ffmpeg.base_args()
-    for path in inputs:
+    command = ffmpeg.base_args() + picture_input_args(picture_file)
+    for path in inputs[1:]:
         command += ffmpeg.input_args(path)
     command += ["-map", "0:v:0", "-map", f"{sound}:a"] + (["-map", f"{sound}:s?"] if tracks_file else [])
     command += ["-c", "copy"] + soft_subtitle_args(len(inputs) - 1 if subtitle_source else None)
+    if picture_file.suffix == CONCAT_SUFFIX:  # the picture's encoder, named as in its clean file
+        # (its handler name left to the muxer: the timecode track would take it as its own)
+        metadata = [*metadata, "-map_metadata:s:v:0", "0:s:v:0", "-metadata:s:v:0", "handler_name="]
     return command + metadata + container_args(profile) + [str(output)]
 
 

@@ -33,6 +33,7 @@ from pipeline.render.commands import (
 )
 from pipeline.render.conform import conform_notes, frame_size
 from pipeline.render.outputs import bytes_per_second, soft_subtitle_key, subtitle_script_name
+from pipeline.render.patches import INTRA_ENCODERS
 from pipeline.render.sheet_frames import PLAYABLE, POSTER_AT, cue_midpoints, thumbnail_times
 from pipeline.render.tags import audio_stream_tags, container_tags, metadata_args, subtitle_stream_tags
 
@@ -60,12 +61,16 @@ class Rendered:
 
 def estimate_output_bytes(submission: Submission, specs: list[Deliverable], config: Config) -> int:
     """About how much a render writes: each deliverable at a generous bit rate for its profile,
-    plus, for each stream-copy version, the file of its sound kept in the work dir until muxed."""
+    plus, for each stream-copy version, the file of its sound kept in the work dir until muxed,
+    and for each burned picture in an intra-only codec, its patch (at most the whole picture)
+    kept until the file is put together."""
     per_second = 0.0
     for spec in specs:
         profile = config.profiles[spec.profile]
         channels = sum(2 if track is None else track.channels for track in tracks_of(spec))
         per_second += bytes_per_second(submission.media.picture, profile, channels)
+        if spec.burns and profile.video_codec in INTRA_ENCODERS:
+            per_second += bytes_per_second(submission.media.picture, profile, channels)
         if spec.picture in ("copy-clean", "copy-textless"):
             per_second += 48_000 if profile.audio.lossy else channels * profile.audio.sample_rate * 3
     return int(per_second * submission.programme.duration_s)
@@ -100,7 +105,7 @@ def render_deliverables(submission: Submission, analysis: AnalysedSound, specs: 
     work_dir, deliver_dir = Path(work_dir).absolute(), Path(deliver_dir).absolute()
     ensure_free_space(deliver_dir, estimate_output_bytes(submission, specs, config) + config.limits.min_free_bytes)
     prepare_work_dir(work_dir, config.subtitles.font_dirs)
-    soft_tracks = _write_subtitle_scripts(submission, specs, work_dir, config)
+    soft_tracks, burned_cues = _write_subtitle_scripts(submission, specs, work_dir, config)
     (work_dir / "sheets").mkdir(exist_ok=True)
     metadata = {spec.key: _metadata_for(submission, spec, config) + _timecode_for(submission, spec, config)
                 for spec in specs}
@@ -110,8 +115,14 @@ def render_deliverables(submission: Submission, analysis: AnalysedSound, specs: 
                                        sheet_times=_contact_sheet_times(submission, specs, config),
                                        encoded_sound=encoded_sound, shots=_shot_branch(config, work_dir, deliver_dir),
                                        sheet_folder=work_dir / "sheets",
-                                       poster_times=_poster_times(submission, specs, config))
+                                       poster_times=_poster_times(submission, specs, config),
+                                       burned_cues=burned_cues)
     _log_conform(submission, specs, config)
+    for key, patch in render_plan.patches.items():
+        log.info("%s: %s: its text burned on %d of about %d frames, encoded there only; the rest is its "
+                 "clean file's picture, by stream copy", submission.asset_id, key, patch.encoded, patch.frames)
+    for listing, text in render_plan.concat_lists.items():
+        listing.write_text(text, encoding="utf-8")
     with named_faults(deliver_dir, submission.package.master):
         ffmpeg.run(render_plan.command, limit=render_timeout(RenderInputs.of(submission), config, specs),
                    total_s=submission.programme.duration_s, on_progress=on_progress, cwd=work_dir, what="render")
@@ -121,9 +132,11 @@ def render_deliverables(submission: Submission, analysis: AnalysedSound, specs: 
         with named_faults(deliver_dir):
             ffmpeg.run(command, limit=render_timeout(RenderInputs.of(submission), config), what=f"{key} mux")
 
-    # the stream-copy versions, side by side: each reads only files the render has finished
-    with SideBySide(name="mux") as workers:
-        workers.map(mux, render_plan.mux_commands.items())
+    # the stream-copy files, side by side: each reads only files the render or, for the muxes,
+    # the assemblies before them have finished
+    for commands in (render_plan.assemblies, render_plan.mux_commands):
+        with SideBySide(name="mux") as workers:
+            workers.map(mux, commands.items())
     for used in [*render_plan.scratch_files, *encoded_sound.values()]:
         used.unlink(missing_ok=True)
     return Rendered(dict(render_plan.outputs), render_plan.sheets, render_plan.posters)
@@ -167,14 +180,14 @@ def _poster_times(submission: Submission, specs: list[Deliverable], config: Conf
 
 
 def _write_subtitle_scripts(submission: Submission, specs: list[Deliverable], work_dir: Path,
-                            config: Config) -> dict[str, Path]:
+                            config: Config) -> tuple[dict[str, Path], dict[str, list[tuple[int, int]]]]:
     """The ASS script of each burned language, and the SRT of each soft subtitle track (the
     frame-snapped cues in programme time), in the work dir. Returns language (`soft_subtitle_key`)
-    -> SRT file.
+    -> SRT file, and script name -> the (start_ms, end_ms) of each cue it burns.
     A profile playing the programme faster (a speed conversion) burns a script of its own, its
     cue times scaled."""
     soft_tracks: dict[str, Path] = {}
-    scripts: set[str] = set()
+    scripts: dict[str, list[tuple[int, int]]] = {}
     for spec in specs:
         if spec.subtitle_language is None:
             continue
@@ -184,16 +197,17 @@ def _write_subtitle_scripts(submission: Submission, specs: list[Deliverable], wo
         if script and script not in scripts:
             # one script per language and speed, sized for the first profile burning it (libass
             # scales it to every other picture, which has the same display aspect)
-            scripts.add(script)
+            played = track.played_faster(float(speed))
+            scripts[script] = [(cue.start_ms, cue.end_ms) for cue in played.cues]
             size = frame_size(submission.media.picture, config.profiles[spec.profile])
-            subtitles.write_ass(track.played_faster(float(speed)), work_dir / script,
+            subtitles.write_ass(played, work_dir / script,
                                 config.subtitles.style, size[0], size[1], config.subtitles.rules.max_lines,
                                 config.subtitles.font_dirs)
         if spec.soft_subtitles:
             key = soft_subtitle_key(spec.subtitle_language, speed)
             soft_tracks[key] = work_dir / f"subtitles-{key}.srt"
             subtitles.write_srt(track.played_faster(float(speed)), soft_tracks[key])
-    return soft_tracks
+    return soft_tracks, scripts
 
 
 def _shot_branch(config: Config, work_dir: Path, deliver_dir: Path) -> ShotBranch | None:
