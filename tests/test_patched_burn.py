@@ -170,13 +170,16 @@ def test_only_intra_coded_burned_pictures_are_patched_and_the_others_encoded_who
     assert plan.command.count("prores_ks") == whole.command.count("prores_ks")  # each picture one encoder still
 
 
-def test_the_patch_covers_every_frame_a_cue_shows_on_with_a_margin_and_joins_close_cues():
+def test_the_patch_covers_every_frame_a_cue_shows_on_with_a_margin_and_joins_cues_whose_margins_meet():
     fps = Fraction(25)
-    patch = text_frames([(600, 1400), (2400, 2600), (2800, 3200)], fps, 100)
-    # 0.6-1.4 s shows on frames 15-34, 2.4-2.6 s on 60-64 (far enough to stand alone), 2.8-3.2 s
-    # on 70-79 (five frames after it: joined to it)
+    patch = text_frames([(600, 1400), (2400, 2600), (2720, 3200)], fps, 100)
+    # 0.6-1.4 s shows on frames 15-34 and 2.4-2.6 s on 60-64: ranges of their own, with the 23
+    # frames between them from the clean file; 2.72-3.2 s (68-79) is three frames after 2.6 s,
+    # so their margins overlap: one range
     assert patch.ranges == ((15 - MARGIN_FRAMES, 35 + MARGIN_FRAMES), (60 - MARGIN_FRAMES, 80 + MARGIN_FRAMES))
     assert patch.encoded == 24 + 24 and patch.frames == 100
+    apart = text_frames([(600, 1400), (2400, 2600), (2880, 3200)], fps, 100)  # 72-79: far enough
+    assert apart.ranges[1:] == ((60 - MARGIN_FRAMES, 65 + MARGIN_FRAMES), (72 - MARGIN_FRAMES, 80 + MARGIN_FRAMES))
     edges = text_frames([(0, 400), (3900, 5000)], fps, 100)  # held within the file
     assert edges.ranges == ((0, 10 + MARGIN_FRAMES), (97 - MARGIN_FRAMES, 100 + MARGIN_FRAMES))
 

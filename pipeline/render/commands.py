@@ -533,9 +533,10 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     return render
 
 
-PATCH_AT_MOST = 0.9
-"""A burned picture is patched only when its patch leaves at least a tenth of its frames to the
-clean file: below that, putting the file together costs more than it saves."""
+PATCH_AT_MOST = 0.98
+"""A burned picture is patched only when its patch leaves at least one frame in fifty to the
+clean file: putting a file together costs about what encoding two of its frames in a hundred
+does (a stream copy of 30 s of 1080p ProRes HQ, 0.3 s of CPU, against 0.14 s a frame)."""
 
 
 def _patched(inputs: RenderInputs, plan: _Outputs, config: Config, labels: Mapping[PictureKey, str],

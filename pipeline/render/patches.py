@@ -32,9 +32,6 @@ INTRA_ENCODERS = frozenset({"prores_ks"})
 MPEG-2 and H.264 predict frames from each other: their burned pictures are encoded whole."""
 
 MARGIN_FRAMES = 2
-JOIN_FRAMES = 12
-"""Two cues fewer than this many frames apart share one patch range: a short gap of clean
-frames is not worth a segment of its own in the assembled file."""
 
 CONCAT_SUFFIX = ".ffconcat"
 
@@ -64,7 +61,8 @@ def text_frames(cues_ms: Sequence[tuple[int, int]], fps: Fraction, frames: int) 
         end = min(last, math.ceil(end_ms * fps / 1000) + MARGIN_FRAMES)
         if end <= first:
             continue
-        if ranges and first <= ranges[-1][1] + JOIN_FRAMES:
+        if ranges and first <= ranges[-1][1]:  # touching: one range (a segment costs next to nothing,
+            # a frame of 1080p ProRes HQ about 0.14 s of CPU: every clean frame is worth its segment)
             ranges[-1] = (ranges[-1][0], max(ranges[-1][1], end))
         else:
             ranges.append((first, end))
