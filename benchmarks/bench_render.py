@@ -17,7 +17,10 @@ with the same x264 and AAC settings, one variant after the other, in this proces
   pipeline-core  pipeline.sequence.render_package in this process, without the flow
   floor-3p, pipeline-3p, pipeline-core-3p
                  the same deliverables in web, broadcast and mezzanine (12 files, 9 pictures): the
-                 one hand-written pass, `versioner render`, and render_package
+                 one hand-written pass, `versioner render`, and render_package. The floor encodes
+                 the two subtitled ProRes pictures whole, as one ffmpeg pass must; the pipeline
+                 encodes them around their cues only and puts them together by stream copy
+                 (pipeline/render/patches.py: the same packets), so its render does less work
   pipeline-core-textless
                  the same, of the same package with textless inserts at the master's tail (three
                  of 4 s): the textless version is one more encode, the international version is

@@ -131,10 +131,10 @@ def test_a_subtitled_prores_file_encoded_where_its_text_is_equals_one_encoded_wh
     config.write_text(MEZZANINE)
     with _lines_of("pipeline.render.run") as lines:
         patched = _render(package, tmp_path / "patched", config, whole=False, monkeypatch=monkeypatch)
-    said = [line for line in lines if "encoded there only" in line]
+    said = [line for line in lines if "around its cues only" in line]
     whole = _render(package, tmp_path / "whole", config, whole=True, monkeypatch=monkeypatch)
 
-    assert len(said) == 1 and "subtitled-en_mezzanine: its text burned on" in said[0], said
+    assert len(said) == 1 and "subtitled-en_mezzanine: picture encoded on the" in said[0], said
     key = "subtitled-en_mezzanine"
     assert _packets(patched[key]) == _packets(whole[key])
     assert _description(patched[key]) == _description(whole[key])
@@ -151,7 +151,8 @@ def test_a_subtitled_prores_file_encoded_where_its_text_is_equals_one_encoded_wh
 @pytest.mark.ffmpeg
 def test_only_intra_coded_burned_pictures_are_patched_and_the_others_encoded_whole(tmp_path):
     """The broadcast profile's MPEG-2 predicts frames from each other, so its subtitled file is
-    encoded whole; the mezzanine's is patched; without cue times nothing is."""
+    encoded whole; the mezzanine's is patched; without cue times, without any cue, or with text
+    on every frame, nothing is."""
     from tests.test_delivery_profiles import THREE, _three_profile_specs
     from tests.test_render_plan import GAIN, PRORES_1080, _inputs
 
@@ -167,6 +168,12 @@ def test_only_intra_coded_burned_pictures_are_patched_and_the_others_encoded_who
     assert set(plan.assemblies) == set(plan.patches) and len(plan.concat_lists) == len(plan.patches)
     whole = commands.build_render_command(inputs, specs, GAIN, config, tmp_path, "show", {})
     assert not whole.patches and not whole.assemblies
+    no_cue = commands.build_render_command(inputs, specs, GAIN, config, tmp_path, "show", {},
+                                           burned_cues=dict.fromkeys(cues, []))
+    assert not no_cue.patches  # nothing to select: encoded whole, not an empty patch
+    covered = commands.build_render_command(inputs, specs, GAIN, config, tmp_path, "show", {},
+                                            burned_cues=dict.fromkeys(cues, [(0, 3_600_000)]))
+    assert not covered.patches  # text on every frame: nothing to gain
     assert plan.command.count("prores_ks") == whole.command.count("prores_ks")  # each picture one encoder still
 
 

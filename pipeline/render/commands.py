@@ -560,7 +560,7 @@ def _patched(inputs: RenderInputs, plan: _Outputs, config: Config, labels: Mappi
             continue
         fps = output_rate(inputs.video, profile)
         patch = text_frames(cues, fps, round(Fraction(inputs.duration_s) / speed * fps))
-        if patch.encoded <= PATCH_AT_MOST * patch.frames:
+        if patch.ranges and patch.encoded <= PATCH_AT_MOST * patch.frames:  # (no cue at all: encoded whole)
             patched[spec.key] = (patch, clean)
     return patched
 

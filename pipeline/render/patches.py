@@ -29,7 +29,9 @@ from pipeline.media import ffmpeg
 
 INTRA_ENCODERS = frozenset({"prores_ks"})
 """Encoders whose every frame is coded alone and deterministically (see the module's text).
-MPEG-2 and H.264 predict frames from each other: their burned pictures are encoded whole."""
+MPEG-2 and H.264 predict frames from each other: their burned pictures are encoded whole.
+ProRes goes in MOV only (pipeline/config.py CONTAINERS), where the picture is track 1 of both
+the clean file and the patch, as the concat list reads it."""
 
 MARGIN_FRAMES = 2
 

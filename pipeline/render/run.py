@@ -119,8 +119,8 @@ def render_deliverables(submission: Submission, analysis: AnalysedSound, specs: 
                                        burned_cues=burned_cues)
     _log_conform(submission, specs, config)
     for key, patch in render_plan.patches.items():
-        log.info("%s: %s: its text burned on %d of about %d frames, encoded there only; the rest is its "
-                 "clean file's picture, by stream copy", submission.asset_id, key, patch.encoded, patch.frames)
+        log.info("%s: %s: picture encoded on the %d of about %d frames around its cues only; the rest is "
+                 "its clean file's, by stream copy", submission.asset_id, key, patch.encoded, patch.frames)
     for listing, text in render_plan.concat_lists.items():
         listing.write_text(text, encoding="utf-8")
     with named_faults(deliver_dir, submission.package.master):
