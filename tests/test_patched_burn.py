@@ -5,7 +5,7 @@ together from that patch and the clean mezzanine's picture. What a post house re
 not change: the tests render the same package twice, once so and once with every picture
 encoded whole, and compare the files packet by packet (every stream: sizes, times, checksums),
 at 25 fps, at 29.97 fps (whose frame times are no whole number of microseconds) and with an
-interlaced master whose fields the mezzanine keeps. They also look at the pictures themselves:
+interlaced master whose fields the mezzanine keeps and whose last cue runs to the programme's end. They also look at the pictures themselves:
 the text is on the frames of its cues and nowhere else."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pytest
 from pipeline.config import load_config
 from pipeline.media.ffmpeg import ffmpeg_binary
 from pipeline.render import commands
-from pipeline.render.patches import MARGIN_FRAMES, concat_list, text_frames
+from pipeline.render.patches import MARGIN_FRAMES, NEAR_END_FRAMES, concat_list, select_chain, text_frames
 from pipeline.sequence import render_package
 from tests.subtitle_masters import make_package, srt
 from tests.test_real_masters import ffmpeg, sound_args, sound_inputs
@@ -112,7 +112,7 @@ def _srt_of(cues: list[tuple[float, float]]) -> str:
 
 
 CUES = {"25": [(0.6, 1.4), (2.8, 3.2)],  # shape -> the cues (seconds)
-        "interlaced": [(0.6, 1.4), (2.2, 2.6)],
+        "interlaced": [(0.6, 1.4), (2.2, 3.0)],  # the last cue to the programme's end
         # at 29.97 fps frame times are no whole number of microseconds: five ranges to put together
         "30000/1001": [(start, start + 0.2) for start in (0.437, 1.571, 2.683, 3.817, 4.949)]}
 SECONDS = {"25": 4.0, "interlaced": 3.0, "30000/1001": 6.0}
@@ -187,8 +187,16 @@ def test_the_patch_covers_every_frame_a_cue_shows_on_with_a_margin_and_joins_cue
     assert patch.encoded == 24 + 24 and patch.frames == 100
     apart = text_frames([(600, 1400), (2400, 2600), (2880, 3200)], fps, 100)  # 72-79: far enough
     assert apart.ranges[1:] == ((60 - MARGIN_FRAMES, 65 + MARGIN_FRAMES), (72 - MARGIN_FRAMES, 80 + MARGIN_FRAMES))
-    edges = text_frames([(0, 400), (3900, 5000)], fps, 100)  # held within the file
-    assert edges.ranges == ((0, 10 + MARGIN_FRAMES), (97 - MARGIN_FRAMES, 100 + MARGIN_FRAMES))
+    edges = text_frames([(0, 400), (3900, 5000), (6000, 7000)], fps, 100)  # the first frame; past the last
+    assert edges.ranges == ((0, 10 + MARGIN_FRAMES), (97 - MARGIN_FRAMES, 100)) and edges.to_end
+    late = text_frames([(1000, 3000), (3960, 4000)], fps, 100)  # a cue on the last frame only
+    assert late.ranges == ((25 - MARGIN_FRAMES, 75 + MARGIN_FRAMES), (100 - NEAR_END_FRAMES - 1, 100))
+    assert late.to_end and not patch.to_end
+    # a range to the end: the select takes every frame from its start, wherever the file ends,
+    # and the assembled file ends on the patch's own last frame, not on an empty clean segment
+    assert select_chain("v0", late, "p0").endswith("+gte(n,96)',setpts=N*1/(25*TB)[p0]")
+    listing = concat_list(Path("/c/clean.mov"), Path("/c/patch.mov"), late).splitlines()
+    assert listing[-2:] == ["file 'file:/c/patch.mov'", "inpoint 2.160000"]  # after its first 54 frames
 
 
 def test_the_assembled_picture_keeps_every_frame_at_its_own_time_at_2997():
