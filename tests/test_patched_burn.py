@@ -23,7 +23,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.media.ffmpeg import ffmpeg_binary
-from pipeline.render import commands
+from pipeline.render import commands, patches
 from pipeline.render.patches import MARGIN_FRAMES, NEAR_END_FRAMES, concat_list, select_chain, text_frames
 from pipeline.sequence import render_package
 from tests.subtitle_masters import make_package, srt
@@ -35,7 +35,7 @@ MEZZANINE = '[outputs]\nprofiles = ["mezzanine"]\n[subtitles]\nburn_in = true\ns
 def _render(package: Path, out: Path, config: Path, whole: bool, monkeypatch) -> dict[str, Path]:
     with monkeypatch.context() as patch:
         if whole:  # the way every picture was made before: encoded whole
-            patch.setattr(commands, "PATCH_AT_MOST", -1.0)
+            patch.setattr(patches, "PATCH_AT_MOST", -1.0)
         report = render_package(package, out, load_config(config))
     assert report.exit_code == 0, [(item.key, item.reason) for item in report.failed]
     return {item.key: report.folder / item.file for item in report.deliverables if item.file}

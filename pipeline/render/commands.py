@@ -533,12 +533,6 @@ def build_render_command(inputs: RenderInputs, specs: list[Deliverable], gain: G
     return render
 
 
-PATCH_AT_MOST = 0.98
-"""A burned picture is patched only when its patch leaves at least one frame in fifty to the
-clean file: putting a file together costs about what encoding two of its frames in a hundred
-does (a stream copy of 30 s of 1080p ProRes HQ, 0.3 s of CPU, against 0.14 s a frame)."""
-
-
 def _patched(inputs: RenderInputs, plan: _Outputs, config: Config, labels: Mapping[PictureKey, str],
              burned_cues: Mapping[str, Sequence[tuple[int, int]]]) -> dict[str, tuple[Patch, str]]:
     """Key -> (its patch, the key of its clean file) of each burned picture this command encodes
@@ -560,7 +554,7 @@ def _patched(inputs: RenderInputs, plan: _Outputs, config: Config, labels: Mappi
             continue
         fps = output_rate(inputs.video, profile)
         patch = text_frames(cues, fps, round(Fraction(inputs.duration_s) / speed * fps))
-        if patch.ranges and patch.encoded <= PATCH_AT_MOST * patch.frames:  # (no cue at all: encoded whole)
+        if patch.worth_it:
             patched[spec.key] = (patch, clean)
     return patched
 

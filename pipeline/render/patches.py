@@ -43,6 +43,11 @@ file must neither lose a frame with text to the clean file nor end on an empty c
 
 CONCAT_SUFFIX = ".ffconcat"
 
+PATCH_AT_MOST = 0.98
+"""A burned picture is patched only when its patch leaves at least one frame in fifty to the
+clean file: putting a file together costs about what encoding two of its frames in a hundred
+does (a stream copy of 30 s of 1080p ProRes HQ, 0.3 s of CPU, against 0.14 s a frame)."""
+
 
 @dataclass(frozen=True)
 class Patch:
@@ -59,6 +64,12 @@ class Patch:
     @property
     def encoded(self) -> int:
         return sum(end - start for start, end in self.ranges)
+
+    @property
+    def worth_it(self) -> bool:
+        """Whether encoding the patch and putting the file together costs less than encoding
+        the picture whole (PATCH_AT_MOST); never for a patch of no frame (no cue)."""
+        return bool(self.ranges) and self.encoded <= PATCH_AT_MOST * self.frames
 
 
 def text_frames(cues_ms: Sequence[tuple[int, int]], fps: Fraction, frames: int) -> Patch:
@@ -157,9 +168,9 @@ def _duration(at: int, count: int, fps: Fraction) -> str:
 
 
 def concat_input_args(path: Path) -> list[str]:
-    """A concat list as an input: only local files, read by the concat and mov demuxers."""
-    return ["-protocol_whitelist", "file,pipe", "-f", "concat", "-safe", "0",
-            "-format_whitelist", "concat,mov,mp4,m4a,3gp,3g2,mj2", "-i", f"file:{Path(path).absolute()}"]
+    """A concat list as an input, opened as any input is (`ffmpeg.input_args`): only local files,
+    read by the concat demuxer and, for the files it names (absolute paths: `-safe 0`), mov's."""
+    return ["-safe", "0", *ffmpeg.input_args(path, demuxer="concat,mov,mp4,m4a,3gp,3g2,mj2")]
 
 
 def picture_input_args(path: Path) -> list[str]:
